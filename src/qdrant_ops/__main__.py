@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from qdrant_ops.cli import main
+
+main()

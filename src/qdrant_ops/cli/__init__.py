@@ -1,0 +1,12 @@
+"""The ``qdrant-ops`` command: a thin typer layer over the library verbs."""
+
+from __future__ import annotations
+
+from qdrant_ops.cli import config_cmd  # noqa: F401  (registers commands)
+from qdrant_ops.cli.app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,448 @@
+"""Config models for every verb, and how they are loaded.
+
+Order of precedence, lowest first: the model's defaults, a config file (JSON, YAML or TOML, chosen
+by suffix; ``${VAR}`` and ``${VAR:-default}`` expanded in every string), environment variables
+(``QDRANT_URL``, ``QDRANT_HOST``, ``QDRANT_PORT``, ``QDRANT_API_KEY``), then command-line flags.
+
+An unset variable in an optional field leaves the field unset; in a required field it is an error
+naming the variable, the key and the file. Unknown keys and wrong types are errors naming the key
+and the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from qdrant_ops.errors import ConfigError
+
+ENV_URL = "QDRANT_URL"
+ENV_HOST = "QDRANT_HOST"
+ENV_PORT = "QDRANT_PORT"
+ENV_API_KEY = "QDRANT_API_KEY"
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_UNSET = object()
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Model(BaseModel):
+    """Base for every config model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Endpoints
+
+
+class EndpointConfig(Model):
+    """Where points live: ``{url}``, ``{host, port, ...}`` or ``{path}``, each with api_key/timeout.
+
+    ``url`` also accepts ``:memory:``, ``edge:DIR`` and a plain directory path, so every form an
+    endpoint can take on the command line works in a config file too.
+    """
+
+    url: str | None = None
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    https: bool | None = None
+    grpc_port: int | None = Field(default=None, ge=1, le=65535)
+    prefer_grpc: bool = False
+    path: str | None = None
+    api_key: SecretStr | None = None
+    timeout: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> EndpointConfig:
+        forms = [x for x in (self.url, self.host, self.path) if x]
+        if len(forms) > 1:
+            raise ValueError("give only one of url, host or path")
+        return self
+
+    @property
+    def is_set(self) -> bool:
+        return bool(self.url or self.host or self.path)
+
+    def kind(self) -> Literal["remote", "local", "memory", "edge"]:
+        if self.path:
+            return "memory" if self.path == ":memory:" else "local"
+        if self.host:
+            return "remote"
+        url = self.url or ""
+        if url == ":memory:":
+            return "memory"
+        if url.startswith("edge:"):
+            return "edge"
+        if re.match(r"^(https?|grpcs?)://", url):
+            return "remote"
+        return "local"
+
+    def display(self) -> str:
+        """The endpoint as a string safe to log: never holds credentials."""
+        if self.path:
+            return self.path
+        if self.host:
+            scheme = "https" if self.https else "http"
+            port = self.port or 6333
+            return f"{scheme}://{self.host}:{port}"
+        return redact_url(self.url or "")
+
+
+def redact_url(url: str) -> str:
+    """Drop user:password and query parameters (api keys travel there) from a URL."""
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def endpoint_from_uri(uri: str, api_key: str | None = None) -> EndpointConfig:
+    """An endpoint from a command-line URI: http(s)/grpc URL, ``:memory:``, ``edge:DIR`` or a path."""
+    key = SecretStr(api_key) if api_key else None
+    if uri == ":memory:" or uri.startswith(("http://", "https://", "grpc://", "grpcs://", "edge:")):
+        return EndpointConfig(url=uri, api_key=key)
+    return EndpointConfig(path=uri, api_key=key)
+
+
+def endpoint_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """Endpoint fields given by QDRANT_URL / QDRANT_HOST / QDRANT_PORT / QDRANT_API_KEY."""
+    out: dict[str, Any] = {}
+    if env.get(ENV_URL):
+        url = env[ENV_URL]
+        out.update(endpoint_from_uri(url).model_dump(exclude_none=True, exclude={"prefer_grpc"}))
+    elif env.get(ENV_HOST):
+        out["host"] = env[ENV_HOST]
+        if env.get(ENV_PORT):
+            out["port"] = env[ENV_PORT]
+    if env.get(ENV_API_KEY):
+        out["api_key"] = env[ENV_API_KEY]
+    return out
+
+
+def merge_endpoint(base: EndpointConfig | None, override: Mapping[str, Any]) -> EndpointConfig:
+    """Overlay endpoint fields; a new location (url/host/path) replaces the old one entirely."""
+    data = base.model_dump(exclude_none=True) if base else {}
+    if any(override.get(k) for k in ("url", "host", "path")):
+        for k in ("url", "host", "path", "port", "https", "grpc_port"):
+            data.pop(k, None)
+    for k, v in override.items():
+        if v is not None:
+            data[k] = v.get_secret_value() if isinstance(v, SecretStr) else v
+    return EndpointConfig.model_validate(data)
+
+
+# --------------------------------------------------------------------------------------------
+# Verb configs
+
+
+class BackupConfig(Model):
+    """``qdrant-ops backup``. Accepts the plan's flat ``qdrant_host``/``qdrant_port`` form."""
+
+    qdrant_host: str | None = None
+    qdrant_port: int | None = Field(default=None, ge=1, le=65535)
+    qdrant_api_key: SecretStr | None = None
+    qdrant_url: str | None = None
+    source: EndpointConfig | None = None
+    backup_path: str = "./backups/qdrant"
+    collections: list[str] = Field(default_factory=list)
+    verify_integrity: bool = True
+    compression_level: int = Field(default=3, ge=1, le=22)
+    batch_size: int = Field(default=1000, ge=1, le=100_000)
+    parallel: int = Field(default=1, ge=1, le=64)
+    rows_per_file: int = Field(default=50_000, ge=1)
+    tar: bool = False
+    snapshot: bool = False
+
+    def source_endpoint(self) -> EndpointConfig:
+        flat: dict[str, Any] = {}
+        if self.qdrant_url:
+            flat.update(endpoint_from_uri(self.qdrant_url).model_dump(exclude_none=True))
+        elif self.qdrant_host:
+            flat["host"] = self.qdrant_host
+            if self.qdrant_port:
+                flat["port"] = self.qdrant_port
+        if self.qdrant_api_key is not None:
+            flat["api_key"] = self.qdrant_api_key
+        endpoint = merge_endpoint(self.source, flat)
+        if not endpoint.is_set:
+            raise ConfigError("no source given: use --source, QDRANT_URL or a config file")
+        return endpoint
+
+
+class RestoreConfig(Model):
+    """``qdrant-ops restore``."""
+
+    target: EndpointConfig | None = None
+    backup: str | None = None
+    collections: list[str] = Field(default_factory=list)
+    rename: dict[str, str] = Field(default_factory=dict)
+    suffix: str = ""
+    on_exists: Literal["fail", "skip", "replace", "append"] = "fail"
+    batch_size: int = Field(default=500, ge=1, le=100_000)
+    parallel: int = Field(default=1, ge=1, le=64)
+    continue_on_error: bool = False
+    max_retries: int = Field(default=6, ge=0, le=100)
+
+    def target_endpoint(self) -> EndpointConfig:
+        if self.target is None or not self.target.is_set:
+            raise ConfigError("no target given: use --target, QDRANT_URL or a config file")
+        return self.target
+
+
+class VerifyConfig(Model):
+    """``qdrant-ops verify``."""
+
+    backup: str | None = None
+    against: EndpointConfig | None = None
+    source: EndpointConfig | None = None
+    target: EndpointConfig | None = None
+    collections: list[str] = Field(default_factory=list)
+    full: bool = False
+    max_differences: int = Field(default=20, ge=1)
+    batch_size: int = Field(default=1000, ge=1, le=100_000)
+
+
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Parse a JSON, YAML or TOML file into a dict (no expansion)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("config file not found", file=p) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file: {exc}", file=p) from None
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".json":
+            data = json.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        elif suffix == ".toml":
+            data = tomllib.loads(text)
+        else:
+            raise ConfigError("unknown config format: use .json, .yaml, .yml or .toml", file=p)
+    except ConfigError:
+        raise
+    except (ValueError, yaml.YAMLError, RecursionError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot parse config: {first}", file=p) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("a config file must hold a mapping at its top level", file=p)
+    return data
+
+
+def expand_vars(
+    data: Any, env: Mapping[str, str], path: str = ""
+) -> tuple[Any, dict[str, str]]:
+    """Expand ``${VAR}`` / ``${VAR:-default}`` in every string.
+
+    Returns the expanded data, with keys whose value used an unset variable removed, and a map
+    ``key path -> variable name`` of those removals.
+    """
+    missing: dict[str, str] = {}
+
+    def walk(node: Any, where: str) -> Any:
+        if isinstance(node, dict):
+            out: dict[str, Any] = {}
+            for k, v in node.items():
+                sub = f"{where}.{k}" if where else str(k)
+                val = walk(v, sub)
+                if val is not _UNSET:
+                    out[k] = val
+            return out
+        if isinstance(node, list):
+            items = [walk(v, f"{where}[{i}]") for i, v in enumerate(node)]
+            return [v for v in items if v is not _UNSET]
+        if isinstance(node, str):
+            unset: list[str] = []
+
+            def sub_var(m: re.Match[str]) -> str:
+                name, default = m.group(1), m.group(2)
+                if name in env:
+                    return env[name]
+                if default is not None:
+                    return default
+                unset.append(name)
+                return ""
+
+            value = _VAR.sub(sub_var, node)
+            if unset:
+                missing[where] = unset[0]
+                return _UNSET
+            return value
+        return node
+
+    return walk(data, path), missing
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(x) for x in loc if not (isinstance(x, str) and x.startswith("function-")))
+
+
+def validate_model(
+    model: type[M],
+    data: Mapping[str, Any],
+    *,
+    file: str | Path | None = None,
+    missing_vars: Mapping[str, str] | None = None,
+) -> M:
+    """Validate ``data`` into ``model``; every failure becomes one ConfigError line."""
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = _loc(tuple(err.get("loc", ())))
+        missing_vars = missing_vars or {}
+        if err.get("type") == "missing" and key in missing_vars:
+            raise ConfigError(
+                f"environment variable {missing_vars[key]} is not set", key=key, file=file
+            ) from None
+        kind = err.get("type", "")
+        if kind == "extra_forbidden":
+            msg = "unknown key"
+        else:
+            msg = str(err.get("msg", "invalid value"))
+        raise ConfigError(msg, key=key or None, file=file) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise ConfigError(f"invalid config: {exc}", file=file) from None
+
+
+def load_config(
+    model: type[M],
+    *,
+    file: str | Path | None = None,
+    env_file_var: str | None = None,
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    env_overlay: Callable[[dict[str, Any], Mapping[str, str]], None] | None = None,
+) -> M:
+    """Build a verb's config: defaults < file < environment < flags.
+
+    ``env_file_var`` names a variable that gives the config file when ``file`` is not set
+    (``BACKUP_CONFIG``, ``MIGRATION_CONFIG``). ``env_overlay`` puts QDRANT_* variables where the
+    model keeps its endpoint. ``flags`` holds only flags the user gave (None values are skipped).
+    """
+    env = os.environ if env is None else env
+    if file is None and env_file_var and env.get(env_file_var):
+        file = env[env_file_var]
+    data: dict[str, Any] = {}
+    missing: dict[str, str] = {}
+    if file is not None:
+        raw = read_config_file(file)
+        data, missing = expand_vars(raw, env)
+    if env_overlay is not None:
+        env_overlay(data, env)
+    for key, value in (flags or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return validate_model(model, data, file=file, missing_vars=missing)
+
+
+def overlay_endpoint_env(key: str) -> Callable[[dict[str, Any], Mapping[str, str]], None]:
+    """An ``env_overlay`` that puts QDRANT_* variables into the endpoint block ``key``."""
+
+    def apply(data: dict[str, Any], env: Mapping[str, str]) -> None:
+        fields = endpoint_from_env(env)
+        if not fields:
+            return
+        block = data.get(key)
+        block = dict(block) if isinstance(block, dict) else {}
+        if any(f in fields for f in ("url", "host", "path")):
+            for k in ("url", "host", "path", "port", "https", "grpc_port"):
+                block.pop(k, None)
+        block.update(fields)
+        data[key] = block
+
+    return apply
+
+
+def overlay_backup_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    """Backup configs may use the plan's flat ``qdrant_*`` keys; the environment overrides them."""
+    fields = endpoint_from_env(env)
+    if not fields:
+        return
+    if any(f in fields for f in ("url", "host", "path")):
+        for k in ("qdrant_host", "qdrant_port", "qdrant_url", "source"):
+            data.pop(k, None)
+        data["source"] = {k: v for k, v in fields.items()}
+    elif "api_key" in fields:
+        data["qdrant_api_key"] = fields["api_key"]
+
+
+def masked_dump(cfg: BaseModel) -> dict[str, Any]:
+    """The config as plain data, secrets shown as ``**********``."""
+    return json.loads(cfg.model_dump_json())  # SecretStr dumps masked
+
+
+def json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
+# --------------------------------------------------------------------------------------------
+# The verb registry: model, the variable naming its config file, and where QDRANT_* go.
+
+
+class VerbSpec:
+    def __init__(
+        self,
+        model: type[Model],
+        env_file_var: str | None = None,
+        env_overlay: Callable[[dict[str, Any], Mapping[str, str]], None] | None = None,
+    ) -> None:
+        self.model = model
+        self.env_file_var = env_file_var
+        self.env_overlay = env_overlay
+
+
+VERBS: dict[str, VerbSpec] = {
+    "backup": VerbSpec(BackupConfig, "BACKUP_CONFIG", overlay_backup_env),
+    "restore": VerbSpec(RestoreConfig, None, overlay_endpoint_env("target")),
+    "verify": VerbSpec(VerifyConfig, None, None),
+}
+
+
+def load_verb_config(
+    verb: str,
+    *,
+    file: str | Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Model:
+    """Load the config of a registered verb with its own env file variable and env overlay."""
+    spec = VERBS.get(verb)
+    if spec is None:
+        raise ConfigError(f"unknown verb {verb!r}; known: {', '.join(sorted(VERBS))}")
+    return load_config(
+        spec.model,
+        file=file,
+        env_file_var=spec.env_file_var,
+        flags=flags,
+        env=env,
+        env_overlay=spec.env_overlay,
+    )

@@ -1,0 +1,152 @@
+"""Reports: every verb returns a ``Report``; this module renders it as JSON and Markdown.
+
+The JSON carries ``schema`` (``qdrant-ops/<verb>``) and ``schema_version`` so machines can parse
+it; the Markdown is the same content for people. Secrets are masked in both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from qdrant_ops import __version__
+from qdrant_ops.secrets import redact_data
+
+SCHEMA_VERSION = 1
+
+Status = Literal["ok", "failed", "partial", "dry-run", "running"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Check(BaseModel):
+    """One check a verb made, with its figures."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+    collection: str | None = None
+    figures: dict[str, Any] = Field(default_factory=dict)
+
+
+class Report(BaseModel):
+    """Base of every verb's report."""
+
+    schema_version: int = SCHEMA_VERSION
+    verb: str
+    tool_version: str = __version__
+    status: Status = "running"
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    duration_s: float = 0.0
+    checks: list[Check] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+    def check(self, name: str, passed: bool, detail: str = "", **kw: Any) -> Check:
+        c = Check(name=name, passed=passed, detail=detail, **kw)
+        self.checks.append(c)
+        return c
+
+    @property
+    def failed_checks(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+    def finish(self, status: Status | None = None) -> None:
+        self.finished_at = utcnow()
+        self.duration_s = round((self.finished_at - self.started_at).total_seconds(), 3)
+        if status is not None:
+            self.status = status
+        elif self.status == "running":
+            self.status = "failed" if self.failed_checks else "ok"
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def to_json_data(self) -> dict[str, Any]:
+        data = json.loads(self.model_dump_json())
+        data = {"schema": f"qdrant-ops/{self.verb}", **data}
+        return redact_data(data)  # type: ignore[no-any-return]
+
+    def summary_lines(self) -> list[str]:
+        """A few lines for the terminal; verbs override to add their figures."""
+        lines = [f"{self.verb}: {self.status} in {self.duration_s:.1f}s"]
+        for c in self.failed_checks:
+            where = f"[{c.collection}] " if c.collection else ""
+            lines.append(f"  FAILED {where}{c.name}: {c.detail}")
+        return lines
+
+    def markdown_sections(self) -> list[str]:
+        """Verb-specific Markdown sections; the base renders checks and notes."""
+        return []
+
+    def to_markdown(self) -> str:
+        out = [f"# qdrant-ops {self.verb} report", ""]
+        out.append(
+            md_table(
+                ["status", "started", "duration (s)", "tool"],
+                [[self.status, self.started_at.isoformat(), f"{self.duration_s:.2f}", self.tool_version]],
+            )
+        )
+        out.extend(self.markdown_sections())
+        if self.checks:
+            out += ["", "## Checks", ""]
+            out.append(
+                md_table(
+                    ["collection", "check", "result", "detail"],
+                    [
+                        [c.collection or "", c.name, "pass" if c.passed else "**FAIL**", c.detail]
+                        for c in self.checks
+                    ],
+                )
+            )
+        if self.notes:
+            out += ["", "## Notes", ""] + [f"- {n}" for n in self.notes]
+        text = "\n".join(out) + "\n"
+        return str(redact_data(text))
+
+
+def md_escape(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(headers: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def report_paths(path: str | Path) -> tuple[Path, Path]:
+    """``(json_path, markdown_path)`` for a ``--report`` argument."""
+    p = Path(path)
+    if p.suffix.lower() == ".json":
+        return p, p.with_suffix(".md")
+    if p.suffix.lower() == ".md":
+        return p.with_suffix(".json"), p
+    return p.with_name(p.name + ".json"), p.with_name(p.name + ".md")
+
+
+def write_report(report: Report, path: str | Path) -> tuple[Path, Path]:
+    """Write the report as JSON and Markdown beside each other; returns both paths."""
+    json_path, md_path = report_paths(path)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(json_path, json.dumps(report.to_json_data(), indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(md_path, report.to_markdown())
+    return json_path, md_path
+
+
+def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
