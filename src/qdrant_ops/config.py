@@ -211,6 +211,8 @@ class VerifyConfig(Model):
     source: EndpointConfig | None = None
     target: EndpointConfig | None = None
     collections: list[str] = Field(default_factory=list)
+    rename: dict[str, str] = Field(default_factory=dict)
+    suffix: str = ""
     full: bool = False
     max_differences: int = Field(default=20, ge=1)
     batch_size: int = Field(default=1000, ge=1, le=100_000)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qdrant_ops.cli import config_cmd  # noqa: F401  (registers commands)
+from qdrant_ops.cli import config_cmd, data  # noqa: F401  (registers commands)
 from qdrant_ops.cli.app import app
 
 __all__ = ["app", "main"]

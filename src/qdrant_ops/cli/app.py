@@ -140,6 +140,10 @@ def handle_errors(fn: F) -> F:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             err_line(f"unexpected {type(exc).__name__}: {first} (rerun with --debug for details)")
             raise typer.Exit(EXIT_INTERNAL) from None
+        finally:
+            from qdrant_ops.endpoints import close_all
+
+            close_all(keep_memory=True)
 
     return wrapper  # type: ignore[return-value]
 

@@ -1,0 +1,395 @@
+"""``qdrant-ops backup``: stream collections into a checksummed Parquet backup.
+
+A backup is built in ``<backup-path>/.partial-<stamp>/`` with a checkpoint file, one Parquet file
+series per slice, and renamed to ``<backup-path>/<stamp>/`` only once the manifest (written last)
+is complete. A rerun with the same arguments finds the partial directory and resumes each slice
+from its last completed file, so the finished backup is the same as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from qdrant_ops import __version__
+from qdrant_ops.codec import check_schema, encode_points
+from qdrant_ops.config import BackupConfig
+from qdrant_ops.endpoints import open_endpoint
+from qdrant_ops.endpoints.archive import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MANIFEST,
+    PARTIAL_PREFIX,
+    CollectionEntry,
+    FileEntry,
+    collection_dirname,
+    write_tar,
+)
+from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, VectorField
+from qdrant_ops.errors import NotFoundError, PlanChangedError
+from qdrant_ops.integrity import Digest, digest_batch, sha256_file
+from qdrant_ops.pipeline.checkpoint import Checkpoint
+from qdrant_ops.pipeline.locks import FileLock
+from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, call_with_retry
+from qdrant_ops.progress import NullProgress, ProgressSink, ProgressTask
+from qdrant_ops.reports import Report, atomic_write_text, md_table
+
+log = logging.getLogger(__name__)
+
+
+class CollectionBackup(BaseModel):
+    name: str
+    points: int = 0
+    bytes: int = 0
+    files: int = 0
+    slices: int = 1
+    duration_s: float = 0.0
+    points_per_s: float = 0.0
+    digest: str = ""
+
+
+class BackupReport(Report):
+    verb: str = "backup"
+    source: str = ""
+    backup_dir: str = ""
+    resumed: bool = False
+    parallel_mode: str = ""
+    collections: list[CollectionBackup] = Field(default_factory=list)
+
+    def summary_lines(self) -> list[str]:
+        lines = super().summary_lines()
+        for c in self.collections:
+            lines.append(
+                f"  {c.name}: {c.points} points, {c.files} files, {c.bytes} bytes, "
+                f"{c.points_per_s:.0f} points/s"
+            )
+        if self.backup_dir:
+            lines.append(f"backup: {self.backup_dir}")
+        return lines
+
+    def markdown_sections(self) -> list[str]:
+        rows = [
+            [c.name, c.points, c.bytes, c.files, c.slices, f"{c.duration_s:.2f}", f"{c.points_per_s:.0f}", c.digest]
+            for c in self.collections
+        ]
+        return [
+            "",
+            f"Source: `{self.source}` · backup: `{self.backup_dir}` · resumed: {self.resumed} · "
+            f"parallelism: {self.parallel_mode}",
+            "",
+            "## Collections",
+            "",
+            md_table(
+                ["collection", "points", "bytes", "files", "slices", "duration (s)", "points/s", "digest"],
+                rows,
+            ),
+        ]
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _plan(cfg: BackupConfig, source: Endpoint, collections: list[str], slices: int) -> dict[str, Any]:
+    return {
+        "source": source.info().display,
+        "collections": collections,
+        "compression_level": cfg.compression_level,
+        "batch_size": cfg.batch_size,
+        "slices": slices,
+        "rows_per_file": cfg.rows_per_file,
+        "format_version": FORMAT_VERSION,
+    }
+
+
+def _find_partial(root: Path, plan: dict[str, Any]) -> Path | None:
+    text = json.dumps(plan, sort_keys=True)
+    for d in sorted(root.glob(PARTIAL_PREFIX + "*")):
+        plan_file = d / "plan.json"
+        if d.is_dir() and plan_file.is_file():
+            try:
+                if plan_file.read_text(encoding="utf-8") == text:
+                    return d
+            except OSError:
+                continue
+    return None
+
+
+def backup(
+    cfg: BackupConfig,
+    *,
+    source: Endpoint | None = None,
+    progress: ProgressSink | None = None,
+) -> BackupReport:
+    """Back up the configured collections; returns the report (``backup_dir`` is the result)."""
+    progress = progress or NullProgress()
+    report = BackupReport()
+    src = source or open_endpoint(cfg.source_endpoint())
+    info = src.info()
+    report.source = info.display
+    names = cfg.collections or src.list_collections()
+    existing = set(src.list_collections())
+    missing = [n for n in names if n not in existing]
+    if missing:
+        raise NotFoundError(f"collection(s) not found at {info.display}: {', '.join(missing)}")
+    slices = cfg.parallel if (cfg.parallel > 1 and info.supports_slice) else 1
+    if cfg.parallel > 1 and slices == 1:
+        report.notes.append(f"{info.display} does not support the slice condition: one stream")
+    report.parallel_mode = f"{slices} slice(s) in parallel" if slices > 1 else "one stream"
+
+    root = Path(cfg.backup_path)
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(root / ".qdrant-ops.lock", f"backup path {root}"):
+        plan = _plan(cfg, src, names, slices)
+        work = _find_partial(root, plan)
+        report.resumed = work is not None
+        if work is None:
+            work = root / f"{PARTIAL_PREFIX}{_stamp()}"
+            work.mkdir(mode=0o700)
+            atomic_write_text(work / "plan.json", json.dumps(plan, sort_keys=True))
+        stamp = work.name[len(PARTIAL_PREFIX) :]
+        if (work / MANIFEST).exists():
+            final = _finalise(work, root, stamp, cfg.tar)
+        else:
+            state = Checkpoint(work / "state.sqlite")
+            try:
+                state.bind_plan(plan, what="backup")
+                entries: dict[str, CollectionEntry] = {}
+                for name in names:
+                    entries[name], row = _backup_collection(cfg, src, name, slices, work, state, progress)
+                    report.collections.append(row)
+            finally:
+                state.close()
+            _write_manifest(work, cfg, info.display, info.server_version, entries, slices, stamp)
+            final = _finalise(work, root, stamp, cfg.tar)
+        report.backup_dir = str(final)
+    if cfg.verify_integrity:
+        from qdrant_ops.verify import verify_backup
+
+        check = verify_backup(str(final))
+        report.checks.extend(check.checks)
+    report.finish()
+    return report
+
+
+def _backup_collection(
+    cfg: BackupConfig,
+    src: Endpoint,
+    name: str,
+    slices: int,
+    work: Path,
+    state: Checkpoint,
+    progress: ProgressSink,
+) -> tuple[CollectionEntry, CollectionBackup]:
+    started = time.monotonic()
+    saved = state.get_meta(f"spec:{name}")
+    spec = src.get_spec(name)
+    fields = spec.vector_fields()
+    if saved is not None:
+        old = CollectionSpec.from_json(saved)
+        if old.vector_fields() != fields:
+            raise PlanChangedError(
+                f"collection {name!r} changed its vectors since the backup started; "
+                f"remove {work} to start over"
+            )
+        spec = old
+    else:
+        state.set_meta(f"spec:{name}", spec.to_json())
+    cdir = work / collection_dirname(name)
+    cdir.mkdir(exist_ok=True, mode=0o700)
+    task = progress.task(f"backup {name}", total=spec.points_count or None)
+    policy = RetryPolicy()
+    stats = RetryStats()
+
+    def run(index: int) -> None:
+        _backup_slice(cfg, src, name, spec, fields, (index, slices), cdir, work, state, task, policy, stats)
+
+    # Remove files that no checkpoint vouches for (a file being written when a run died).
+    known = {item["path"] for item in state.items(name)}
+    for f in cdir.iterdir():
+        if f"{cdir.name}/{f.name}" not in known:
+            f.unlink()
+    if slices == 1:
+        run(0)
+    else:
+        with ThreadPoolExecutor(max_workers=slices, thread_name_prefix=f"backup-{name}") as pool:
+            for fut in [pool.submit(run, i) for i in range(slices)]:
+                fut.result()
+    task.done()
+    files: list[FileEntry] = []
+    digest = Digest()
+    for item in state.items(name):
+        fe = FileEntry.from_json(item)
+        files.append(fe)
+        if fe.digest is not None:
+            digest.add(fe.digest)
+    elapsed = time.monotonic() - started
+    entry = CollectionEntry(
+        spec=spec, fields=fields, points_count=digest.count, digest=digest, files=files, slices=slices
+    )
+    row = CollectionBackup(
+        name=name,
+        points=digest.count,
+        bytes=sum(f.bytes for f in files),
+        files=len(files),
+        slices=slices,
+        duration_s=round(elapsed, 3),
+        points_per_s=round(digest.count / elapsed, 1) if elapsed > 0 else 0.0,
+        digest=f"{digest.full:032x}",
+    )
+    return entry, row
+
+
+def _backup_slice(
+    cfg: BackupConfig,
+    src: Endpoint,
+    name: str,
+    spec: CollectionSpec,
+    fields: list[VectorField],
+    slice_: tuple[int, int],
+    cdir: Path,
+    work: Path,
+    state: Checkpoint,
+    task: ProgressTask,
+    policy: RetryPolicy,
+    stats: RetryStats,
+) -> None:
+    import pyarrow.parquet as pq
+
+    from qdrant_ops.codec import arrow_schema
+
+    index, total = slice_
+    st = state.slice_state(name, index)
+    if st["done"]:
+        task.advance(st["rows"])
+        return
+    task.advance(st["rows"])
+    offset, seq, rows_done = st["offset"], st["next_seq"], st["rows"]
+    if not st["new"] and offset is None:
+        state.save_slice(name, index, offset=None, done=True, next_seq=seq, rows=rows_done)
+        return
+    schema = arrow_schema(fields)
+    writer: Any = None
+    path: Path | None = None
+    file_rows = 0
+    file_digest = Digest()
+    pages = src.scan(name, batch_size=cfg.batch_size, slice_=slice_ if total > 1 else None, offset=offset)
+
+    def next_page() -> Any:
+        return call_with_retry(lambda: next(pages, None), policy, stats, what=f"scroll {name}")
+
+    def close_file(next_offset: Any, done: bool) -> None:
+        nonlocal writer, path, file_rows, file_digest, seq, rows_done
+        if writer is None or path is None:
+            state.save_slice(name, index, offset=next_offset, done=done, next_seq=seq, rows=rows_done)
+            return
+        writer.close()
+        os.chmod(path, 0o600)
+        rows_done += file_rows
+        seq += 1
+        item = FileEntry(
+            path=f"{cdir.name}/{path.name}",
+            rows=file_rows,
+            bytes=path.stat().st_size,
+            sha256=sha256_file(path),
+            digest=file_digest,
+        ).to_json()
+        state.save_slice(
+            name, index, offset=next_offset, done=done, next_seq=seq, rows=rows_done, item=item
+        )
+        writer, path, file_rows, file_digest = None, None, 0, Digest()
+
+    while True:
+        page = next_page()
+        if page is None:
+            close_file(None, True)
+            return
+        if page.points:
+            batch = encode_points(page.points, fields)
+            if writer is None:
+                path = cdir / f"part-{index:03d}-{seq:05d}.parquet"
+                writer = pq.ParquetWriter(
+                    path,
+                    schema,
+                    compression="zstd",
+                    compression_level=cfg.compression_level,
+                    write_statistics=True,
+                )
+            writer.write_batch(batch, row_group_size=max(len(page.points), 1))
+            file_digest.add(digest_batch(batch, fields))
+            file_rows += len(page.points)
+            task.advance(len(page.points))
+        if page.next_offset is None:
+            close_file(None, True)
+            return
+        if file_rows >= cfg.rows_per_file:
+            close_file(page.next_offset, False)
+
+
+def _write_manifest(
+    work: Path,
+    cfg: BackupConfig,
+    source: str,
+    server_version: str | None,
+    entries: dict[str, CollectionEntry],
+    slices: int,
+    stamp: str,
+) -> None:
+    manifest = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "tool": "qdrant-ops",
+        "tool_version": __version__,
+        "name": stamp,
+        "created_at": datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).isoformat(),
+        "completed_at": datetime.now(UTC).isoformat(),
+        "complete": True,
+        "source": {"url": source, "server_version": server_version},
+        "options": {
+            "compression": "zstd",
+            "compression_level": cfg.compression_level,
+            "batch_size": cfg.batch_size,
+            "slices": slices,
+            "rows_per_file": cfg.rows_per_file,
+        },
+        "collections": {name: e.to_json() for name, e in entries.items()},
+    }
+    for e in entries.values():
+        for f in e.files:
+            with_schema_check(work / f.path, e.fields)
+    atomic_write_text(work / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+
+
+def with_schema_check(path: Path, fields: list[VectorField]) -> None:
+    import pyarrow.parquet as pq
+
+    check_schema(pq.read_schema(path), fields, str(path))
+
+
+def _finalise(work: Path, root: Path, stamp: str, tar: bool) -> Path:
+    for leftover in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "plan.json"):
+        p = work / leftover
+        if p.exists():
+            p.unlink()
+    final = root / stamp
+    n = 1
+    while final.exists():
+        final = root / f"{stamp}-{n}"
+        n += 1
+    work.rename(final)
+    if tar:
+        return write_tar(final)
+    return final
+
+
+def remove_partial(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

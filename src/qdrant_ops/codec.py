@@ -1,0 +1,192 @@
+"""Points <-> Arrow record batches: the one columnar form of the backup format and the digests.
+
+Columns:
+- ``id_int`` uint64 / ``id_uuid`` string: exactly one is set, so int and UUID ids stay apart;
+- ``vector`` (unnamed) and ``vector.<name>``: dense vectors as FixedSizeList<float32>, multi-vectors
+  as List<List<float32>>; ``sparse.<name>``: Struct<indices: List<uint32>, values: List<float32>>;
+  a point without that vector has a null;
+- ``payload``: the payload as JSON text, exactly as it was (key order, ints vs floats, unicode).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from qdrant_ops.endpoints.base import Point, SparseValue, VectorField
+from qdrant_ops.errors import CorruptBackupError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+def arrow_schema(fields: Sequence[VectorField]) -> pa.Schema:
+    import pyarrow as pa
+
+    cols: list[pa.Field] = [pa.field("id_int", pa.uint64()), pa.field("id_uuid", pa.string())]
+    for f in fields:
+        if f.kind == "dense":
+            cols.append(pa.field(f.column, pa.list_(pa.float32(), f.size)))
+        elif f.kind == "multi":
+            cols.append(pa.field(f.column, pa.list_(pa.list_(pa.float32()))))
+        else:
+            cols.append(
+                pa.field(
+                    f.column,
+                    pa.struct(
+                        [
+                            pa.field("indices", pa.list_(pa.uint32())),
+                            pa.field("values", pa.list_(pa.float32())),
+                        ]
+                    ),
+                )
+            )
+    cols.append(pa.field("payload", pa.string()))
+    return pa.schema(cols)
+
+
+def dump_payload(payload: dict[str, Any] | None) -> str | None:
+    if payload is None:
+        return None
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def _dense_array(values: list[Any], size: int) -> pa.Array:
+    import pyarrow as pa
+
+    n = len(values)
+    flat = np.zeros((n, size), dtype=np.float32)
+    mask = np.zeros(n, dtype=bool)
+    for i, v in enumerate(values):
+        if v is None:
+            mask[i] = True
+            continue
+        arr = np.asarray(v, dtype=np.float32)
+        if arr.shape != (size,):
+            raise ValueError(f"vector of size {arr.size} where {size} was expected")
+        flat[i] = arr
+    child = pa.array(flat.reshape(-1), type=pa.float32())
+    return pa.FixedSizeListArray.from_arrays(child, size, mask=pa.array(mask) if mask.any() else None)
+
+
+def encode_points(points: Sequence[Point], fields: Sequence[VectorField]) -> pa.RecordBatch:
+    """A record batch of ``points`` in the backup schema."""
+    import pyarrow as pa
+
+    schema = arrow_schema(fields)
+    id_int: list[int | None] = []
+    id_uuid: list[str | None] = []
+    for p in points:
+        if isinstance(p.id, int):
+            id_int.append(p.id)
+            id_uuid.append(None)
+        else:
+            id_int.append(None)
+            id_uuid.append(str(p.id))
+    arrays: list[pa.Array] = [pa.array(id_int, pa.uint64()), pa.array(id_uuid, pa.string())]
+    known = {f.name for f in fields}
+    for p in points:
+        extra = set(p.vectors) - known
+        if extra:
+            raise ValueError(f"point {p.id} has vectors not in the collection config: {sorted(extra)}")
+    for f in fields:
+        vals = [p.vectors.get(f.name) for p in points]
+        if f.kind == "dense":
+            arrays.append(_dense_array(vals, f.size))
+        elif f.kind == "multi":
+            arrays.append(
+                pa.array(
+                    [None if v is None else [list(map(float, row)) for row in v] for v in vals],
+                    schema.field(f.column).type,
+                )
+            )
+        else:
+            arrays.append(
+                pa.array(
+                    [
+                        None
+                        if v is None
+                        else {"indices": list(v.indices), "values": list(v.values)}
+                        for v in vals
+                    ],
+                    schema.field(f.column).type,
+                )
+            )
+    arrays.append(pa.array([dump_payload(p.payload) for p in points], pa.string()))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def check_schema(schema: pa.Schema, fields: Sequence[VectorField], file: str) -> None:
+    expected = arrow_schema(fields)
+    if not schema.equals(expected, check_metadata=False):
+        raise CorruptBackupError(f"{file}: columns do not match the manifest's collection", file=file)
+
+
+def batch_ids(batch: pa.RecordBatch) -> list[int | str]:
+    ints = batch.column("id_int").to_pylist()
+    uuids = batch.column("id_uuid").to_pylist()
+    out: list[int | str] = []
+    for i, u in zip(ints, uuids, strict=True):
+        if i is not None:
+            out.append(int(i))
+        elif u is not None:
+            out.append(str(u))
+        else:
+            raise CorruptBackupError("a row has neither an int nor a UUID id")
+    return out
+
+
+def decode_batch(batch: pa.RecordBatch, fields: Sequence[VectorField]) -> Iterator[Point]:
+    """Points back from a record batch (vectors as float lists, payload parsed)."""
+    ids = batch_ids(batch)
+    cols: list[tuple[VectorField, list[Any]]] = []
+    for f in fields:
+        col = batch.column(f.column)
+        if f.kind == "dense":
+            cols.append((f, _dense_rows(col, f.size)))
+        elif f.kind == "multi":
+            cols.append((f, col.to_pylist()))
+        else:
+            cols.append(
+                (
+                    f,
+                    [
+                        None if v is None else SparseValue(list(v["indices"]), list(v["values"]))
+                        for v in col.to_pylist()
+                    ],
+                )
+            )
+    payloads = batch.column("payload").to_pylist()
+    for i, pid in enumerate(ids):
+        vectors = {f.name: vals[i] for f, vals in cols if vals[i] is not None}
+        text = payloads[i]
+        yield Point(id=pid, vectors=vectors, payload=None if text is None else json.loads(text))
+
+
+def dense_matrix(col: Any, size: int) -> tuple[Any, Any]:
+    """``(rows, valid)``: an (n, size) float32 view of a FixedSizeList column and its validity."""
+    n = len(col)
+    start = col.offset * size
+    flat = col.values.to_numpy(zero_copy_only=False)[start : start + n * size]
+    rows = flat.reshape(n, size) if n else np.zeros((0, size), dtype=np.float32)
+    valid = col.is_valid().to_numpy(zero_copy_only=False)
+    return rows, valid
+
+
+def _dense_rows(col: Any, size: int) -> list[Any]:
+    rows, valid = dense_matrix(col, size)
+    return [rows[i] if ok else None for i, ok in enumerate(valid)]
+
+
+def normalize_id(pid: int | str) -> int | str:
+    """Ids as Qdrant compares them: ints as ints, UUIDs in canonical hyphenated lower case."""
+    if isinstance(pid, int):
+        return pid
+    try:
+        return str(uuid.UUID(str(pid)))
+    except ValueError:
+        return str(pid)

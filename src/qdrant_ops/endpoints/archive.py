@@ -1,0 +1,281 @@
+"""A backup on disk: a directory (or one .tar of it) of Parquet files and ``manifest.json``.
+
+This module knows the format: where files go, what the manifest holds, how a backup is found
+(directory, .tar, or a root holding many), and how its files are checked. Every path the manifest
+names must stay inside the backup directory; symlinks are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qdrant_ops.endpoints.base import CollectionSpec, VectorField
+from qdrant_ops.errors import CorruptBackupError, NotFoundError
+from qdrant_ops.integrity import Digest, sha256_file
+
+log = logging.getLogger(__name__)
+
+FORMAT_NAME = "qdrant-ops-backup"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+PARTIAL_PREFIX = ".partial-"
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def collection_dirname(name: str) -> str:
+    """A directory name for a collection: unsafe characters percent-encoded, never ``..``."""
+    safe = _SAFE.sub(lambda m: "%" + "".join(f"{b:02X}" for b in m.group().encode()), name)
+    return safe if safe not in (".", "..", "") else f"%{safe}"
+
+
+@dataclass
+class FileEntry:
+    path: str
+    rows: int
+    bytes: int
+    sha256: str
+    digest: Digest | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "path": self.path,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+        }
+        if self.digest is not None:
+            out["digest"] = self.digest.to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> FileEntry:
+        return cls(
+            path=str(d["path"]),
+            rows=int(d["rows"]),
+            bytes=int(d["bytes"]),
+            sha256=str(d["sha256"]),
+            digest=Digest.from_json(d["digest"]) if d.get("digest") else None,
+        )
+
+
+@dataclass
+class CollectionEntry:
+    spec: CollectionSpec
+    fields: list[VectorField]
+    points_count: int
+    digest: Digest
+    files: list[FileEntry]
+    slices: int = 1
+    snapshots: list[dict[str, Any]] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec.to_json(),
+            "vector_fields": [
+                {"name": f.name, "kind": f.kind, "size": f.size, "distance": f.distance, "column": f.column}
+                for f in self.fields
+            ],
+            "points_count": self.points_count,
+            "digest": self.digest.to_json(),
+            "slices": self.slices,
+            "files": [f.to_json() for f in self.files],
+            "snapshots": self.snapshots or [],
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> CollectionEntry:
+        return cls(
+            spec=CollectionSpec.from_json(d["spec"]),
+            fields=[
+                VectorField(name=f["name"], kind=f["kind"], size=int(f["size"]), distance=f["distance"])
+                for f in d["vector_fields"]
+            ],
+            points_count=int(d["points_count"]),
+            digest=Digest.from_json(d["digest"]),
+            files=[FileEntry.from_json(f) for f in d["files"]],
+            slices=int(d.get("slices", 1)),
+            snapshots=list(d.get("snapshots") or []),
+        )
+
+
+@dataclass
+class Manifest:
+    data: dict[str, Any]
+    collections: dict[str, CollectionEntry]
+
+    @property
+    def created_at(self) -> str:
+        return str(self.data.get("created_at", ""))
+
+
+def load_manifest(backup_dir: Path) -> Manifest:
+    """Read and check the manifest; a missing, partial or malformed one is refused."""
+    path = backup_dir / MANIFEST
+    if not path.is_file():
+        if backup_dir.name.startswith(PARTIAL_PREFIX) or (backup_dir / "state.sqlite").exists():
+            raise CorruptBackupError(
+                f"{backup_dir} is an incomplete backup (no manifest); rerun the backup to finish it",
+                file=path,
+            )
+        raise CorruptBackupError(f"{path}: manifest missing; this is not a complete backup", file=path)
+    if path.is_symlink():
+        raise CorruptBackupError(f"{path}: manifest is a symlink", file=path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CorruptBackupError(f"{path}: manifest unreadable: {exc}", file=path) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+        raise CorruptBackupError(f"{path}: not a {FORMAT_NAME} manifest", file=path)
+    if data.get("format_version") != FORMAT_VERSION:
+        raise CorruptBackupError(
+            f"{path}: format version {data.get('format_version')!r} is not supported "
+            f"(this tool reads {FORMAT_VERSION})",
+            file=path,
+        )
+    if not data.get("complete"):
+        raise CorruptBackupError(f"{path}: the backup is marked incomplete", file=path)
+    try:
+        collections = {
+            str(name): CollectionEntry.from_json(entry)
+            for name, entry in dict(data["collections"]).items()
+        }
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CorruptBackupError(f"{path}: manifest malformed ({type(exc).__name__}: {exc})", file=path) from None
+    for entry in collections.values():
+        total = 0
+        for f in entry.files:
+            safe_member(backup_dir, f.path)
+            total += f.rows
+        if total != entry.points_count:
+            raise CorruptBackupError(
+                f"{path}: collection {entry.spec.name!r} lists {total} rows in its files but "
+                f"{entry.points_count} points",
+                file=path,
+            )
+    return Manifest(data, collections)
+
+
+def safe_member(root: Path, rel: str) -> Path:
+    """``root/rel``, refusing absolute paths, ``..`` and symlinks anywhere on the way."""
+    if not rel or os.path.isabs(rel) or rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel):
+        raise CorruptBackupError(f"manifest names a path outside the backup: {rel!r}", file=rel)
+    parts = Path(rel).parts
+    if any(p in ("..", "") for p in parts):
+        raise CorruptBackupError(f"manifest names a path outside the backup: {rel!r}", file=rel)
+    cur = root
+    for p in parts:
+        cur = cur / p
+        if cur.is_symlink():
+            raise CorruptBackupError(f"{cur}: symlinks are not allowed in a backup", file=str(cur))
+    resolved = cur.resolve()
+    if not str(resolved).startswith(str(root.resolve()) + os.sep):
+        raise CorruptBackupError(f"manifest names a path outside the backup: {rel!r}", file=rel)
+    return cur
+
+
+def check_file(root: Path, entry: FileEntry) -> Path:
+    """The file of ``entry``, after checking presence, size and sha256."""
+    path = safe_member(root, entry.path)
+    if not path.is_file():
+        raise CorruptBackupError(f"{path}: data file missing", file=path)
+    size = path.stat().st_size
+    if size != entry.bytes:
+        raise CorruptBackupError(
+            f"{path}: size {size} differs from the manifest's {entry.bytes}", file=path
+        )
+    actual = sha256_file(path)
+    if actual != entry.sha256:
+        raise CorruptBackupError(f"{path}: sha256 differs from the manifest", file=path)
+    return path
+
+
+def is_complete_backup(path: Path) -> bool:
+    return path.is_dir() and (path / MANIFEST).is_file() and not path.name.startswith(PARTIAL_PREFIX)
+
+
+def resolve_backup(location: str | Path, extract_to: Path | None = None) -> Path:
+    """A backup directory from a directory, a ``.tar``, or a root (then its newest complete one)."""
+    p = Path(location)
+    if not p.exists():
+        raise NotFoundError(f"backup not found: {p}")
+    if p.is_file():
+        if not tarfile.is_tarfile(p):
+            raise CorruptBackupError(f"{p}: not a backup directory or a .tar", file=p)
+        return extract_tar(p, extract_to)
+    if (p / MANIFEST).exists() or p.name.startswith(PARTIAL_PREFIX):
+        return p
+    candidates = sorted(
+        (c for c in p.iterdir() if is_complete_backup(c)), key=lambda c: c.name, reverse=True
+    )
+    if candidates:
+        return candidates[0]
+    tars = sorted((c for c in p.iterdir() if c.suffix == ".tar" and c.is_file()), reverse=True)
+    if tars:
+        return extract_tar(tars[0], extract_to)
+    partial = [c.name for c in p.iterdir() if c.name.startswith(PARTIAL_PREFIX)]
+    hint = f" (incomplete: {', '.join(partial)})" if partial else ""
+    raise NotFoundError(f"no complete backup in {p}{hint}")
+
+
+def extract_tar(tar_path: Path, extract_to: Path | None = None) -> Path:
+    """Extract a backup tar safely (no member may leave the target) and return its directory."""
+    dest = extract_to or tar_path.with_name(tar_path.name + ".d")
+    marker = dest / ".extracted"
+    if marker.exists():
+        return _single_child(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(tar_path) as tf:
+            for m in tf.getmembers():
+                if m.issym() or m.islnk() or m.isdev():
+                    raise CorruptBackupError(f"{tar_path}: member {m.name!r} is a link or device", file=tar_path)
+                target = (dest / m.name).resolve()
+                if not str(target).startswith(str(dest.resolve()) + os.sep):
+                    raise CorruptBackupError(f"{tar_path}: member {m.name!r} escapes the target", file=tar_path)
+            tf.extractall(dest, filter="data")
+    except tarfile.TarError as exc:
+        raise CorruptBackupError(f"{tar_path}: unreadable tar: {exc}", file=tar_path) from None
+    marker.write_text("ok")
+    return _single_child(dest)
+
+
+def _single_child(dest: Path) -> Path:
+    dirs = [c for c in dest.iterdir() if c.is_dir()]
+    if len(dirs) != 1:
+        raise CorruptBackupError(f"{dest}: a backup tar must hold exactly one backup directory", file=dest)
+    return dirs[0]
+
+
+def iter_batches(path: Path, batch_size: int | None = None) -> Iterator[Any]:
+    """Record batches of one Parquet data file, one row group at a time."""
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+        for rg in range(pf.num_row_groups):
+            table = pf.read_row_group(rg)
+            yield from table.to_batches(max_chunksize=batch_size)
+    except (OSError, ValueError) as exc:
+        raise CorruptBackupError(f"{path}: unreadable Parquet: {exc}", file=path) from None
+
+
+def write_tar(backup_dir: Path) -> Path:
+    """Pack a finished backup directory into ``<dir>.tar`` (atomically) and remove the directory."""
+    import shutil
+
+    out = backup_dir.with_name(backup_dir.name + ".tar")
+    tmp = backup_dir.with_name(f"{PARTIAL_PREFIX}{backup_dir.name}.tar")
+    with tarfile.open(tmp, "w") as tf:
+        tf.add(backup_dir, arcname=backup_dir.name)
+    os.chmod(tmp, 0o600)
+    tmp.replace(out)
+    shutil.rmtree(backup_dir)
+    return out

@@ -1,0 +1,166 @@
+"""The one protocol every place points live behind, and the data types it speaks.
+
+A point is an id (unsigned int or UUID string, kept as it was), vectors keyed by name (``""`` is the
+unnamed default vector; values are dense ``list[float]``, ``SparseValue`` or multi-vectors
+``list[list[float]]``) and a JSON payload. A ``CollectionSpec`` is everything needed to recreate a
+collection: its config as Qdrant reports it, payload indexes, aliases and metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+PointId = int | str
+Offset = int | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SparseValue:
+    indices: list[int]
+    values: list[float]
+
+
+VectorValue = list[float] | SparseValue | list[list[float]] | Any
+
+
+@dataclass(slots=True)
+class Point:
+    id: PointId
+    vectors: dict[str, VectorValue]
+    payload: dict[str, Any] | None
+
+
+VectorKind = Literal["dense", "multi", "sparse"]
+
+
+@dataclass(frozen=True)
+class VectorField:
+    """One vector of a collection: its name (``""`` unnamed), kind, size and distance."""
+
+    name: str
+    kind: VectorKind
+    size: int = 0
+    distance: str = ""
+
+    @property
+    def column(self) -> str:
+        prefix = "sparse" if self.kind == "sparse" else "vector"
+        return prefix if self.name == "" else f"{prefix}.{self.name}"
+
+
+@dataclass
+class CollectionSpec:
+    """A collection's full description, as plain JSON-compatible data."""
+
+    name: str
+    config: dict[str, Any]
+    payload_schema: dict[str, Any] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    points_count: int = 0
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.config.get("params") or {})
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self.config.get("metadata") or {})
+
+    def vector_fields(self) -> list[VectorField]:
+        """Dense, multi and sparse vectors, in a stable order (unnamed first, then by name)."""
+        out: list[VectorField] = []
+        vectors = self.params.get("vectors")
+        if isinstance(vectors, dict) and is_vector_params(vectors):
+            out.append(_dense_field("", vectors))
+        elif isinstance(vectors, dict):
+            for name in sorted(vectors):
+                out.append(_dense_field(name, vectors[name]))
+        for name in sorted(self.params.get("sparse_vectors") or {}):
+            out.append(VectorField(name=name, kind="sparse"))
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "config": self.config,
+            "payload_schema": self.payload_schema,
+            "aliases": self.aliases,
+            "points_count": self.points_count,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CollectionSpec:
+        return cls(
+            name=str(data["name"]),
+            config=dict(data.get("config") or {}),
+            payload_schema=dict(data.get("payload_schema") or {}),
+            aliases=list(data.get("aliases") or []),
+            points_count=int(data.get("points_count") or 0),
+        )
+
+
+def is_vector_params(d: dict[str, Any]) -> bool:
+    """True for one VectorParams object; False for a mapping of names to VectorParams."""
+    return isinstance(d.get("size"), int) and "distance" in d and not isinstance(d["distance"], dict)
+
+
+def _dense_field(name: str, params: dict[str, Any]) -> VectorField:
+    kind: VectorKind = "multi" if params.get("multivector_config") else "dense"
+    return VectorField(
+        name=name, kind=kind, size=int(params.get("size") or 0), distance=str(params.get("distance"))
+    )
+
+
+@dataclass
+class EndpointInfo:
+    kind: str
+    display: str
+    server_version: str | None
+    supports_slice: bool
+
+
+@dataclass
+class ScanPage:
+    points: list[Point]
+    next_offset: Offset
+
+
+@runtime_checkable
+class Endpoint(Protocol):
+    """Where points live: a server, an embedded store, or a backup archive."""
+
+    def info(self) -> EndpointInfo: ...
+
+    def list_collections(self) -> list[str]: ...
+
+    def collection_exists(self, name: str) -> bool: ...
+
+    def get_spec(self, name: str) -> CollectionSpec: ...
+
+    def create_collection(self, name: str, spec: CollectionSpec) -> None: ...
+
+    def delete_collection(self, name: str) -> None: ...
+
+    def count(self, name: str) -> int: ...
+
+    def scan(
+        self,
+        name: str,
+        *,
+        batch_size: int,
+        slice_: tuple[int, int] | None = None,
+        offset: Offset = None,
+        with_vectors: bool = True,
+    ) -> Iterator[ScanPage]: ...
+
+    def retrieve(self, name: str, ids: Sequence[PointId]) -> list[Point]: ...
+
+    def write(self, name: str, points: Sequence[Point]) -> None: ...
+
+    def set_alias(self, alias: str, collection: str) -> None: ...
+
+    def aliases(self) -> dict[str, str]: ...
+
+    def close(self) -> None: ...

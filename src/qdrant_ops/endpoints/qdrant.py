@@ -1,0 +1,376 @@
+"""Qdrant through qdrant-client: a server (REST or gRPC), an embedded local-mode store, or ``:memory:``.
+
+Everything goes through qdrant-client's public API, so the same code serves a remote server and
+the embedded engines. Local mode is not thread-safe, so its calls are serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from qdrant_ops.config import EndpointConfig
+from qdrant_ops.endpoints.base import (
+    CollectionSpec,
+    EndpointInfo,
+    Offset,
+    Point,
+    PointId,
+    ScanPage,
+    SparseValue,
+    is_vector_params,
+)
+from qdrant_ops.errors import (
+    EndpointError,
+    NotFoundError,
+    QdrantOpsError,
+    TransientEndpointError,
+    is_transient,
+)
+from qdrant_ops.secrets import register_secret
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_MIN_SLICE_VERSION = (1, 19)
+
+
+def _version_tuple(v: str | None) -> tuple[int, ...]:
+    out: list[int] = []
+    for part in (v or "").split(".")[:3]:
+        digits = "".join(ch for ch in part if ch.isdigit())
+        out.append(int(digits) if digits else 0)
+    return tuple(out)
+
+
+def make_client(cfg: EndpointConfig) -> Any:
+    """A QdrantClient for an endpoint config (any form but ``edge:``)."""
+    from qdrant_client import QdrantClient
+
+    api_key = cfg.api_key.get_secret_value() if cfg.api_key else None
+    register_secret(api_key)
+    common: dict[str, Any] = {}
+    if cfg.timeout is not None:
+        common["timeout"] = int(cfg.timeout) if cfg.timeout >= 1 else 1
+    kind = cfg.kind()
+    if kind == "memory":
+        return QdrantClient(location=":memory:")
+    if kind == "local":
+        path = cfg.path or cfg.url or ""
+        return QdrantClient(path=path)
+    if cfg.host:
+        return QdrantClient(
+            host=cfg.host,
+            port=cfg.port or 6333,
+            grpc_port=cfg.grpc_port or 6334,
+            https=cfg.https,
+            prefer_grpc=cfg.prefer_grpc,
+            api_key=api_key,
+            **common,
+        )
+    url = cfg.url or ""
+    parts = urlsplit(url)
+    if parts.scheme in ("grpc", "grpcs"):
+        return QdrantClient(
+            host=parts.hostname,
+            grpc_port=parts.port or 6334,
+            prefer_grpc=True,
+            https=parts.scheme == "grpcs",
+            api_key=api_key,
+            **common,
+        )
+    return QdrantClient(url=url, prefer_grpc=cfg.prefer_grpc, api_key=api_key, **common)
+
+
+class QdrantEndpoint:
+    """The Endpoint protocol over a qdrant-client ``QdrantClient``."""
+
+    def __init__(self, client: Any, display: str, kind: str) -> None:
+        self.client = client
+        self.display = display
+        self.kind = kind
+        self.embedded = kind in ("local", "memory")
+        self._lock: threading.RLock | None = threading.RLock() if self.embedded else None
+        self._info: EndpointInfo | None = None
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _call(self, fn: Callable[[], T], what: str) -> T:
+        try:
+            if self._lock is not None:
+                with self._lock:
+                    return fn()
+            return fn()
+        except QdrantOpsError:
+            raise
+        except Exception as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if is_transient(exc):
+                raise TransientEndpointError(f"{self.display}: {what} failed: {text}") from exc
+            raise
+        # (non-transient client errors propagate unchanged: callers classify them)
+
+    # -- protocol ----------------------------------------------------------------------------
+
+    def info(self) -> EndpointInfo:
+        if self._info is not None:
+            return self._info
+        version: str | None = None
+        try:
+            version = str(self._call(lambda: self.client.info().version, "info"))
+        except QdrantOpsError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure here means unreachable
+            raise EndpointError(f"cannot reach Qdrant at {self.display}: {_first_line(exc)}") from None
+        if self.embedded:
+            from qdrant_client import models
+
+            supports = hasattr(models, "SliceCondition")
+            version = f"local-mode (qdrant-client {version})"
+        else:
+            supports = _version_tuple(version) >= _MIN_SLICE_VERSION
+        self._info = EndpointInfo(self.kind, self.display, version, supports)
+        return self._info
+
+    def list_collections(self) -> list[str]:
+        self.info()
+        res = self._call(self.client.get_collections, "list collections")
+        return sorted(c.name for c in res.collections)
+
+    def collection_exists(self, name: str) -> bool:
+        return bool(self._call(lambda: self.client.collection_exists(name), "collection_exists"))
+
+    def get_spec(self, name: str) -> CollectionSpec:
+        if not self.collection_exists(name):
+            raise NotFoundError(f"collection {name!r} does not exist at {self.display}")
+        info = self._call(lambda: self.client.get_collection(name), "get collection")
+        config = json.loads(info.config.model_dump_json(exclude_none=True))
+        payload_schema = {
+            k: json.loads(v.model_dump_json(exclude_none=True))
+            for k, v in (info.payload_schema or {}).items()
+        }
+        aliases = sorted(a for a, c in self.aliases().items() if c == name)
+        return CollectionSpec(
+            name=name,
+            config=config,
+            payload_schema=payload_schema,
+            aliases=aliases,
+            points_count=self.count(name),
+        )
+
+    def create_collection(self, name: str, spec: CollectionSpec) -> None:
+        kwargs = spec_to_create_kwargs(spec)
+        self._call(lambda: self.client.create_collection(name, **kwargs), "create collection")
+        for field_name, schema in sorted(spec.payload_schema.items()):
+            field_schema = _payload_field_schema(schema)
+            if field_schema is None:
+                continue
+            if self.embedded:
+                continue  # local mode ignores payload indexes (and warns); nothing to create
+            self._call(
+                lambda f=field_name, s=field_schema: self.client.create_payload_index(
+                    name, field_name=f, field_schema=s, wait=True
+                ),
+                "create payload index",
+            )
+
+    def delete_collection(self, name: str) -> None:
+        self._call(lambda: self.client.delete_collection(name), "delete collection")
+
+    def count(self, name: str) -> int:
+        res = self._call(lambda: self.client.count(name, exact=True), "count")
+        return int(res.count)
+
+    def scan(
+        self,
+        name: str,
+        *,
+        batch_size: int,
+        slice_: tuple[int, int] | None = None,
+        offset: Offset = None,
+        with_vectors: bool = True,
+    ) -> Iterator[ScanPage]:
+        from qdrant_client import models
+
+        flt = None
+        if slice_ is not None and slice_[1] > 1:
+            index, total = slice_
+            flt = models.Filter(
+                must=[models.SliceCondition(slice=models.Slice(total=total, index=index))]
+            )
+        current = offset
+        while True:
+            records, nxt = self._call(
+                lambda cur=current: self.client.scroll(
+                    name,
+                    limit=batch_size,
+                    offset=cur,
+                    scroll_filter=flt,
+                    with_payload=True,
+                    with_vectors=with_vectors,
+                ),
+                "scroll",
+            )
+            points = [record_to_point(r) for r in records]
+            yield ScanPage(points, nxt)
+            if nxt is None or not records:
+                return
+            current = nxt
+
+    def retrieve(self, name: str, ids: Sequence[PointId]) -> list[Point]:
+        recs = self._call(
+            lambda: self.client.retrieve(name, ids=list(ids), with_payload=True, with_vectors=True),
+            "retrieve",
+        )
+        return [record_to_point(r) for r in recs]
+
+    def write(self, name: str, points: Sequence[Point]) -> None:
+        structs = [point_to_struct(p) for p in points]
+        self._call(lambda: self.client.upsert(name, points=structs, wait=True), "upsert")
+
+    def set_alias(self, alias: str, collection: str) -> None:
+        from qdrant_client import models
+
+        ops: list[Any] = []
+        if alias in self.aliases():
+            ops.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
+        ops.append(
+            models.CreateAliasOperation(
+                create_alias=models.CreateAlias(collection_name=collection, alias_name=alias)
+            )
+        )
+        self._call(lambda: self.client.update_collection_aliases(change_aliases_operations=ops), "alias")
+
+    def aliases(self) -> dict[str, str]:
+        res = self._call(self.client.get_aliases, "get aliases")
+        return {a.alias_name: a.collection_name for a in res.aliases}
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception as exc:  # noqa: BLE001 - closing must never hide the real outcome
+            log.debug("closing %s: %s", self.display, exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def record_to_point(rec: Any) -> Point:
+    vec = rec.vector
+    vectors: dict[str, Any] = {}
+    if vec is None:
+        pass
+    elif isinstance(vec, dict):
+        for k, v in vec.items():
+            vectors[k] = _vector_in(v)
+    else:
+        vectors[""] = _vector_in(vec)
+    return Point(id=rec.id, vectors=vectors, payload=rec.payload)
+
+
+def _vector_in(v: Any) -> Any:
+    if hasattr(v, "indices") and hasattr(v, "values"):
+        return SparseValue(list(v.indices), list(v.values))
+    return v
+
+
+def point_to_struct(p: Point) -> Any:
+    from qdrant_client import models
+
+    vectors: dict[str, Any] = {}
+    for k, v in p.vectors.items():
+        if isinstance(v, SparseValue):
+            vectors[k] = models.SparseVector(indices=list(v.indices), values=list(v.values))
+        elif hasattr(v, "tolist"):
+            vectors[k] = v.tolist()
+        else:
+            vectors[k] = v
+    vector: Any
+    if set(vectors) == {""}:
+        vector = vectors[""]
+    else:
+        vector = vectors
+    return models.PointStruct(id=p.id, vector=vector, payload=p.payload)
+
+
+def _fields_of(model: Any, data: dict[str, Any]) -> dict[str, Any]:
+    allowed = set(model.model_fields)
+    return {k: v for k, v in data.items() if k in allowed and v is not None}
+
+
+def spec_to_create_kwargs(spec: CollectionSpec) -> dict[str, Any]:
+    """``create_collection`` keyword arguments that recreate ``spec``."""
+    from qdrant_client import models
+
+    params = spec.params
+    kwargs: dict[str, Any] = {}
+    vectors = params.get("vectors")
+    if isinstance(vectors, dict) and is_vector_params(vectors):
+        kwargs["vectors_config"] = models.VectorParams.model_validate(
+            _fields_of(models.VectorParams, vectors)
+        )
+    elif isinstance(vectors, dict):
+        kwargs["vectors_config"] = {
+            k: models.VectorParams.model_validate(_fields_of(models.VectorParams, v))
+            for k, v in vectors.items()
+        }
+    else:
+        kwargs["vectors_config"] = {}
+    sparse = params.get("sparse_vectors")
+    if sparse:
+        kwargs["sparse_vectors_config"] = {
+            k: models.SparseVectorParams.model_validate(_fields_of(models.SparseVectorParams, v))
+            for k, v in sparse.items()
+        }
+    for key in ("shard_number", "replication_factor", "write_consistency_factor", "on_disk_payload"):
+        if params.get(key) is not None:
+            kwargs[key] = params[key]
+    if params.get("sharding_method"):
+        kwargs["sharding_method"] = models.ShardingMethod(params["sharding_method"])
+    cfg = spec.config
+    if cfg.get("hnsw_config"):
+        kwargs["hnsw_config"] = models.HnswConfigDiff.model_validate(
+            _fields_of(models.HnswConfigDiff, cfg["hnsw_config"])
+        )
+    if cfg.get("optimizer_config"):
+        kwargs["optimizers_config"] = models.OptimizersConfigDiff.model_validate(
+            _fields_of(models.OptimizersConfigDiff, cfg["optimizer_config"])
+        )
+    if cfg.get("wal_config"):
+        kwargs["wal_config"] = models.WalConfigDiff.model_validate(
+            _fields_of(models.WalConfigDiff, cfg["wal_config"])
+        )
+    if cfg.get("quantization_config"):
+        from pydantic import TypeAdapter
+
+        kwargs["quantization_config"] = TypeAdapter(models.QuantizationConfig).validate_python(
+            cfg["quantization_config"]
+        )
+    if cfg.get("strict_mode_config"):
+        kwargs["strict_mode_config"] = models.StrictModeConfig.model_validate(
+            _fields_of(models.StrictModeConfig, cfg["strict_mode_config"])
+        )
+    if cfg.get("metadata"):
+        kwargs["metadata"] = cfg["metadata"]
+    return kwargs
+
+
+def _payload_field_schema(schema: dict[str, Any]) -> Any:
+    """A payload index's ``field_schema`` from ``payload_schema`` as Qdrant reports it."""
+    from pydantic import TypeAdapter
+    from qdrant_client import models
+
+    params = schema.get("params")
+    if params:
+        try:
+            return TypeAdapter(models.PayloadSchemaParams).validate_python(params)
+        except ValueError:
+            log.warning("payload index params not understood, using its type only: %s", params)
+    data_type = schema.get("data_type")
+    return models.PayloadSchemaType(data_type) if data_type else None

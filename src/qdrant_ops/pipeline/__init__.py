@@ -1,0 +1,1 @@
+"""The copy engine shared by backup, restore and migrate: scan -> transform -> write."""

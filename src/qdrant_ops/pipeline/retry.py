@@ -1,0 +1,63 @@
+"""Retrying what is transient: exponential backoff with full jitter; terminal errors pass through."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from qdrant_ops.errors import is_transient
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class RetryStats:
+    calls: int = 0
+    retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, calls: int = 0, retries: int = 0) -> None:
+        with self._lock:
+            self.calls += calls
+            self.retries += retries
+
+
+@dataclass
+class RetryPolicy:
+    max_retries: int = 6
+    base_delay: float = 0.2
+    max_delay: float = 10.0
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+def call_with_retry(
+    fn: Callable[[], T],
+    policy: RetryPolicy,
+    stats: RetryStats | None = None,
+    what: str = "call",
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Call ``fn``; on a transient error wait and call again, up to ``policy.max_retries`` times."""
+    attempt = 0
+    while True:
+        if stats is not None:
+            stats.count(calls=1)
+        try:
+            return fn()
+        except Exception as exc:
+            if not is_transient(exc) or attempt >= policy.max_retries:
+                raise
+            wait = policy.delay(attempt)
+            log.info("%s failed (%s); retry %d in %.2fs", what, exc, attempt + 1, wait)
+            if stats is not None:
+                stats.count(retries=1)
+            attempt += 1
+            sleep(wait)

@@ -1,0 +1,155 @@
+"""Batched writes: transient errors retried, oversized batches halved, failures never silent.
+
+A batch that still fails is returned to the caller with the error, who either stops (exit 4) or
+puts its points into a dead-letter Parquet file named in the report.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qdrant_ops.endpoints.base import Endpoint, Point, SparseValue, VectorField
+from qdrant_ops.errors import is_too_large, is_transient
+from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, call_with_retry
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+
+
+def estimate_bytes(p: Point) -> int:
+    """A fast estimate of a point's request size (JSON numbers ~ 10 bytes each)."""
+    size = 40 + len(json.dumps(p.payload, ensure_ascii=False)) if p.payload else 40
+    for v in p.vectors.values():
+        if isinstance(v, SparseValue):
+            size += 16 * len(v.indices)
+        elif hasattr(v, "__len__"):
+            first = v[0] if len(v) else None
+            if first is not None and hasattr(first, "__len__"):
+                size += sum(10 * len(row) for row in v)
+            else:
+                size += 10 * len(v)
+    return size
+
+
+def split_by_bytes(points: Sequence[Point], max_bytes: int) -> list[list[Point]]:
+    """Cut a batch into pieces whose estimated request size stays under ``max_bytes``."""
+    out: list[list[Point]] = []
+    cur: list[Point] = []
+    size = 0
+    for p in points:
+        b = estimate_bytes(p)
+        if cur and size + b > max_bytes:
+            out.append(cur)
+            cur, size = [], 0
+        cur.append(p)
+        size += b
+    if cur:
+        out.append(cur)
+    return out
+
+
+@dataclass
+class WriteFailure:
+    points: list[Point]
+    error: str
+
+
+@dataclass
+class WriteStats:
+    written: int = 0
+    batches: int = 0
+    splits: int = 0
+    failed: int = 0
+    failures: list[WriteFailure] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class BatchWriter:
+    """Writes batches to one collection of an endpoint."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        collection: str,
+        *,
+        policy: RetryPolicy | None = None,
+        retry_stats: RetryStats | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        self.endpoint = endpoint
+        self.collection = collection
+        self.policy = policy or RetryPolicy()
+        self.retry_stats = retry_stats or RetryStats()
+        self.max_bytes = max_bytes
+        self.stats = WriteStats()
+
+    def write(self, points: Sequence[Point]) -> list[WriteFailure]:
+        """Write ``points``; returns the pieces that could not be written (empty when all were)."""
+        failures: list[WriteFailure] = []
+        for piece in split_by_bytes(points, self.max_bytes):
+            failures.extend(self._write_piece(list(piece)))
+        with self.stats._lock:
+            self.stats.failed += sum(len(f.points) for f in failures)
+            self.stats.failures.extend(failures)
+        return failures
+
+    def _write_piece(self, piece: list[Point]) -> list[WriteFailure]:
+        try:
+            call_with_retry(
+                lambda: self.endpoint.write(self.collection, piece),
+                self.policy,
+                self.retry_stats,
+                what=f"write to {self.collection}",
+            )
+        except Exception as exc:  # noqa: BLE001 - classified below, never dropped
+            if is_too_large(exc) and len(piece) > 1:
+                half = len(piece) // 2
+                with self.stats._lock:
+                    self.stats.splits += 1
+                log.info("batch of %d refused as too large; halving", len(piece))
+                return self._write_piece(piece[:half]) + self._write_piece(piece[half:])
+            kind = "transient, retries exhausted" if is_transient(exc) else "terminal"
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            log.warning("batch of %d failed (%s): %s", len(piece), kind, text)
+            return [WriteFailure(piece, f"{type(exc).__name__}: {text}")]
+        with self.stats._lock:
+            self.stats.written += len(piece)
+            self.stats.batches += 1
+        return []
+
+
+def write_dead_letter(
+    path: Path, failures: Sequence[WriteFailure], fields: Sequence[VectorField]
+) -> int:
+    """Append failed points (and why) to a dead-letter Parquet file; returns the rows written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from qdrant_ops.codec import encode_points
+
+    rows = 0
+    tables: list[Any] = []
+    for f in failures:
+        batch = encode_points(f.points, fields)
+        table = pa.Table.from_batches([batch]).append_column(
+            "error", pa.array([f.error] * len(f.points), pa.string())
+        )
+        tables.append(table)
+        rows += len(f.points)
+    if not tables:
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.concat_tables(tables)
+    if path.exists():
+        table = pa.concat_tables([pq.read_table(path), table])
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(path)
+    return rows
