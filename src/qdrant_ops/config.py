@@ -218,6 +218,25 @@ class VerifyConfig(Model):
     batch_size: int = Field(default=1000, ge=1, le=100_000)
 
 
+class CleanupConfig(Model):
+    """``qdrant-ops cleanup-legacy``: archive legacy scripts, update references, prune requirements."""
+
+    repo: str = "."
+    scripts: list[str] = Field(default_factory=list)
+    detect: bool = False
+    yes: bool = False
+    archive_path: str = "legacy/python-scripts"
+    references: Literal["rewrite", "report"] = "rewrite"
+    prune_requirements: bool = True
+    allow_list: list[str] = Field(default_factory=list)
+    import_map: dict[str, list[str]] = Field(default_factory=dict)
+    exclude: list[str] = Field(default_factory=list)
+    dry_run: bool = False
+    force: bool = False
+    verbose: bool = False
+    restore: bool = False
+
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -426,6 +445,7 @@ VERBS: dict[str, VerbSpec] = {
     "backup": VerbSpec(BackupConfig, "BACKUP_CONFIG", overlay_backup_env),
     "restore": VerbSpec(RestoreConfig, None, overlay_endpoint_env("target")),
     "verify": VerbSpec(VerifyConfig, None, None),
+    "cleanup-legacy": VerbSpec(CleanupConfig, None, None),
 }
 
 
