@@ -32,3 +32,27 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=repo, check=True, capture_output=True, text=True
     ).stdout
+
+
+@pytest.fixture(autouse=True)
+def _close_endpoints() -> object:
+    """Every test starts with no open stores and an empty shared :memory: store."""
+    from qdrant_ops.endpoints import close_all
+
+    close_all()
+    yield
+    close_all()
+
+
+@pytest.fixture(params=["memory", "local"])
+def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An embedded store URI: the shared ``:memory:`` store, or a local-mode directory."""
+    if request.param == "memory":
+        return ":memory:"
+    return str(tmp_path / "store")
+
+
+@pytest.fixture
+def target_uri(tmp_path: Path) -> str:
+    """A second, on-disk embedded store."""
+    return str(tmp_path / "target-store")
