@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -35,7 +34,7 @@ from qdrant_ops.endpoints.archive import (
     write_tar,
 )
 from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, VectorField
-from qdrant_ops.errors import NotFoundError, PlanChangedError
+from qdrant_ops.errors import LockedError, NotFoundError, PlanChangedError
 from qdrant_ops.integrity import Digest, digest_batch, sha256_file
 from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.locks import FileLock
@@ -111,6 +110,23 @@ def _plan(cfg: BackupConfig, source: Endpoint, collections: list[str], slices: i
     }
 
 
+def _new_partial(root: Path) -> Path:
+    """A fresh ``.partial-<stamp>`` directory; a second backup in the same second gets ``-N``."""
+    stamp = _stamp()
+    for n in range(1000):
+        name = stamp if n == 0 else f"{stamp}-{n}"
+        if (root / name).exists() or (root / f"{name}.tar").exists():
+            continue
+        work = root / f"{PARTIAL_PREFIX}{name}"
+        try:
+            work.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        atomic_write_text(work / "started_at", datetime.now(UTC).isoformat())
+        return work
+    raise LockedError(f"cannot create a new backup directory under {root}")
+
+
 def _find_partial(root: Path, plan: dict[str, Any]) -> Path | None:
     text = json.dumps(plan, sort_keys=True)
     for d in sorted(root.glob(PARTIAL_PREFIX + "*")):
@@ -153,8 +169,7 @@ def backup(
         work = _find_partial(root, plan)
         report.resumed = work is not None
         if work is None:
-            work = root / f"{PARTIAL_PREFIX}{_stamp()}"
-            work.mkdir(mode=0o700)
+            work = _new_partial(root)
             atomic_write_text(work / "plan.json", json.dumps(plan, sort_keys=True))
         stamp = work.name[len(PARTIAL_PREFIX) :]
         if (work / MANIFEST).exists():
@@ -350,7 +365,7 @@ def _write_manifest(
         "tool": "qdrant-ops",
         "tool_version": __version__,
         "name": stamp,
-        "created_at": datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).isoformat(),
+        "created_at": _started_at(work),
         "completed_at": datetime.now(UTC).isoformat(),
         "complete": True,
         "source": {"url": source, "server_version": server_version},
@@ -369,6 +384,13 @@ def _write_manifest(
     atomic_write_text(work / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
 
 
+def _started_at(work: Path) -> str:
+    try:
+        return (work / "started_at").read_text(encoding="utf-8").strip()
+    except OSError:
+        return datetime.now(UTC).isoformat()
+
+
 def with_schema_check(path: Path, fields: list[VectorField]) -> None:
     import pyarrow.parquet as pq
 
@@ -376,7 +398,7 @@ def with_schema_check(path: Path, fields: list[VectorField]) -> None:
 
 
 def _finalise(work: Path, root: Path, stamp: str, tar: bool) -> Path:
-    for leftover in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "plan.json"):
+    for leftover in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "plan.json", "started_at"):
         p = work / leftover
         if p.exists():
             p.unlink()
@@ -389,7 +411,3 @@ def _finalise(work: Path, root: Path, stamp: str, tar: bool) -> Path:
     if tar:
         return write_tar(final)
     return final
-
-
-def remove_partial(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
