@@ -210,8 +210,8 @@ def resolve_backup(location: str | Path, extract_to: Path | None = None) -> Path
         if not tarfile.is_tarfile(p):
             raise CorruptBackupError(f"{p}: not a backup directory or a .tar", file=p)
         return extract_tar(p, extract_to)
-    if (p / MANIFEST).exists() or p.name.startswith(PARTIAL_PREFIX):
-        return p
+    if (p / MANIFEST).exists() or p.name.startswith(PARTIAL_PREFIX) or any(p.glob("*/part-*.parquet")):
+        return p  # a backup directory (load_manifest refuses it if the manifest is missing)
     candidates = sorted(
         (c for c in p.iterdir() if is_complete_backup(c)), key=lambda c: c.name, reverse=True
     )
