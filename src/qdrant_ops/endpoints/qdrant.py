@@ -249,6 +249,18 @@ class QdrantEndpoint:
         res = self._call(self.client.get_aliases, "get aliases")
         return {a.alias_name: a.collection_name for a in res.aliases}
 
+    # -- optional capabilities (not in the Endpoint protocol; callers check with hasattr) -------
+
+    def update_metadata(self, name: str, metadata: dict[str, Any]) -> None:
+        """Merge ``metadata`` into the collection's metadata (top-level keys replaced)."""
+        self._call(lambda: self.client.update_collection(name, metadata=metadata), "update metadata")
+
+    def delete_alias(self, alias: str) -> None:
+        from qdrant_client import models
+
+        op = models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias))
+        self._call(lambda: self.client.update_collection_aliases(change_aliases_operations=[op]), "alias")
+
     def close(self) -> None:
         try:
             self.client.close()
