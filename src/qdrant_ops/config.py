@@ -497,6 +497,13 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(str(x) for x in loc if not (isinstance(x, str) and x.startswith("function-")))
 
 
+def _named_config_error(message: str, *, key: str | None, file: str | Path | None) -> ConfigError:
+    """A ConfigError whose message already names key and file."""
+    err = ConfigError(message)
+    err.fields = {"key": key, "file": str(file) if file else None}
+    return err
+
+
 def validate_model(
     model: type[M],
     data: Mapping[str, Any],
@@ -508,19 +515,24 @@ def validate_model(
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = _loc(tuple(err.get("loc", ())))
+        errors = exc.errors()
         missing_vars = missing_vars or {}
-        if err.get("type") == "missing" and key in missing_vars:
-            raise ConfigError(
-                f"environment variable {missing_vars[key]} is not set", key=key, file=file
-            ) from None
-        kind = err.get("type", "")
-        if kind == "extra_forbidden":
-            msg = "unknown key"
-        else:
-            msg = str(err.get("msg", "invalid value"))
-        raise ConfigError(msg, key=key or None, file=file) from None
+        for err in errors:
+            key = _loc(tuple(err.get("loc", ())))
+            if err.get("type") == "missing" and key in missing_vars:
+                raise ConfigError(
+                    f"environment variable {missing_vars[key]} is not set", key=key, file=file
+                ) from None
+        parts = []
+        for err in errors[:3]:
+            key = _loc(tuple(err.get("loc", ())))
+            msg = "unknown key" if err.get("type") == "extra_forbidden" else str(err.get("msg", "invalid value"))
+            parts.append(f"key '{key}': {msg}" if key else msg)
+        if len(errors) > 3:
+            parts.append(f"and {len(errors) - 3} more")
+        first_key = _loc(tuple(errors[0].get("loc", ()))) if errors else None
+        where = f" (in {file})" if file else ""
+        raise _named_config_error("; ".join(parts) + where, key=first_key, file=file) from None
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise ConfigError(f"invalid config: {exc}", file=file) from None
 
