@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,10 @@ class _JsonFormatter(logging.Formatter):
 
 
 def setup_logging() -> None:
+    if not state.debug:
+        # qdrant-client warns on stderr about versions and plain-HTTP API keys; the CLI reports
+        # what matters itself, as one line.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"qdrant_client(\..*)?")
     root = logging.getLogger("qdrant_ops")
     for h in list(root.handlers):
         root.removeHandler(h)

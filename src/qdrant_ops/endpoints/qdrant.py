@@ -53,7 +53,7 @@ def make_client(cfg: EndpointConfig) -> Any:
 
     api_key = cfg.api_key.get_secret_value() if cfg.api_key else None
     register_secret(api_key)
-    common: dict[str, Any] = {}
+    common: dict[str, Any] = {"check_compatibility": False}  # info() reports the version
     if cfg.timeout is not None:
         common["timeout"] = int(cfg.timeout) if cfg.timeout >= 1 else 1
     kind = cfg.kind()
