@@ -59,7 +59,7 @@ def setup_logging() -> None:
     if not state.debug:
         # qdrant-client warns on stderr about versions and plain-HTTP API keys; the CLI reports
         # what matters itself, as one line.
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"qdrant_client(\..*)?")
+        warnings.filterwarnings("ignore", category=UserWarning)
     root = logging.getLogger("qdrant_ops")
     for h in list(root.handlers):
         root.removeHandler(h)
