@@ -297,10 +297,22 @@ def _backup_slice(
     path: Path | None = None
     file_rows = 0
     file_digest = Digest()
-    pages = src.scan(name, batch_size=cfg.batch_size, slice_=slice_ if total > 1 else None, offset=offset)
+    scan_slice = slice_ if total > 1 else None
+    cursor = offset  # where the next page starts
+    pages = src.scan(name, batch_size=cfg.batch_size, slice_=scan_slice, offset=cursor)
+
+    def attempt() -> Any:
+        nonlocal pages
+        try:
+            return next(pages, None)
+        except Exception:
+            # A generator that raised is finished: a retry must start a new scan at the cursor,
+            # or next() would return None and the slice would look complete with points missing.
+            pages = src.scan(name, batch_size=cfg.batch_size, slice_=scan_slice, offset=cursor)
+            raise
 
     def next_page() -> Any:
-        return call_with_retry(lambda: next(pages, None), policy, stats, what=f"scroll {name}")
+        return call_with_retry(attempt, policy, stats, what=f"scroll {name}")
 
     def close_file(next_offset: Any, done: bool) -> None:
         nonlocal writer, path, file_rows, file_digest, seq, rows_done
@@ -332,6 +344,7 @@ def _backup_slice(
             batch = encode_points(page.points, fields)
             if writer is None:
                 path = cdir / f"part-{index:03d}-{seq:05d}.parquet"
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
                 writer = pq.ParquetWriter(
                     path,
                     schema,
@@ -346,6 +359,7 @@ def _backup_slice(
         if page.next_offset is None:
             close_file(None, True)
             return
+        cursor = page.next_offset
         if file_rows >= cfg.rows_per_file:
             close_file(page.next_offset, False)
 
