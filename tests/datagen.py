@@ -28,9 +28,34 @@ def make_collection(uri: str, name: str, shape: str, n: int = 200, seed: int = 7
     vectors of different sizes/distances), ``sparse`` (dense + sparse), ``multi`` (multi-vectors),
     ``empty`` (no points).
     """
+    if uri.startswith("edge:"):
+        _make_via_memory(uri, name, shape, n, seed)
+        return
+    _fill(open_endpoint(uri).client, name, shape, n, seed)  # type: ignore[attr-defined]
+
+
+def _make_via_memory(uri: str, name: str, shape: str, n: int, seed: int) -> None:
+    """Edge stores: the same points, generated in a private in-memory client, written through
+    the Edge endpoint (so the data is identical to what the other engines get)."""
+    from qdrant_client import QdrantClient
+
+    from qdrant_ops.endpoints.qdrant import QdrantEndpoint
+
+    scratch = QdrantEndpoint(QdrantClient(location=":memory:"), ":memory: (datagen)", "memory")
+    try:
+        _fill(scratch.client, name, shape, n, seed)
+        target = open_endpoint(uri)
+        target.create_collection(name, scratch.get_spec(name))
+        for page in scratch.scan(name, batch_size=256):
+            if page.points:
+                target.write(name, page.points)
+    finally:
+        scratch.close()
+
+
+def _fill(client: Any, name: str, shape: str, n: int, seed: int) -> None:
     from qdrant_client import models
 
-    client = open_endpoint(uri).client  # type: ignore[attr-defined]
     rng = random.Random(seed)
     if shape in ("int-unnamed", "empty"):
         client.create_collection(name, vectors_config=models.VectorParams(size=8, distance=models.Distance.COSINE))

@@ -53,6 +53,7 @@ class CollectionRestore(BaseModel):
     points_per_s: float = 0.0
     aliases: list[str] = Field(default_factory=list)
     dead_letter: str | None = None
+    post_write: str = ""  # what the target did after the bulk write (Qdrant Edge: optimize())
 
 
 class RestoreReport(Report):
@@ -70,6 +71,8 @@ class RestoreReport(Report):
                 f"  {c.name} -> {c.target_name} ({c.action}): {c.written}/{c.points} points, "
                 f"{c.points_per_s:.0f} points/s{extra}"
             )
+            if c.post_write:
+                lines.append(f"    {c.post_write}")
         return lines
 
     def markdown_sections(self) -> list[str]:
@@ -248,6 +251,9 @@ def _restore_collection(
                 run(u)
     finally:
         task.done()
+    post_write = getattr(dst, "after_bulk_write", None)
+    if callable(post_write) and writer.stats.written:
+        row.post_write = str(post_write(tname))
     for alias in entry.spec.aliases:
         new_alias = alias + cfg.suffix if cfg.suffix else alias
         current = dst.aliases().get(new_alias)
