@@ -414,6 +414,23 @@ def overlay_dry_run_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
 
 
 
+class ConsolidateConfig(Model):
+    """``qdrant-ops consolidate-clients``."""
+
+    repo: str = "."
+    canonical: list[str] = Field(default_factory=list)
+    merge_missing: bool = False
+    dry_run: bool = False
+    backup: bool = True
+    backup_dir: str | None = None
+    test_command: str = "python -m pytest -q"
+    run_tests: bool = True
+    test_timeout: float = Field(default=900, gt=0)
+    exclude: list[str] = Field(default_factory=list)
+    min_similarity: float = Field(default=0.6, gt=0, le=1)
+    python: str | None = None
+
+
 # --------------------------------------------------------------------------------------------
 # Loading
 
@@ -605,7 +622,8 @@ def overlay_backup_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
 
 def masked_dump(cfg: BaseModel) -> dict[str, Any]:
     """The config as plain data, secrets shown as ``**********``."""
-    return json.loads(cfg.model_dump_json())  # SecretStr dumps masked
+    data: dict[str, Any] = json.loads(cfg.model_dump_json())  # SecretStr dumps masked
+    return data
 
 
 def json_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -632,6 +650,7 @@ VERBS: dict[str, VerbSpec] = {
     "backup": VerbSpec(BackupConfig, "BACKUP_CONFIG", overlay_backup_env),
     "restore": VerbSpec(RestoreConfig, None, overlay_endpoint_env("target")),
     "verify": VerbSpec(VerifyConfig, None, None),
+    "consolidate-clients": VerbSpec(ConsolidateConfig, None, None),
     "cleanup-legacy": VerbSpec(CleanupConfig, None, None),
     "migrate": VerbSpec(MigrateConfig, "MIGRATION_CONFIG", overlay_dry_run_env),
     "validate": VerbSpec(ValidateConfig, "MIGRATION_CONFIG", None),
@@ -657,3 +676,18 @@ def load_verb_config(
         env=env,
         env_overlay=spec.env_overlay,
     )
+
+
+def load_typed(
+    verb: str,
+    model: type[M],
+    *,
+    file: str | Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> M:
+    """``load_verb_config`` for callers that know the model they expect."""
+    cfg = load_verb_config(verb, file=file, flags=flags, env=env)
+    if not isinstance(cfg, model):
+        raise ConfigError(f"verb {verb!r} is registered with {type(cfg).__name__}, not {model.__name__}")
+    return cfg

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from qdrant_ops.cli.app import app, finish, handle_errors, progress_sink, split_csv
-from qdrant_ops.config import BackupConfig, RestoreConfig, VerifyConfig, endpoint_from_uri, load_verb_config
+from qdrant_ops.config import BackupConfig, RestoreConfig, VerifyConfig, endpoint_from_uri, load_typed
 from qdrant_ops.errors import UsageError
 
 SOURCE_HELP = "Source: http(s)://host:6333, grpc://host:6334, a local-mode directory, :memory:."
@@ -65,7 +65,7 @@ def backup(
     }
     if api_key:
         flags["qdrant_api_key"] = api_key
-    cfg = load_verb_config("backup", file=config, flags=flags)
+    cfg = load_typed("backup", BackupConfig, file=config, flags=flags)
     if source is not None:
         cfg = cfg.model_copy(
             update={
@@ -75,7 +75,6 @@ def backup(
                 "qdrant_url": None,
             }
         )
-    assert_type(cfg, BackupConfig)
     from qdrant_ops.backup import backup as run_backup
 
     result = run_backup(cfg, progress=progress_sink())
@@ -110,8 +109,7 @@ def restore(
         "parallel": parallel,
         "continue_on_error": continue_on_error,
     }
-    cfg = load_verb_config("restore", file=config, flags=flags)
-    assert_type(cfg, RestoreConfig)
+    cfg = load_typed("restore", RestoreConfig, file=config, flags=flags)
     from qdrant_ops.restore import restore as run_restore
 
     result = run_restore(cfg, progress=progress_sink())
@@ -144,14 +142,8 @@ def verify(
         "suffix": suffix,
         "full": full,
     }
-    cfg = load_verb_config("verify", file=config, flags=flags)
-    assert_type(cfg, VerifyConfig)
+    cfg = load_typed("verify", VerifyConfig, file=config, flags=flags)
     from qdrant_ops.verify import verify as run_verify
 
     result = run_verify(cfg, progress=progress_sink())
     finish(result, report)
-
-
-def assert_type(value: object, kind: type) -> None:
-    if not isinstance(value, kind):
-        raise UsageError(f"internal: expected {kind.__name__} config")

@@ -22,7 +22,8 @@ class SparseValue:
     values: list[float]
 
 
-VectorValue = list[float] | SparseValue | list[list[float]] | Any
+# dense list[float] (or a numpy row), SparseValue, or a multi-vector list[list[float]]
+VectorValue = Any
 
 
 @dataclass(slots=True)

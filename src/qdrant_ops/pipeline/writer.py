@@ -32,7 +32,7 @@ def estimate_bytes(p: Point) -> int:
         elif hasattr(v, "__len__"):
             first = v[0] if len(v) else None
             if first is not None and hasattr(first, "__len__"):
-                size += sum(10 * len(row) for row in v)
+                size += sum(10 * len(row) for row in v)  # multi-vector
             else:
                 size += 10 * len(v)
     return size
