@@ -248,6 +248,14 @@ def _backup_collection(
         if fe.digest is not None:
             digest.add(fe.digest)
     elapsed = time.monotonic() - started
+    if spec.points_count != digest.count:
+        log.warning(
+            "%s: %d points counted when the backup started, %d backed up: the collection changed "
+            "during the backup",
+            name,
+            spec.points_count,
+            digest.count,
+        )
     entry = CollectionEntry(
         spec=spec, fields=fields, points_count=digest.count, digest=digest, files=files, slices=slices
     )
