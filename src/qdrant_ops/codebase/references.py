@@ -1,0 +1,298 @@
+"""Find, and rewrite, every textual reference to a moved script.
+
+Which files: PowerShell, shell, batch, Makefiles, CI YAML, Dockerfiles, tox/setup.cfg/pyproject,
+Markdown/RST docs, JSON (editor launch configs) and Python. Which forms:
+
+- a path, relative to the repository root or to the referencing file's own directory, with ``/``,
+  ``\\`` or an escaped ``\\\\``, with or without ``./`` / ``.\\`` and ``..`` parts, bare or after a
+  variable that names a directory (``$PSScriptRoot\\``, ``%~dp0``, ``$(dirname "$0")/``,
+  ``${{ github.workspace }}/``, ``$(CURDIR)/``): ``python x.py``, ``py -3 x.py``,
+  ``subprocess.run([sys.executable, "x.py"])``, ``runpy.run_path("x.py")``, links in docs;
+- ``python -m pkg.module`` (also ``"-m", "pkg.module"`` in an argument list) and
+  ``runpy.run_module("pkg.module")``;
+- a console-script entry point ``pkg.module:main`` (reported, never rewritten);
+- a bare file name that only the moved script carries (reported: it names no path).
+
+A rewrite keeps the reference's own style: separator, ``./`` prefix, and whether it was relative
+to the repository root or to the file.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Literal
+
+RefKind = Literal["path", "module", "entry-point", "name"]
+
+_SEP = r"(?:/|\\\\|\\)"
+_SEG = r"[\w.\-]+"
+_PATH_RE = re.compile(rf"(?:{_SEG}{_SEP})*{_SEG}\.pyw?(?![\w\-]|\.\w)")
+_MODULE = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
+_DASH_M_RE = re.compile(rf"(?<![\w\-])-m(?P<gap>\s+|[\"']\s*,\s*[\"'])(?P<mod>{_MODULE})(?![\w.])")
+_RUN_MODULE_RE = re.compile(rf"run_module\(\s*[\"'](?P<mod>{_MODULE})[\"']")
+_ENTRY_RE = re.compile(rf"(?<![\w.])(?P<mod>{_MODULE})\s*:\s*[A-Za-z_][\w.]*")
+_VAR_BEFORE_RE = re.compile(
+    r"(?:\$\{\{[^}]*\}\}|\$\{[^}]*\}|\$\((?:[^()]|\([^()]*\))*\)|\$env:\w+|\$\w+|%\w+%|%~dp0)$"
+)
+_DIR_VARS = ("psscriptroot", "dirname", "bash_source", "~dp0", "script_dir", "scriptdir",
+             "myinvocation", "scriptpath", "here")
+_CASELESS_KINDS = frozenset({"powershell", "batch"})
+_HISTORY = re.compile(r"^(changelog|changes|history|news|release[-_ ]?notes)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A file that moves: where it was, where it goes, and how it can be run as a module."""
+
+    old: str
+    new: str
+    modules: tuple[str, ...] = ()
+    new_module: str | None = None
+    runnable_as_path: bool = True
+
+
+@dataclass
+class Hit:
+    """One reference found in one file."""
+
+    file: str
+    start: int
+    end: int
+    line: int
+    column: int
+    kind: RefKind
+    target: str
+    text: str
+    replacement: str | None
+    note: str = ""
+
+
+@dataclass
+class ScanResult:
+    hits: list[Hit] = field(default_factory=list)
+
+
+def file_kind(rel: str) -> str | None:
+    """The family of a text file worth scanning, or None."""
+    p = PurePosixPath(rel)
+    name = p.name.lower()
+    suffix = p.suffix.lower()
+    if suffix in (".ps1", ".psm1", ".psd1"):
+        return "powershell"
+    if suffix in (".sh", ".bash", ".zsh", ".ksh"):
+        return "shell"
+    if suffix in (".bat", ".cmd"):
+        return "batch"
+    if name in ("makefile", "gnumakefile") or suffix == ".mk":
+        return "make"
+    if name in ("dockerfile", "containerfile") or name.startswith("dockerfile.") or suffix == ".dockerfile":
+        return "docker"
+    if suffix in (".yml", ".yaml"):
+        return "yaml"
+    if suffix in (".toml", ".cfg", ".ini", ".json", ".jsonc") or name in ("procfile", "justfile"):
+        return "config"
+    if suffix in (".md", ".markdown", ".rst", ".txt") and not name.startswith("requirements"):
+        return "docs"
+    if suffix in (".py", ".pyw"):
+        return "python"
+    return None
+
+
+def is_history_file(rel: str) -> bool:
+    """Changelogs record the past: their mentions are reported, never rewritten."""
+    return bool(_HISTORY.match(PurePosixPath(rel).name))
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int, str]:
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    end = len(text) if end < 0 else end
+    line = text.count("\n", 0, offset) + 1
+    snippet = text[start:end].strip()
+    if len(snippet) > 200:
+        snippet = snippet[:197] + "..."
+    return line, offset - start + 1, snippet
+
+
+def _sep_of(token: str) -> str:
+    m = re.search(r"\\\\|\\|/", token)
+    return m.group(0) if m else "/"
+
+
+def _render(path: str, sep: str, dot_prefix: bool) -> str:
+    if dot_prefix and not path.startswith(".."):
+        path = "./" + path
+    return path.replace("/", sep)
+
+
+def _resolve(token: str, base_dir: str, prefer_dir: bool) -> list[tuple[str, bool]]:
+    """Candidate repository paths for ``token``: (path, relative_to_file_dir)."""
+    norm = re.sub(r"\\\\|\\", "/", token)
+    out: list[tuple[str, bool]] = []
+    orders = [(True, base_dir), (False, "")] if prefer_dir else [(False, ""), (True, base_dir)]
+    for rel_to_dir, base in orders:
+        joined = posixpath.normpath(posixpath.join(base, norm)) if base else posixpath.normpath(norm)
+        if joined.startswith("../") or joined == ".." or joined.startswith("/"):
+            continue
+        out.append((joined, rel_to_dir))
+    return out
+
+
+class ReferenceScanner:
+    """Scans text for references to a fixed set of moved files."""
+
+    def __init__(self, targets: Iterable[Target], all_basenames: Mapping[str, int]) -> None:
+        self.targets = {t.old: t for t in targets}
+        self.lower = {k.lower(): t for k, t in self.targets.items()}
+        self.by_module: dict[str, Target] = {}
+        for t in self.targets.values():
+            for mod in t.modules:
+                self.by_module.setdefault(mod, t)
+        # A bare file name is reported only when no other file in the repository carries it.
+        self.unique_names = {
+            PurePosixPath(t.old).name: t
+            for t in self.targets.values()
+            if all_basenames.get(PurePosixPath(t.old).name, 0) == 1
+        }
+
+    def scan(self, rel: str, text: str, kind: str) -> list[Hit]:
+        hits: list[Hit] = []
+        base_dir = posixpath.dirname(rel)
+        taken: list[tuple[int, int]] = []
+        self._scan_modules(rel, text, kind, hits, taken)
+        caseless = kind in _CASELESS_KINDS
+        for m in _PATH_RE.finditer(text):
+            start, end = m.start(), m.end()
+            if any(s <= start < e for s, e in taken):
+                continue
+            token = m.group(0)
+            prefer_dir = False
+            sep_hint = ""
+            prev = text[start - 1] if start else ""
+            if prev == "$" or (prev == ":" and text[:start].lower().endswith("$env:")):
+                # ``$PSScriptRoot\x.py``, ``$ROOT/x.py``, ``$env:HOME\x.py``: a variable, then the path
+                var = re.match(rf"\w+{_SEP}", token)
+                if var is None:
+                    continue
+                prefer_dir = any(v in var.group(0).lower() for v in _DIR_VARS)
+                sep_hint = _sep_of(var.group(0))
+                start += var.end()
+                token = token[var.end() :]
+            elif prev == "~" and text[:start].endswith("%~") and token.lower().startswith("dp0"):
+                # ``%~dp0x.py`` / ``%~dp0\x.py``: the batch file's own directory
+                skip = 3 + (len(m2.group(0)) if (m2 := re.match(_SEP, token[3:])) else 0)
+                sep_hint = "\\"
+                start += skip
+                token = token[skip:]
+                prefer_dir = True
+            elif prev and (prev.isalnum() or prev in "._-~%"):
+                continue
+            elif prev in ("/", "\\"):
+                before = text[max(0, start - 120) : start].rstrip("/\\")
+                found = _VAR_BEFORE_RE.search(before)
+                if found is None:
+                    continue
+                prefer_dir = any(v in found.group(0).lower() for v in _DIR_VARS)
+                sep_hint = prev
+            if not token:
+                continue
+            self._path_hit(rel, text, start, end, token, base_dir, prefer_dir, caseless, hits,
+                           sep_hint)
+        return sorted(hits, key=lambda h: h.start)
+
+    def _path_hit(
+        self,
+        rel: str,
+        text: str,
+        start: int,
+        end: int,
+        token: str,
+        base_dir: str,
+        prefer_dir: bool,
+        caseless: bool,
+        hits: list[Hit],
+        sep_hint: str = "",
+    ) -> None:
+        line, col, snippet = _line_col(text, start)
+        for cand, rel_to_dir in _resolve(token, base_dir, prefer_dir):
+            target = self.lower.get(cand.lower()) if caseless else self.targets.get(cand)
+            if target is None:
+                continue
+            new = posixpath.relpath(target.new, base_dir or ".") if rel_to_dir else target.new
+            dot = bool(re.match(r"\.(?:/|\\)", token))
+            hits.append(
+                Hit(rel, start, end, line, col, "path", target.old, snippet,
+                    _render(new, _sep_of(token) if re.search(_SEP, token) else sep_hint or "/", dot))
+            )
+            return
+        name_target = self.unique_names.get(token)
+        if name_target is not None and "/" not in token and "\\" not in token:
+            hits.append(
+                Hit(rel, start, end, line, col, "name", name_target.old, snippet, None,
+                    "names the script without a path it can be resolved from; check it by hand")
+            )
+
+    def _scan_modules(
+        self, rel: str, text: str, kind: str, hits: list[Hit], taken: list[tuple[int, int]]
+    ) -> None:
+        if not self.by_module:
+            return
+        for m in _DASH_M_RE.finditer(text):
+            target = self.by_module.get(m.group("mod"))
+            if target is None:
+                continue
+            line, col, snippet = _line_col(text, m.start())
+            if target.new_module:
+                hits.append(Hit(rel, m.start("mod"), m.end("mod"), line, col, "module",
+                                target.old, snippet, target.new_module))
+            elif target.runnable_as_path:
+                sep = "\\" if kind == "batch" else "/"
+                hits.append(Hit(rel, m.start(), m.end("mod"), line, col, "module", target.old,
+                                snippet, target.new.replace("/", sep),
+                                "`-m` became a path: the archive directory is not an importable "
+                                "package name"))
+            else:
+                hits.append(Hit(rel, m.start("mod"), m.end("mod"), line, col, "module", target.old,
+                                snippet, None,
+                                "runs as a module with relative imports, and the archive directory "
+                                "is not an importable package name; change it by hand"))
+            taken.append((m.start(), m.end()))
+        for m in _RUN_MODULE_RE.finditer(text):
+            target = self.by_module.get(m.group("mod"))
+            if target is None:
+                continue
+            line, col, snippet = _line_col(text, m.start())
+            hits.append(Hit(rel, m.start("mod"), m.end("mod"), line, col, "module", target.old,
+                            snippet, target.new_module,
+                            "" if target.new_module else "runpy.run_module of a module whose new "
+                            "home is not importable; use runpy.run_path by hand"))
+            taken.append((m.start(), m.end()))
+        if kind in ("config", "python"):
+            for m in _ENTRY_RE.finditer(text):
+                target = self.by_module.get(m.group("mod"))
+                if target is None or any(s <= m.start() < e for s, e in taken):
+                    continue
+                line, col, snippet = _line_col(text, m.start())
+                hits.append(Hit(rel, m.start("mod"), m.end("mod"), line, col, "entry-point",
+                                target.old, snippet, None,
+                                "an entry point into an archived module; remove or repoint it by "
+                                "hand"))
+                taken.append((m.start(), m.end()))
+
+
+def apply_hits(text: str, hits: Iterable[Hit]) -> str:
+    """``text`` with every hit that has a replacement rewritten (hits must not overlap)."""
+    out: list[str] = []
+    pos = 0
+    for h in sorted(hits, key=lambda h: h.start):
+        if h.replacement is None or h.start < pos:
+            continue
+        out.append(text[pos : h.start])
+        out.append(h.replacement)
+        pos = h.end
+    out.append(text[pos:])
+    return "".join(out)
