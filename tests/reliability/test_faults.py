@@ -57,7 +57,10 @@ def test_restore_under_faults_is_exact(tmp_path: Path, rate: float) -> None:
     assert report.status == "ok"
     assert faulty.stats.faults > 0
     assert sum(c.retries for c in report.collections) > 0
-    check = verify_against(bdir, QdrantEndpoint(inner, "target", "local"))
+    inner.close()  # reopened, local mode returns the vectors as written (no cosine normalising)
+    reopened = QdrantClient(path=str(tmp_path / "target"))
+    check = verify_against(bdir, QdrantEndpoint(reopened, "target", "local"))
+    reopened.close()
     assert [c.verdict for c in check.collections] == ["exact"]
 
 

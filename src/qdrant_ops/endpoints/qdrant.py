@@ -31,12 +31,17 @@ from qdrant_ops.errors import (
     TransientEndpointError,
     is_transient,
 )
+from qdrant_ops.pipeline.retry import RetryPolicy, call_with_retry
 from qdrant_ops.secrets import register_secret
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _MIN_SLICE_VERSION = (1, 19)
+# Metadata calls (info, exists, count, create...) retry transient failures like writes do; the
+# first contact retries less, so that an unreachable server is reported within a second.
+_META_RETRY = RetryPolicy()
+_FIRST_CONTACT_RETRY = RetryPolicy(max_retries=3, base_delay=0.1)
 
 
 def _version_tuple(v: str | None) -> tuple[int, ...]:
@@ -114,6 +119,11 @@ class QdrantEndpoint:
             raise
         # (non-transient client errors propagate unchanged: callers classify them)
 
+    def _meta(self, fn: Callable[[], T], what: str, policy: RetryPolicy | None = None) -> T:
+        """``_call`` for a metadata call, retried when transient (scroll and upsert are retried
+        by their callers, which know where to resume)."""
+        return call_with_retry(lambda: self._call(fn, what), policy or _META_RETRY, what=what)
+
     # -- protocol ----------------------------------------------------------------------------
 
     def info(self) -> EndpointInfo:
@@ -121,7 +131,7 @@ class QdrantEndpoint:
             return self._info
         version: str | None = None
         try:
-            version = str(self._call(lambda: self.client.info().version, "info"))
+            version = str(self._meta(lambda: self.client.info().version, "info", _FIRST_CONTACT_RETRY))
         except QdrantOpsError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure here means unreachable
@@ -138,16 +148,16 @@ class QdrantEndpoint:
 
     def list_collections(self) -> list[str]:
         self.info()
-        res = self._call(self.client.get_collections, "list collections")
+        res = self._meta(self.client.get_collections, "list collections")
         return sorted(c.name for c in res.collections)
 
     def collection_exists(self, name: str) -> bool:
-        return bool(self._call(lambda: self.client.collection_exists(name), "collection_exists"))
+        return bool(self._meta(lambda: self.client.collection_exists(name), "collection_exists"))
 
     def get_spec(self, name: str) -> CollectionSpec:
         if not self.collection_exists(name):
             raise NotFoundError(f"collection {name!r} does not exist at {self.display}")
-        info = self._call(lambda: self.client.get_collection(name), "get collection")
+        info = self._meta(lambda: self.client.get_collection(name), "get collection")
         config = json.loads(info.config.model_dump_json(exclude_none=True))
         payload_schema = {
             k: json.loads(v.model_dump_json(exclude_none=True))
@@ -164,25 +174,37 @@ class QdrantEndpoint:
 
     def create_collection(self, name: str, spec: CollectionSpec) -> None:
         kwargs = spec_to_create_kwargs(spec)
-        self._call(lambda: self.client.create_collection(name, **kwargs), "create collection")
+        tried: list[bool] = []
+
+        def create() -> None:
+            # A retry after a lost response finds the collection created: that is success.
+            if tried and self.client.collection_exists(name):
+                return
+            tried.append(True)
+            self.client.create_collection(name, **kwargs)
+
+        self._meta(create, "create collection")
         for field_name, schema in sorted(spec.payload_schema.items()):
             field_schema = _payload_field_schema(schema)
             if field_schema is None:
                 continue
             if self.embedded:
                 continue  # local mode ignores payload indexes (and warns); nothing to create
-            self._call(
-                lambda f=field_name, s=field_schema: self.client.create_payload_index(
-                    name, field_name=f, field_schema=s, wait=True
-                ),
-                "create payload index",
-            )
+            self._create_index(name, field_name, field_schema)
+
+    def _create_index(self, name: str, field_name: str, field_schema: Any) -> None:
+        self._meta(
+            lambda: self.client.create_payload_index(
+                name, field_name=field_name, field_schema=field_schema, wait=True
+            ),
+            "create payload index",
+        )
 
     def delete_collection(self, name: str) -> None:
-        self._call(lambda: self.client.delete_collection(name), "delete collection")
+        self._meta(lambda: self.client.delete_collection(name), "delete collection")
 
     def count(self, name: str) -> int:
-        res = self._call(lambda: self.client.count(name, exact=True), "count")
+        res = self._meta(lambda: self.client.count(name, exact=True), "count")
         return int(res.count)
 
     def scan(
@@ -204,22 +226,28 @@ class QdrantEndpoint:
             )
         current = offset
         while True:
-            records, nxt = self._call(
-                lambda cur=current: self.client.scroll(
-                    name,
-                    limit=batch_size,
-                    offset=cur,
-                    scroll_filter=flt,
-                    with_payload=True,
-                    with_vectors=with_vectors,
-                ),
-                "scroll",
-            )
+            records, nxt = self._scroll(name, batch_size, current, flt, with_vectors)
             points = [record_to_point(r) for r in records]
             yield ScanPage(points, nxt)
             if nxt is None or not records:
                 return
             current = nxt
+
+    def _scroll(
+        self, name: str, limit: int, offset: Offset, flt: Any, with_vectors: bool
+    ) -> tuple[list[Any], Offset]:
+        result: tuple[list[Any], Offset] = self._call(
+            lambda: self.client.scroll(
+                name,
+                limit=limit,
+                offset=offset,
+                scroll_filter=flt,
+                with_payload=True,
+                with_vectors=with_vectors,
+            ),
+            "scroll",
+        )
+        return result
 
     def retrieve(self, name: str, ids: Sequence[PointId]) -> list[Point]:
         recs = self._call(
@@ -235,18 +263,23 @@ class QdrantEndpoint:
     def set_alias(self, alias: str, collection: str) -> None:
         from qdrant_client import models
 
-        ops: list[Any] = []
-        if alias in self.aliases():
-            ops.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
-        ops.append(
-            models.CreateAliasOperation(
-                create_alias=models.CreateAlias(collection_name=collection, alias_name=alias)
+        def move() -> None:
+            # Looked up on every attempt, so a retry after a lost response stays correct.
+            current = {a.alias_name for a in self.client.get_aliases().aliases}
+            ops: list[Any] = []
+            if alias in current:
+                ops.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
+            ops.append(
+                models.CreateAliasOperation(
+                    create_alias=models.CreateAlias(collection_name=collection, alias_name=alias)
+                )
             )
-        )
-        self._call(lambda: self.client.update_collection_aliases(change_aliases_operations=ops), "alias")
+            self.client.update_collection_aliases(change_aliases_operations=ops)
+
+        self._meta(move, "alias")
 
     def aliases(self) -> dict[str, str]:
-        res = self._call(self.client.get_aliases, "get aliases")
+        res = self._meta(self.client.get_aliases, "get aliases")
         return {a.alias_name: a.collection_name for a in res.aliases}
 
     # -- optional capabilities (not in the Endpoint protocol; callers check with hasattr) -------

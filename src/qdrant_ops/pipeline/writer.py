@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -150,6 +151,9 @@ def write_dead_letter(
     if path.exists():
         table = pa.concat_tables([pq.read_table(path), table])
     tmp = path.with_name(path.name + ".tmp")
+    # Owner-only, like every data file: the dead letter holds the points themselves.
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    os.chmod(tmp, 0o600)
     pq.write_table(table, tmp, compression="zstd")
     tmp.replace(path)
     return rows
