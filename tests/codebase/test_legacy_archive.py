@@ -273,3 +273,32 @@ def test_plain_move_outside_git(tmp_path: Path) -> None:
 def test_restore_without_an_index_is_an_error(repo: Path) -> None:
     with pytest.raises(NotFoundError, match="archive-index.json"):
         cleanup_legacy(CleanupConfig(repo=str(repo), restore=True))
+
+
+def test_second_run_extends_the_index_and_restore_undoes_both(repo: Path) -> None:
+    before = snapshot(repo)
+    run(repo, scripts=["scripts/export_points.py"])
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "archive export")
+    report = run(repo, scripts=["scripts/reindex_qdrant.py"])
+    assert [m.source for m in report.moved] == ["scripts/reindex_qdrant.py", "scripts/qdrant_helpers.py"]
+    index = json.loads(read(repo, f"{ARCH}/archive-index.json"))
+    assert [len(r["moves"]) for r in index["runs"]] == [1, 2]
+    doc = read(repo, f"{ARCH}/ARCHIVE.md")
+    assert "| `scripts/export_points.py` |" in doc and "| `scripts/reindex_qdrant.py` |" in doc
+    restored = cleanup_legacy(CleanupConfig(repo=str(repo), restore=True))
+    assert restored.status == "ok", restored.unhandled
+    assert snapshot(repo) == before
+
+
+def test_restore_refuses_a_file_changed_where_it_was_edited(repo: Path) -> None:
+    run(repo)
+    make = repo / "Makefile"
+    make.write_text(make.read_text().replace("python legacy/", "python3 legacy/"))
+    report = cleanup_legacy(CleanupConfig(repo=str(repo), restore=True, force=False))
+    assert report.status == "failed"
+    assert any(p.path == "Makefile" and "--force" in p.reason for p in report.unhandled)
+    assert (repo / f"{ARCH}/archive-index.json").exists()  # kept, so the restore can be rerun
+    report = cleanup_legacy(CleanupConfig(repo=str(repo), restore=True, force=True))
+    assert report.status == "ok"
+    assert read(repo, "Makefile") == FILES["Makefile"]

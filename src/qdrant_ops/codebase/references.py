@@ -34,7 +34,7 @@ _PATH_RE = re.compile(rf"(?:{_SEG}{_SEP})*{_SEG}\.pyw?(?![\w\-]|\.\w)")
 _MODULE = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
 _DASH_M_RE = re.compile(rf"(?<![\w\-])-m(?P<gap>\s+|[\"']\s*,\s*[\"'])(?P<mod>{_MODULE})(?![\w.])")
 _RUN_MODULE_RE = re.compile(rf"run_module\(\s*[\"'](?P<mod>{_MODULE})[\"']")
-_ENTRY_RE = re.compile(rf"(?<![\w.])(?P<mod>{_MODULE})\s*:\s*[A-Za-z_][\w.]*")
+_ENTRY_RE = re.compile(rf"(?:[\"']|=[ \t]*)(?P<mod>{_MODULE})[ \t]*:[ \t]*[A-Za-z_][\w.]*")
 _VAR_BEFORE_RE = re.compile(
     r"(?:\$\{\{[^}]*\}\}|\$\{[^}]*\}|\$\((?:[^()]|\([^()]*\))*\)|\$env:\w+|\$\w+|%\w+%|%~dp0)$"
 )
@@ -271,7 +271,7 @@ class ReferenceScanner:
                             "" if target.new_module else "runpy.run_module of a module whose new "
                             "home is not importable; use runpy.run_path by hand"))
             taken.append((m.start(), m.end()))
-        if kind in ("config", "python"):
+        if kind == "config" or PurePosixPath(rel).name == "setup.py":
             for m in _ENTRY_RE.finditer(text):
                 target = self.by_module.get(m.group("mod"))
                 if target is None or any(s <= m.start() < e for s, e in taken):
