@@ -34,7 +34,7 @@ from qdrant_ops.endpoints.archive import (
     write_tar,
 )
 from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, VectorField
-from qdrant_ops.errors import LockedError, NotFoundError, PlanChangedError
+from qdrant_ops.errors import LockedError, NotFoundError, PlanChangedError, UnsupportedError
 from qdrant_ops.integrity import Digest, digest_batch, sha256_file
 from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.locks import FileLock
@@ -54,6 +54,7 @@ class CollectionBackup(BaseModel):
     duration_s: float = 0.0
     points_per_s: float = 0.0
     digest: str = ""
+    snapshots: int = 0  # native snapshot files beside the Parquet files (backup --snapshot)
 
 
 class BackupReport(Report):
@@ -157,6 +158,10 @@ def backup(
     missing = [n for n in names if n not in existing]
     if missing:
         raise NotFoundError(f"collection(s) not found at {info.display}: {', '.join(missing)}")
+    if cfg.snapshot and info.kind in ("local", "memory"):
+        from qdrant_ops.snapshot import EMBEDDED_MESSAGE
+
+        raise UnsupportedError(EMBEDDED_MESSAGE.format(what=f"{info.display} is qdrant-client local mode"))
     slices = cfg.parallel if (cfg.parallel > 1 and info.supports_slice) else 1
     if cfg.parallel > 1 and slices == 1:
         report.notes.append(f"{info.display} does not support the slice condition: one stream")
@@ -269,6 +274,13 @@ def _backup_collection(
         points_per_s=round(digest.count / elapsed, 1) if elapsed > 0 else 0.0,
         digest=f"{digest.full:032x}",
     )
+    if cfg.snapshot:
+        from qdrant_ops.snapshot import backup_snapshots
+
+        source_cfg = cfg.source_endpoint() if src.info().kind != "edge" else None
+        entry.snapshots = backup_snapshots(source_cfg, src, name, cdir)
+        row.snapshots = len(entry.snapshots)
+        row.bytes += sum(int(s["bytes"]) for s in entry.snapshots)
     return entry, row
 
 

@@ -218,6 +218,26 @@ class VerifyConfig(Model):
     batch_size: int = Field(default=1000, ge=1, le=100_000)
 
 
+class SnapshotConfig(Model):
+    """``qdrant-ops snapshot ...``: Qdrant's native snapshots, per collection, node and shard."""
+
+    endpoint: EndpointConfig | None = None
+    nodes: list[str] = Field(default_factory=list)
+    collections: list[str] = Field(default_factory=list)
+    shards: bool = False
+    output: str = "./snapshots"
+    download: bool = False
+    delete_after_download: bool = False
+    priority: Literal["snapshot", "replica", "no_sync"] = "snapshot"
+    checksum: str | None = None
+    timeout: float = Field(default=3600.0, gt=0)
+
+    def server(self) -> EndpointConfig:
+        if self.endpoint is None or not self.endpoint.is_set:
+            raise ConfigError("no endpoint given: use --url, QDRANT_URL or a config file")
+        return self.endpoint
+
+
 class CleanupConfig(Model):
     """``qdrant-ops cleanup-legacy``: archive legacy scripts, update references, prune requirements."""
 
@@ -652,6 +672,7 @@ VERBS: dict[str, VerbSpec] = {
     "verify": VerbSpec(VerifyConfig, None, None),
     "consolidate-clients": VerbSpec(ConsolidateConfig, None, None),
     "cleanup-legacy": VerbSpec(CleanupConfig, None, None),
+    "snapshot": VerbSpec(SnapshotConfig, None, overlay_endpoint_env("endpoint")),
     "migrate": VerbSpec(MigrateConfig, "MIGRATION_CONFIG", overlay_dry_run_env),
     "validate": VerbSpec(ValidateConfig, "MIGRATION_CONFIG", None),
 }

@@ -48,6 +48,7 @@ def backup(
     batch_size: int | None = typer.Option(None, "--batch-size", help="Points per scroll page and row group."),
     parallel: int | None = typer.Option(None, "--parallel", help="Scan N slices at once (where supported)."),
     tar: bool | None = typer.Option(None, "--tar/--no-tar", help="Pack the finished backup into one .tar."),
+    snapshot: bool | None = typer.Option(None, "--snapshot", help="Also take native snapshots (server: per node; Edge: shard tar) into the backup, sha256 in the manifest."),
     verify_integrity: bool | None = typer.Option(None, "--verify/--no-verify", help="Re-read and check the backup after writing it."),
     api_key: str | None = typer.Option(None, "--api-key", help="API key (prefer QDRANT_API_KEY)."),
     config: Path | None = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
@@ -61,6 +62,7 @@ def backup(
         "batch_size": batch_size,
         "parallel": parallel,
         "tar": tar,
+        "snapshot": snapshot,
         "verify_integrity": verify_integrity,
     }
     if api_key:
