@@ -148,7 +148,12 @@ def migrate(
         try:
             report.resumed = state.bind_plan(plan, restart=cfg.restart, what="migration")
             if not report.resumed:
-                _check_targets(dst, jobs, cfg.on_exists)
+                try:
+                    _check_targets(dst, jobs, cfg.on_exists)
+                except TargetExistsError:
+                    state.close()
+                    _remove_state(state_path)
+                    raise
             migrated_at = state.get_meta("migrated_at")
             if migrated_at is None:
                 migrated_at = _now()
@@ -192,13 +197,17 @@ def migrate(
                 report.notes.append(f"source collection {j.name} dropped after validation passed")
         elif cfg.drop_source:
             report.notes.append("source collections kept: validation failed")
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(state_path) + suffix).unlink(missing_ok=True)
+        _remove_state(state_path)
     report.finish()
     return report
 
 
 # -- planning ----------------------------------------------------------------------------------
+
+
+def _remove_state(state_path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(state_path) + suffix).unlink(missing_ok=True)
 
 
 def _absent_store(cfg: EndpointConfig) -> bool:
@@ -410,6 +419,7 @@ def _migrate_collection(
         extra = state.slice_state(job.name, i)["extra"]
         row.read += int(extra.get("read", 0))
         row.filtered += int(extra.get("filtered", 0))
+        row.dropped += int(extra.get("dropped", 0))
         row.failed += int(extra.get("failed", 0))
         row.written += int(extra.get("written", 0))
         row.batches += int(extra.get("batches", 0))
@@ -435,6 +445,7 @@ def _migrate_collection(
         "points_count": digest.count,
         "digest": digest.to_json(),
         "points_filtered": row.filtered,
+        "points_dropped": row.dropped,
     }, report)
     return row
 
@@ -461,7 +472,7 @@ def _copy_slice(
     task.advance(int(extra.get("read", 0)))
     if st["done"]:
         return
-    counters = {k: int(extra.get(k, 0)) for k in ("read", "filtered", "failed", "written", "batches", "retries")}
+    counters = {k: int(extra.get(k, 0)) for k in ("read", "filtered", "dropped", "failed", "written", "batches", "retries")}
     digest = Digest.from_json(extra["digest"]) if extra.get("digest") else Digest()
     pages = src.scan(job.name, batch_size=cfg.batch_size, slice_=slice_ if total > 1 else None, offset=st["offset"])
     source_fields = job.spec.vector_fields()
@@ -511,6 +522,7 @@ def _copy_slice(
         digest.add(digest_points(written, job.tfields))
         counters["read"] += len(page.points)
         counters["filtered"] += result.filtered
+        counters["dropped"] += result.dropped
         counters["failed"] += n_failed
         counters["written"] += len(written)
         counters["batches"] += writer.stats.batches - batches_before
@@ -545,11 +557,12 @@ def _validate_job(
         check_content(
             report, job.name, written=written, dst=dst, tname=job.tname, tspec=tspec,
             rebuild=lambda: expected_points(src, job.name, job.transformer, cfg.batch_size),
-            ulps=ulps, batch_size=cfg.batch_size,
+            ulps=ulps, batch_size=cfg.batch_size, dropped=row.dropped,
         )
     else:
         count = dst.count(job.tname)
-        report.check("count", count == written.count, f"{count} points in {job.tname}, {written.count} written",
+        report.check("count", count == written.count and not row.dropped,
+                     f"{count} points in {job.tname}, {written.count} written, {row.dropped} dropped by a hook",
                      collection=job.name)
     if cfg.validation.parity:
         check_parity(
@@ -590,6 +603,8 @@ def _dry_run(cfg: MigrateConfig, src: Endpoint, dst: Endpoint, jobs: list[_Job],
         n = len(j.sample_before)
         count = j.spec.points_count
         keep = (len(j.sample_after) / n) if n else 1.0
+        if j.sample_filtered:
+            report.notes.append(f"{j.name}: filters removed {j.sample_filtered} of {n} sample points")
         row.estimated_points = int(round(count * keep))
         after_bytes = sum(estimate_bytes(p) for p in j.sample_after)
         row.estimated_bytes = int(after_bytes / max(len(j.sample_after), 1) * row.estimated_points)
@@ -691,7 +706,7 @@ def validate(
             ok = check_content(
                 report, name, written=written, dst=dst, tname=tname, tspec=tspec,
                 rebuild=_rebuilder(src, name, transformer, cfg.batch_size),
-                ulps=ulps, batch_size=cfg.batch_size,
+                ulps=ulps, batch_size=cfg.batch_size, dropped=int(meta.get("points_dropped") or 0),
             )
         if cfg.validation.parity:
             ok = check_parity(

@@ -24,6 +24,7 @@ class CollectionMigration(BaseModel):
     read: int = 0
     written: int = 0
     filtered: int = 0
+    dropped: int = 0
     failed: int = 0
     batches: int = 0
     splits: int = 0

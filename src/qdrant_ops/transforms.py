@@ -202,7 +202,8 @@ class PointFailure:
 @dataclass
 class TransformResult:
     points: list[Point]
-    filtered: int = 0
+    filtered: int = 0  # removed by ``filter`` steps (declared)
+    dropped: int = 0  # removed by python hooks (validation counts them as lost)
     failures: list[PointFailure] = field(default_factory=list)
 
 
@@ -345,7 +346,7 @@ class Transformer:
             result.points = []
             return
         result.points = out
-        result.filtered += max(0, len(before) - len(out))
+        result.dropped += max(0, len(before) - len(out))
 
     def _apply_one(self, step: _Step, p: Point) -> bool:
         cfg = step.cfg

@@ -152,14 +152,22 @@ def check_content(
     rebuild: Callable[[], Iterator[list[Point]]],
     ulps: int = 0,
     batch_size: int = 1000,
+    dropped: int = 0,
 ) -> bool:
-    """Count and content checks; returns True when both pass."""
+    """Count and content checks; returns True when both pass.
+
+    ``dropped`` counts points a python hook removed: unlike a declared ``filter`` they are points
+    lost, and fail the count check.
+    """
     fields = tspec.vector_fields()
     count = dst.count(tname)
-    ok_count = count == written.count
+    ok_count = count == written.count and dropped == 0
+    detail = f"{count} points in {tname}, {written.count} written"
+    if dropped:
+        detail += f"; {dropped} source point(s) dropped by a python hook"
     report.check(
-        "count", ok_count, f"{count} points in {tname}, {written.count} written",
-        collection=collection, figures={"target": count, "written": written.count},
+        "count", ok_count, detail,
+        collection=collection, figures={"target": count, "written": written.count, "dropped_by_hook": dropped},
     )
     actual = target_digest(dst, tname, fields, batch_size)
     figures: dict[str, Any] = {"written": f"{written.full:032x}", "target": f"{actual.full:032x}"}
