@@ -61,6 +61,8 @@ def cleanup_legacy(config: CleanupConfig) -> CleanupReport:
     for rel, (tf, new) in plan.changed().items():
         report.diffs.append(FileDiff(path=rel, diff=unified_diff(rel, tf.text, new)))
     for rel, text in docs.items():
+        if rel.endswith(INDEX_NAME):
+            continue  # machine-readable, with base64 file copies: listed, not diffed
         old = (root / rel).read_text(encoding="utf-8") if (root / rel).is_file() else ""
         report.diffs.append(FileDiff(path=rel, diff=unified_diff(rel, old, text, created=not old)))
     report.created_files = [rel for rel in docs if not (root / rel).exists()]

@@ -155,3 +155,9 @@ def test_entry_points_only_in_packaging_files(rel: str, text: str, found: int) -
     assert kind is not None
     hits = [h for h in scanner().scan(rel, text, kind) if h.kind == "entry-point"]
     assert len(hits) == found
+
+
+def test_name_only_mentions_skip_python_and_generic_names() -> None:
+    assert scanner().scan("tools/x.py", 'print("sync_qdrant.py")\n', "python") == []
+    generic = ReferenceScanner([Target("scripts/main.py", "legacy/scripts/main.py")], {"main.py": 1})
+    assert generic.scan("README.md", "Run main.py\n", "docs") == []

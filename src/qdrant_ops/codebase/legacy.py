@@ -227,4 +227,8 @@ def plan_helpers(index: RepoIndex, scripts: set[str]) -> HelperPlan:
     for rel in sorted(moving):
         importers = sorted(u for u in users.get(rel, set()))
         plan.moved[rel] = "imported only by archived code: " + ", ".join(importers[:5])
+    # Report as kept only what moving code imports directly, not everything reachable behind it.
+    direct = {t for rel in scripts | moving for ref in index.imports_of(rel)
+              for t in (ref.local_path, *ref.submodules.values()) if t}
+    plan.kept = {k: v for k, v in plan.kept.items() if k in direct}
     return plan

@@ -134,6 +134,8 @@ class CleanupReport(Report):
             out.append(f"{r.action}: {r.file}:{r.line}: {r.text}" + (f"  ({r.reason})" if r.reason else ""))
         for q in self.requirements_removed:
             out.append(f"remove requirement {q.requirement} ({q.file}:{q.line}): {q.reason}")
+        for rel in self.created_files:
+            out.append(f"create {rel}")
         for d in self.diffs:
             out.append(d.diff.rstrip("\n"))
         return out

@@ -1,7 +1,8 @@
 """Find, and rewrite, every textual reference to a moved script.
 
 Which files: PowerShell, shell, batch, Makefiles, CI YAML, Dockerfiles, tox/setup.cfg/pyproject,
-Markdown/RST docs, JSON (editor launch configs) and Python. Which forms:
+Markdown/RST docs, JSON (editor launch configs, notebooks), Procfile/justfile/Jenkinsfile, systemd
+units and crontabs, and Python. Which forms:
 
 - a path, relative to the repository root or to the referencing file's own directory, with ``/``,
   ``\\`` or an escaped ``\\\\``, with or without ``./`` / ``.\\`` and ``..`` parts, bare or after a
@@ -40,6 +41,8 @@ _VAR_BEFORE_RE = re.compile(
 )
 _DIR_VARS = ("psscriptroot", "dirname", "bash_source", "~dp0", "script_dir", "scriptdir",
              "myinvocation", "scriptpath", "here")
+_GENERIC_NAMES = frozenset({"__init__.py", "__main__.py", "main.py", "setup.py", "app.py", "run.py",
+                            "manage.py", "utils.py", "config.py", "settings.py", "conftest.py"})
 _CASELESS_KINDS = frozenset({"powershell", "batch"})
 _HISTORY = re.compile(r"^(changelog|changes|history|news|release[-_ ]?notes)", re.IGNORECASE)
 
@@ -83,7 +86,7 @@ def file_kind(rel: str) -> str | None:
     suffix = p.suffix.lower()
     if suffix in (".ps1", ".psm1", ".psd1"):
         return "powershell"
-    if suffix in (".sh", ".bash", ".zsh", ".ksh"):
+    if suffix in (".sh", ".bash", ".zsh", ".ksh", ".fish") or name in (".envrc", "crontab"):
         return "shell"
     if suffix in (".bat", ".cmd"):
         return "batch"
@@ -93,7 +96,8 @@ def file_kind(rel: str) -> str | None:
         return "docker"
     if suffix in (".yml", ".yaml"):
         return "yaml"
-    if suffix in (".toml", ".cfg", ".ini", ".json", ".jsonc") or name in ("procfile", "justfile"):
+    if suffix in (".toml", ".cfg", ".ini", ".json", ".jsonc", ".ipynb", ".conf", ".service",
+                  ".timer", ".cron") or name in ("procfile", "justfile", "jenkinsfile", "vagrantfile"):
         return "config"
     if suffix in (".md", ".markdown", ".rst", ".txt") and not name.startswith("requirements"):
         return "docs"
@@ -157,6 +161,7 @@ class ReferenceScanner:
             PurePosixPath(t.old).name: t
             for t in self.targets.values()
             if all_basenames.get(PurePosixPath(t.old).name, 0) == 1
+            and PurePosixPath(t.old).name not in _GENERIC_NAMES
         }
 
     def scan(self, rel: str, text: str, kind: str) -> list[Hit]:
@@ -164,7 +169,6 @@ class ReferenceScanner:
         base_dir = posixpath.dirname(rel)
         taken: list[tuple[int, int]] = []
         self._scan_modules(rel, text, kind, hits, taken)
-        caseless = kind in _CASELESS_KINDS
         for m in _PATH_RE.finditer(text):
             start, end = m.start(), m.end()
             if any(s <= start < e for s, e in taken):
@@ -200,7 +204,7 @@ class ReferenceScanner:
                 sep_hint = prev
             if not token:
                 continue
-            self._path_hit(rel, text, start, end, token, base_dir, prefer_dir, caseless, hits,
+            self._path_hit(rel, text, start, end, token, base_dir, prefer_dir, kind, hits,
                            sep_hint)
         return sorted(hits, key=lambda h: h.start)
 
@@ -213,11 +217,12 @@ class ReferenceScanner:
         token: str,
         base_dir: str,
         prefer_dir: bool,
-        caseless: bool,
+        kind: str,
         hits: list[Hit],
         sep_hint: str = "",
     ) -> None:
         line, col, snippet = _line_col(text, start)
+        caseless = kind in _CASELESS_KINDS
         for cand, rel_to_dir in _resolve(token, base_dir, prefer_dir):
             target = self.lower.get(cand.lower()) if caseless else self.targets.get(cand)
             if target is None:
@@ -230,7 +235,7 @@ class ReferenceScanner:
             )
             return
         name_target = self.unique_names.get(token)
-        if name_target is not None and "/" not in token and "\\" not in token:
+        if name_target is not None and "/" not in token and "\\" not in token and kind != "python":
             hits.append(
                 Hit(rel, start, end, line, col, "name", name_target.old, snippet, None,
                     "names the script without a path it can be resolved from; check it by hand")
