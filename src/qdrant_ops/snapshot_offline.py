@@ -29,7 +29,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from qdrant_ops.endpoints.archive import extract_tar
 from qdrant_ops.endpoints.base import CollectionSpec
 from qdrant_ops.errors import CorruptBackupError, NotFoundError, UnsupportedError
 from qdrant_ops.reports import Report, md_table
@@ -144,6 +143,17 @@ def _unpack(tar_path: Path, dest: Path) -> None:
         raise CorruptBackupError(f"{tar_path}: Qdrant Edge cannot unpack this shard: {text}", file=tar_path) from None
 
 
+def _extract(file: Path, dest: Path) -> None:
+    """Extract a snapshot tar safely: tarfile's ``data`` filter refuses links out, devices and
+    absolute or escaping paths."""
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(file) as tf:
+            tf.extractall(dest, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise CorruptBackupError(f"{file}: cannot extract: {exc}", file=file) from None
+
+
 def open_snapshot(file: Path, workdir: Path, collection: str | None = None) -> OpenedSnapshot:
     """Unpack ``file`` into ``workdir``: one loadable Edge shard directory per shard."""
     kind, shard_ids = classify(_members(file))
@@ -161,8 +171,8 @@ def open_snapshot(file: Path, workdir: Path, collection: str | None = None) -> O
         shards[0] = workdir / "shard-0"
         _unpack(file, shards[0])
     else:
-        raw = extract_tar(file, workdir / "raw")
-        root = raw if (raw / f"{shard_ids[0]}").is_dir() else raw.parent
+        root = workdir / "raw"
+        _extract(file, root)
         cfg_path = root / "config.json"
         if cfg_path.is_file():
             try:
