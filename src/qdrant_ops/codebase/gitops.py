@@ -186,3 +186,9 @@ def restore_backup(repo: Path, backup: GitBackup, paths: Iterable[str] | None = 
     git(repo, "read-tree", backup.index_tree)
     git(repo, "update-index", "-q", "--refresh", check=False)
     return [*todo, *gone]
+
+
+def reset_index(repo: Path, tree: str) -> None:
+    """Make the index hold ``tree`` again (working tree untouched)."""
+    git(repo, "read-tree", tree)
+    git(repo, "update-index", "-q", "--refresh", check=False)

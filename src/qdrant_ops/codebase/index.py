@@ -461,7 +461,11 @@ class RepoIndex:
         if not hits:
             return None
         where = from_rel or ""
-        visible = [(path, cand) for path, cand in hits if cand.visible_from(from_rel)]
+        # a module importing its own name (a local qdrant_client.py importing the real one) means
+        # the next thing on the path, never itself
+        visible = [
+            (path, cand) for path, cand in hits if cand.visible_from(from_rel) and path != from_rel
+        ]
         if not visible:
             return None
         best = min(

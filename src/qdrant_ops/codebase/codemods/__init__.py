@@ -1,0 +1,1 @@
+"""libcst transformers used by consolidate-clients, one per file."""
