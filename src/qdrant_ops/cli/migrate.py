@@ -141,14 +141,24 @@ def cutover(
 @app.command()
 @handle_errors
 def rollback(
+    run_id: str | None = typer.Argument(None, help="A runbook run to undo in reverse order (see qdrant-ops runs)."),
     alias: str | None = typer.Option(None, "--alias", help="Point this alias back where it was before its last cutover."),
     target: str | None = typer.Option(None, "--target", "-t", help="The endpoint holding the alias."),
     api_key: str | None = typer.Option(None, "--api-key", help="API key."),
+    backup_path: str | None = typer.Option(None, "--backup-path", help="With RUN_ID: the root holding runs/."),
+    runbook: Path | None = typer.Option(None, "--runbook", "-r", help="With RUN_ID: the runbook (default: the run's copy)."),
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
 ) -> None:
-    """Roll back a cutover: point --alias back at the collection it named before."""
+    """Roll back a whole run (RUN_ID), or a cutover: point --alias back at the collection it named before."""
+    if run_id is not None:
+        if alias is not None:
+            raise UsageError("give RUN_ID or --alias, not both")
+        from qdrant_ops.cli.runbook import rollback_run_command
+
+        rollback_run_command(run_id, backup_path, runbook, report)
+        return
     if alias is None:
-        raise UsageError("say what to roll back: --alias ALIAS")
+        raise UsageError("say what to roll back: RUN_ID or --alias ALIAS")
     if target is None:
         raise UsageError("--target is required with --alias")
     from qdrant_ops.cutover import rollback_alias
