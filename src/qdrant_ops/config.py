@@ -449,23 +449,6 @@ class ConsolidateConfig(Model):
     exclude: list[str] = Field(default_factory=list)
     min_similarity: float = Field(default=0.6, gt=0, le=1)
     python: str | None = None
-
-
-class ConsolidateConfig(Model):
-    """``qdrant-ops consolidate-clients``."""
-
-    repo: str = "."
-    canonical: list[str] = Field(default_factory=list)
-    merge_missing: bool = False
-    dry_run: bool = False
-    backup: bool = True
-    backup_dir: str | None = None
-    test_command: str = "python -m pytest -q"
-    run_tests: bool = True
-    test_timeout: float = Field(default=900, gt=0)
-    exclude: list[str] = Field(default_factory=list)
-    min_similarity: float = Field(default=0.6, gt=0, le=1)
-    python: str | None = None
     import_check: bool = True
 
 
@@ -688,7 +671,6 @@ VERBS: dict[str, VerbSpec] = {
     "backup": VerbSpec(BackupConfig, "BACKUP_CONFIG", overlay_backup_env),
     "restore": VerbSpec(RestoreConfig, None, overlay_endpoint_env("target")),
     "verify": VerbSpec(VerifyConfig, None, None),
-    "consolidate-clients": VerbSpec(ConsolidateConfig, None, None),
     "consolidate-clients": VerbSpec(ConsolidateConfig, None, None),
     "cleanup-legacy": VerbSpec(CleanupConfig, None, None),
     "snapshot": VerbSpec(SnapshotConfig, None, overlay_endpoint_env("endpoint")),
