@@ -302,3 +302,62 @@ def test_restore_refuses_a_file_changed_where_it_was_edited(repo: Path) -> None:
     report = cleanup_legacy(CleanupConfig(repo=str(repo), restore=True, force=True))
     assert report.status == "ok"
     assert read(repo, "Makefile") == FILES["Makefile"]
+
+
+def test_a_failure_half_way_undoes_everything(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import qdrant_ops.cleanup as cleanup_mod
+
+    before = snapshot(repo)
+    real = cleanup_mod.write_bytes_keep_mode
+    calls = {"n": 0}
+
+    def flaky(path: Path, data: bytes) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("disk full")
+        real(path, data)
+
+    monkeypatch.setattr(cleanup_mod, "write_bytes_keep_mode", flaky)
+    with pytest.raises(OSError, match="disk full"):
+        run(repo)
+    assert snapshot(repo) == before
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
+
+
+def test_repo_in_a_subdirectory_of_a_work_tree(tmp_path: Path) -> None:
+    outer = tmp_path / "mono"
+    outer.mkdir()
+    git(outer, "init", "-q")
+    (outer / "other.txt").write_text("unrelated\n")
+    repo = make_repo(outer / "svc", with_git=False)
+    git(outer, "add", "-A")
+    git(outer, "commit", "-q", "-m", "mono")
+    (outer / "other.txt").write_text("dirty outside the service\n")  # not our business
+    report = run(repo)
+    assert report.status == "ok" and report.git
+    assert all(m.method == "git mv" for m in report.moved)
+    assert (repo / ARCH / "scripts/export_points.py").is_file()
+    git(repo, "add", "-A", ".")
+    git(repo, "commit", "-q", "-m", "archive")
+    (repo / "Makefile").write_text("dirty inside\n")
+    with pytest.raises(UsageError, match=r"changes \(Makefile\)"):
+        run(repo, scripts=["scripts/shared_utils.py"])
+
+
+def test_detect_skips_tests_entry_points_and_imported_modules(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    files = {
+        "pyproject.toml": '[project]\nname = "p"\n[project.scripts]\np = "pkg.cli:main"\n',
+        "pkg/__init__.py": "",
+        "pkg/cli.py": "import qdrant_client\n\ndef main(): ...\n\nif __name__ == '__main__':\n    main()\n",
+        "tests/test_q.py": "import qdrant_client\nif __name__ == '__main__':\n    pass\n",
+        "tools/used.py": "import qdrant_client\nif __name__ == '__main__':\n    pass\n",
+        "tools/user.py": "import used\n",
+        "tools/no_qdrant.py": "import json\nif __name__ == '__main__':\n    pass\n",
+        "tools/old.py": "import qdrant_client\nif '__main__' == __name__:\n    pass\n",
+    }
+    for rel, text in files.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text)
+    report = run(repo, scripts=[], detect=True)
+    assert [c.path for c in report.candidates] == ["tools/old.py"]
