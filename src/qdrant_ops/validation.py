@@ -228,11 +228,11 @@ def searcher(ep: Endpoint, collection: str) -> Search:
 
 
 def sample_points(ep: Endpoint, name: str, k: int, batch_size: int = 256) -> list[Point]:
-    """K points chosen reproducibly: the first K of slice 0 of ``count // K`` slices."""
+    """K points chosen reproducibly: the first K of slice 0 of ``count // 2K`` slices."""
     count = ep.count(name)
     if count == 0:
         return []
-    total = max(1, count // k)
+    total = max(1, count // (2 * k))  # slice 0 then holds about 2K points: enough for K
     slice_ = (0, total) if total > 1 and ep.info().supports_slice else None
     out: list[Point] = []
     for page in ep.scan(name, batch_size=min(batch_size, max(k, 16)), slice_=slice_):

@@ -19,13 +19,6 @@ SOURCE_HELP = "Source endpoint: http(s)://host:6333, grpc://host:6334, a local-m
 TARGET_HELP = "Target endpoint (same forms as --source)."
 
 
-def _endpoint(uri: str | None, api_key: str | None) -> dict[str, Any] | None:
-    if uri is None:
-        return {"api_key": api_key} if api_key else None
-    data = endpoint_from_uri(uri).model_dump(exclude_none=True, exclude={"prefer_grpc"})
-    return data | ({"api_key": api_key} if api_key else {})
-
-
 def _rerun() -> str | None:
     if Path(sys.argv[0]).name in ("qdrant-ops", "__main__.py"):
         return shlex.join(["qdrant-ops", *sys.argv[1:]])
@@ -34,12 +27,15 @@ def _rerun() -> str | None:
 
 def _load(verb: str, config: Path | None, flags: dict[str, Any], source: str | None, target: str | None,
           api_key: str | None) -> Any:
-    flags["source_qdrant"] = _endpoint(source, api_key)
-    flags["target_qdrant"] = _endpoint(target, api_key)
+    for block, uri in (("source_qdrant", source), ("target_qdrant", target)):
+        if uri is None and api_key:
+            flags[block] = {"api_key": api_key}
     cfg = load_verb_config(verb, file=config, flags=flags)
     for block, uri in (("source_qdrant", source), ("target_qdrant", target)):
         if uri is not None:  # a URI on the command line replaces the file's block entirely
-            cfg = cfg.model_copy(update={block: endpoint_from_uri(uri, api_key)})
+            old = getattr(cfg, block)
+            key = api_key or (old.api_key.get_secret_value() if old is not None and old.api_key else None)
+            cfg = cfg.model_copy(update={block: endpoint_from_uri(uri, key)})
     return cfg
 
 
