@@ -170,3 +170,23 @@ def test_archive_requirements_copy_the_declared_lines() -> None:
     assert plan.archive_lines[:2] == ["PyYAML>=6 ; python_version >= '3.8'", "httpx==0.27"]
     assert plan.archive_lines[2].startswith("pydantic  # not declared by the project")
     assert plan.archive_lines[3].startswith("# surely_not_a_module_xyz: imported by legacy.py")
+
+
+def test_poetry_tables_and_dependency_groups() -> None:
+    text = (
+        '[tool.poetry.dependencies]\npython = "^3.11"\nrequests = "^2.31"  # http\n'
+        'pandas = { version = "^2", optional = true }\n\n'
+        '[tool.poetry.group.dev.dependencies]\npytest = "^8"\n\n'
+        '[dependency-groups]\ntest = ["pytest>=8", {include-group = "lint"}, "tqdm"]\nlint = ["ruff"]\n'
+    )
+    rf = parse_pyproject("pyproject.toml", text)
+    assert [(e.name, e.group, e.line) for e in rf.entries] == [
+        ("requests", "tool.poetry.dependencies", 3), ("pandas", "tool.poetry.dependencies", 4),
+        ("pytest", "tool.poetry.group.dev.dependencies", 7),
+        ("pytest", "dependency-groups.test", 10), ("tqdm", "dependency-groups.test", 10),
+        ("ruff", "dependency-groups.lint", 11)]
+    doomed = [e for e in rf.entries if e.name in ("pandas", "tqdm")]
+    out = remove_entries(text, doomed, pyproject=True)
+    assert pyproject_still_valid(out)
+    assert out == text.replace('pandas = { version = "^2", optional = true }\n', "").replace(
+        ', "tqdm"]', "]")

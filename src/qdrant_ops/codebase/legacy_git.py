@@ -83,14 +83,11 @@ def dirty_paths(root: Path) -> list[str]:
     return [p[len(prefix):] if prefix and p.startswith(prefix) else p for p in out]
 
 
-def listed_files(root: Path) -> list[str]:
-    """Tracked files plus untracked files git does not ignore, relative to ``root``."""
-    proc = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    seen: dict[str, None] = {}
-    for name in proc.stdout.split("\0"):
-        if name:
-            seen.setdefault(name, None)
-    return list(seen)
+def listed_files(root: Path) -> tuple[list[str], list[str]]:
+    """(tracked files, untracked files git does not ignore), relative to ``root``."""
+    tracked = _git(root, "ls-files", "-z", "--cached").stdout.split("\0")
+    others = _git(root, "ls-files", "-z", "--others", "--exclude-standard").stdout.split("\0")
+    return list(dict.fromkeys(n for n in tracked if n)), [n for n in others if n]
 
 
 def is_tracked(root: Path, rel: str) -> bool:

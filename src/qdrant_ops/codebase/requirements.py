@@ -186,9 +186,9 @@ def _scan_array(text: str, open_pos: int) -> tuple[int, list[tuple[int, int, str
                 elements.append((i, end, value))
             i = end
             continue
-        if ch == "[":
+        if ch in "[{":
             depth += 1
-        elif ch == "]":
+        elif ch in "]}":
             depth -= 1
             if depth == 0:
                 return i, elements
@@ -214,8 +214,25 @@ def _element_span(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+_KEY_VALUE_RE = re.compile(r"^\s*(\"[^\"]+\"|'[^']+'|[\w\-.]+)\s*=\s*(.*?)\s*(#.*)?$")
+_POETRY_TABLES = re.compile(
+    r"^tool\.poetry\.(?:dependencies|dev-dependencies|group\.[\w\-.\"']+\.dependencies)$"
+)
+
+
+def _array_group(table: str, key: str) -> str | None:
+    if table == "project" and key == "dependencies":
+        return "dependencies"
+    if table == "project.optional-dependencies":
+        return f"optional-dependencies.{key}"
+    if table == "dependency-groups":
+        return f"dependency-groups.{key}"
+    return None
+
+
 def parse_pyproject(rel: str, text: str) -> ReqFile:
-    """``[project] dependencies`` and every ``[project.optional-dependencies]`` array."""
+    """PEP 621 dependencies and optional dependencies, PEP 735 dependency groups, and Poetry's
+    dependency tables (one ``name = spec`` line each)."""
     rf = ReqFile(rel, "pyproject")
     table = ""
     pos = 0
@@ -226,15 +243,20 @@ def parse_pyproject(rel: str, text: str) -> ReqFile:
         if header:
             table = header.group(1).replace(" ", "")
             continue
+        if _POETRY_TABLES.match(table):
+            kv = _KEY_VALUE_RE.match(line)
+            if kv and not line.lstrip().startswith("#"):
+                name = kv.group(1).strip("\"'")
+                if name.lower() != "python" and kv.group(2).startswith(("\"", "'", "{")):
+                    rf.entries.append(Entry(rel, text.count("\n", 0, line_pos) + 1,
+                                            canonicalize_name(name), name, line_pos, pos,
+                                            group=table))
+            continue
         km = _KEY_ARRAY_RE.match(line)
         if not km:
             continue
-        key = km.group(1).strip("\"'")
-        if table == "project" and key == "dependencies":
-            group = "dependencies"
-        elif table == "project.optional-dependencies":
-            group = f"optional-dependencies.{key}"
-        else:
+        group = _array_group(table, km.group(1).strip("\"'"))
+        if group is None:
             continue
         scanned = _scan_array(text, line_pos + km.end() - 1)
         if scanned is None:

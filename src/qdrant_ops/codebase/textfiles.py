@@ -113,8 +113,15 @@ def repo_files(root: Path, exclude: tuple[str, ...] = ()) -> list[str]:
     that skips virtual environments, caches and build output.
     """
     if legacy_git.is_work_tree(root):
-        # What git lists is the project's own content, whatever its directory names.
-        out = [n for n in legacy_git.listed_files(root) if (root / n).is_file()]
+        # Tracked files are the project's own content, whatever their directory names; untracked
+        # ones are left out inside virtual environments and caches nobody told git to ignore.
+        tracked, untracked = legacy_git.listed_files(root)
+        out = [n for n in tracked if (root / n).is_file()]
+        out += [
+            n for n in untracked
+            if not any(part in SKIP_DIRS for part in PurePosixPath(n).parts[:-1])
+            and (root / n).is_file()
+        ]
     else:
         out = []
         for dirpath, dirnames, filenames in os.walk(root):
