@@ -190,3 +190,17 @@ def test_poetry_tables_and_dependency_groups() -> None:
     assert pyproject_still_valid(out)
     assert out == text.replace('pandas = { version = "^2", optional = true }\n', "").replace(
         ', "tqdm"]', "]")
+
+
+def test_hash_checked_file_keeps_what_a_remaining_dependency_requires() -> None:
+    # qdrant-client (installed here) requires httpx: a --require-hashes install needs its pin
+    text = "qdrant-client==1.15.1 \\\n    --hash=sha256:aa\nhttpx==0.28.1 \\\n    --hash=sha256:bb\n"
+    uses = [ImportUse("httpx", "old.py", 1)]
+    rest = [ImportUse("qdrant_client", "app.py", 1)]
+    plan = plan_prune([parse_requirements("requirements.txt", text)], uses, rest, {}, allow=())
+    assert not plan.removed
+    assert {r.distribution: r.reason for r in plan.kept}["httpx"] == (
+        "hash-checked file: qdrant-client requires it")
+    unhashed = "qdrant-client==1.15.1\nhttpx==0.28.1\n"
+    plan = plan_prune([parse_requirements("requirements.txt", unhashed)], uses, rest, {}, allow=())
+    assert [r.distribution for r in plan.removed] == ["httpx"]

@@ -124,6 +124,8 @@ def _targets(plan: Plan, index: RepoIndex, archive_dir: str) -> list[Target]:
     out = []
     for mv in plan.moves:
         names = [n for n in index.names_for_path(mv.source) if "." in n or "/" not in mv.source]
+        # ``python -m pkg`` runs ``pkg/__main__.py``
+        names += [n[: -len(".__main__")] for n in names if n.endswith(".__main__")]
         out.append(
             Target(
                 old=mv.source,
