@@ -151,6 +151,14 @@ def _execute(plan: Plan, run: RunRecord, docs: dict[str, str], root: Path,
                 os.replace(root / rec.source, dst)
             done_moves.append(rec)
             log.info("moved %s -> %s (%s)", rec.source, rec.destination, rec.method)
+        for rec in run.moves:  # directories the moves emptied go too (a restore recreates them)
+            parent = PurePosixPath(rec.source).parent
+            while str(parent) not in (".", ""):
+                try:
+                    (root / str(parent)).rmdir()
+                except OSError:
+                    break
+                parent = parent.parent
         for rel, (tf, new) in plan.changed().items():
             path = root / rel
             written[rel] = path.read_bytes()

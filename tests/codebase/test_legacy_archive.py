@@ -361,3 +361,14 @@ def test_detect_skips_tests_entry_points_and_imported_modules(tmp_path: Path) ->
         (repo / rel).write_text(text)
     report = run(repo, scripts=[], detect=True)
     assert [c.path for c in report.candidates] == ["tools/old.py"]
+
+
+def test_emptied_directories_go_and_come_back(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "plain", with_git=False)
+    (repo / "tools/old").mkdir(parents=True)
+    (repo / "tools/old/once.py").write_text("print('once')\n")
+    run(repo, scripts=["tools/old/once.py"])
+    assert not (repo / "tools").exists()
+    assert (repo / ARCH / "tools/old/once.py").is_file()
+    cleanup_legacy(CleanupConfig(repo=str(repo), restore=True))
+    assert (repo / "tools/old/once.py").read_text() == "print('once')\n"

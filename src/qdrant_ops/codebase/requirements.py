@@ -105,7 +105,7 @@ def parse_requirements(rel: str, text: str, kind: str = "requirements") -> ReqFi
         try:
             req = Requirement(spec)
         except InvalidRequirement:
-            rf.problems.append(f"{rel}:{first + 1}: not a requirement pip's format names: {spec}")
+            rf.problems.append(f"{rel}:{first + 1}: not a named requirement ({spec}); left as is")
             continue
         end_idx = i
         via: list[str] = []
