@@ -241,7 +241,7 @@ phases:
         title: Archive legacy scripts
         config:
           detect: true
-          yes: true
+          "yes": true           # archive every detected candidate (quoted: YAML reads yes as true)
           # scripts: [scripts/old_migrate.py]
       - id: consolidate-clients
         kind: consolidate-clients

@@ -49,7 +49,11 @@ def run(
     rb = load_runbook(runbook)
     phases = split_csv(phase) or ["all"]
     if not dry_run and not resume and not yes:
-        if not typer.confirm(f"run phase(s) {', '.join(phases)}: this changes data and code. Go on?", default=False):
+        try:
+            go = typer.confirm(f"run phase(s) {', '.join(phases)}: this changes data and code. Go on?", default=False)
+        except typer.Abort:
+            go = False
+        if not go:
             raise UsageError("not confirmed (use --yes, or --dry-run to see the plan)")
     result = run_runbook(rb, phase=phases, dry_run=dry_run, backup_path=backup_path, plan=plan,
                          resume=resume, runbook_file=str(runbook.resolve()) if runbook else None,
