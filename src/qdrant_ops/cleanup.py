@@ -190,6 +190,7 @@ def _undo(root: Path, moves: list[MoveRecord], written: dict[str, bytes | None],
             if rec.method == "git mv":
                 legacy_git.git_mv(root, rec.destination, rec.source)
             else:
+                (root / rec.source).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(root / rec.destination, root / rec.source)
             if rec.overwritten_b64 is not None:
                 write_bytes_keep_mode(root / rec.destination, base64.b64decode(rec.overwritten_b64))

@@ -304,9 +304,18 @@ def test_restore_refuses_a_file_changed_where_it_was_edited(repo: Path) -> None:
     assert read(repo, "Makefile") == FILES["Makefile"]
 
 
-def test_a_failure_half_way_undoes_everything(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("with_git", [True, False])
+def test_a_failure_half_way_undoes_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_git: bool
+) -> None:
     import qdrant_ops.cleanup as cleanup_mod
 
+    repo = make_repo(tmp_path / "r", with_git=with_git)
+    (repo / "tools").mkdir()
+    (repo / "tools/once.py").write_text("print('once')\n")
+    if with_git:
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "tools")
     before = snapshot(repo)
     real = cleanup_mod.write_bytes_keep_mode
     calls = {"n": 0}
@@ -319,9 +328,11 @@ def test_a_failure_half_way_undoes_everything(repo: Path, monkeypatch: pytest.Mo
 
     monkeypatch.setattr(cleanup_mod, "write_bytes_keep_mode", flaky)
     with pytest.raises(OSError, match="disk full"):
-        run(repo)
+        run(repo, scripts=[*LEGACY, "tools/once.py"])
     assert snapshot(repo) == before
-    assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
+    assert not (repo / "legacy").exists()
+    if with_git:
+        assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
 
 
 def test_repo_in_a_subdirectory_of_a_work_tree(tmp_path: Path) -> None:
