@@ -19,8 +19,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(TEST_ARGS)
 
+trials: $(STAMP)
+	$(BIN)/python benchmarks/trials.py $(TRIALS_ARGS)
+
 typecheck: $(STAMP)
 	$(BIN)/python -m mypy src/qdrant_ops
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache
