@@ -3,6 +3,10 @@
 Creates a local-mode store under ``./demo-data/source`` with the plan's three collections, backs
 them up, verifies the backup, restores it into ``./demo-data/restored`` under new names, and
 verifies source against restored. Prints where the backup and the reports are.
+
+Then the whole phase 7 as a runbook (``qdrant-ops run``): 7.1 backup -> migrate (to ``<name>_v2``)
+-> validate on the same store, and 7.2 cleanup-legacy -> consolidate-clients -> check-legacy ->
+tests on a generated demo repository (``./demo-data/repo``), ticking its ``docs/PLAN.md``.
 """
 
 from __future__ import annotations
@@ -61,8 +65,52 @@ def run(root: Path, points: int, console: Console) -> int:
             console.print("   " + line, markup=False, highlight=False)
     console.print(f"\nbackup:  {bk.backup_dir}\nreports: {reports}/ (JSON + Markdown)")
     ok = all(rep.status == "ok" for _, rep in steps)
+    ok = phase7(root, source_dir, console) and ok
     console.print("[bold green]demo ok[/]" if ok else "[bold red]demo FAILED[/]")
     return 0 if ok else 1
+
+
+def phase7(root: Path, source_dir: Path, console: Console) -> bool:
+    """The whole phase 7 on the demo store and a generated demo repository, as one runbook run."""
+    from qdrant_ops.demorepo import create_demo_repo
+    from qdrant_ops.runbook import run_runbook
+    from qdrant_ops.runbook_model import Runbook
+
+    repo = create_demo_repo(root / "repo")
+    runs = root / "runbook"
+    rb = Runbook.model_validate({
+        "endpoint": {"path": str(source_dir)},
+        "backup_path": str(runs),
+        "repo": str(repo),
+        "plan": str(repo / "docs" / "PLAN.md"),
+        "prerequisites": {"min_free_gb": 0.1},
+        "phases": [
+            {"id": "7.1", "title": "Data migration", "steps": [
+                {"id": "backup", "kind": "backup"},
+                {"id": "migrate", "kind": "migrate", "config": {"format_version": "v2"}},
+                {"id": "validate", "kind": "validate", "config": {"format_version": "v2"}},
+            ]},
+            {"id": "7.2", "title": "Legacy cleanup", "steps": [
+                {"id": "cleanup-legacy", "kind": "cleanup-legacy", "config": {"scripts": ["scripts/reindex_roadmap.py"]}},
+                {"id": "consolidate-clients", "kind": "consolidate-clients", "config": {"run_tests": False}},
+                {"id": "check-legacy", "kind": "check-legacy"},
+                {"id": "tests", "kind": "tests",
+                 "config": {"command": [sys.executable, "-m", "unittest", "discover", "-s", "tests"]}},
+            ]},
+        ],
+    })
+    console.print(f"\n[bold]6. phase 7 runbook[/] on {source_dir} and the demo repository {repo}")
+    dry = run_runbook(rb, dry_run=True)
+    console.print(f"   dry-run: {dry.status}, {len(dry.steps)} steps planned, nothing changed")
+    report = run_runbook(rb)
+    for line in report.summary_lines():
+        console.print("   " + line, markup=False, highlight=False)
+    console.print(
+        f"\nrun:     {report.run_dir}\nreport:  {report.run_dir}/report.md (and .json)\n"
+        f"plan:    {repo / 'docs' / 'PLAN.md'} (ticked)\narchive: {repo / 'legacy' / 'python-scripts'}\n"
+        f"undo:    qdrant-ops rollback {report.run_id} --backup-path {runs}"
+    )
+    return report.status == "ok"
 
 
 def main(argv: list[str] | None = None) -> int:

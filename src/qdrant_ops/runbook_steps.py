@@ -233,6 +233,7 @@ def _run_migrate(ctx: StepContext, cfg: Any, undo: dict[str, Any]) -> StepOutcom
         undo["existed_before"] = sorted(dst.list_collections())
         undo["aliases_before"] = dst.aliases()
     report = migrate(cfg.model_copy(update={"dry_run": ctx.dry_run}), progress=ctx.progress)
+    undo["sources"] = [c.name for c in report.collections]
     undo["targets"] = [c.target_name for c in report.collections]
     undo["alias"] = report.alias
     undo["drop_source"] = bool(cfg.drop_source)
@@ -277,7 +278,7 @@ def _rollback_migrate(ctx: StepContext, cfg: Any, st: StepState) -> list[str]:
                 raise CheckFailedError(f"{tname} is still the target of an alias; roll the cutover back first")
             dst.delete_collection(tname)
             lines.append(f"deleted {tname} (created by this run) at {dst.info().display}")
-    names = list(cfg.collections or [])
+    names = list(st.undo.get("sources") or cfg.collections or [])
     missing_sources = [n for n in names if not src.collection_exists(n)] if st.undo.get("drop_source") else []
     backup_dir = _backup_dir_of_run(ctx) or st.undo.get("backup_dir")
     if restore_names or missing_sources:
@@ -303,6 +304,11 @@ def _rollback_migrate(ctx: StepContext, cfg: Any, st: StepState) -> list[str]:
 
 def _run_validate(ctx: StepContext, cfg: Any, undo: dict[str, Any]) -> StepOutcome:
     from qdrant_ops.migrate import validate
+
+    migrated = _earlier_ok(ctx, "migrate")
+    if not cfg.collections and migrated is not None and migrated.undo.get("sources"):
+        # what the migrate step of this run migrated, not every collection now on the store
+        cfg = cfg.model_copy(update={"collections": list(migrated.undo["sources"])})
 
     if ctx.dry_run:
         from qdrant_ops.endpoints import open_endpoint
@@ -543,6 +549,7 @@ class CommandReport(Report):
         return ["", f"`{self.command}` in `{self.cwd}`: exit {self.exit_code}", "", "```", self.output_tail, "```"]
 
 
+_UNITTEST = re.compile(r"^Ran (\d+) tests? in", re.M)
 _COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)\b")
 
 
@@ -571,9 +578,14 @@ def run_command(command: str | list[str], cwd: str, env: Mapping[str, str], time
         raise UsageError(f"cannot run {text!r}: {exc}") from None
     out = (proc.stdout or "") + (proc.stderr or "")
     counts: dict[str, int] = {}
-    for m in _COUNT.finditer("\n".join(out.splitlines()[-20:])):
+    tail = "\n".join(out.splitlines()[-20:])
+    for m in _COUNT.finditer(tail):
         key = "errors" if m.group(2).startswith("error") else m.group(2)
         counts[key] = int(m.group(1))
+    ran = _UNITTEST.search(tail)
+    if ran and not counts:  # unittest: "Ran N tests" then "OK" or "FAILED (failures=F, errors=E)"
+        bad = sum(int(x) for x in re.findall(r"(?:failures|errors)=(\d+)", tail))
+        counts = {"passed": int(ran.group(1)) - bad, "failed": bad}
     return CommandResult(command=text, exit_code=proc.returncode, counts=counts, output_tail=out[-4000:],
                          duration_s=round(time.monotonic() - start, 2))
 
