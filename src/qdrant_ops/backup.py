@@ -373,7 +373,7 @@ def _backup_slice(
                     write_statistics=True,
                 )
             writer.write_batch(batch, row_group_size=max(len(page.points), 1))
-            file_digest.add(digest_batch(batch, fields))
+            file_digest.add(digest_batch(batch, fields, payloads=[p.payload for p in page.points]))
             file_rows += len(page.points)
             task.advance(len(page.points))
         if page.next_offset is None:

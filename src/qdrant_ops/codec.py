@@ -49,16 +49,27 @@ def arrow_schema(fields: Sequence[VectorField]) -> pa.Schema:
     return pa.schema(cols)
 
 
+# Built once: ``json.dumps`` with non-default arguments builds a new encoder on every call.
+_dump = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def dump_payload(payload: dict[str, Any] | None) -> str | None:
     if payload is None:
         return None
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return _dump(payload)
 
 
 def _dense_array(values: list[Any], size: int) -> pa.Array:
     import pyarrow as pa
 
     n = len(values)
+    if n and all(v is not None for v in values):
+        try:  # the common case, one conversion for the whole batch
+            whole = np.asarray(values, dtype=np.float32)
+        except (ValueError, TypeError):
+            whole = None
+        if whole is not None and whole.shape == (n, size):
+            return pa.FixedSizeListArray.from_arrays(pa.array(whole.reshape(-1), type=pa.float32()), size)
     flat = np.zeros((n, size), dtype=np.float32)
     mask = np.zeros(n, dtype=bool)
     for i, v in enumerate(values):
@@ -116,7 +127,7 @@ def encode_points(points: Sequence[Point], fields: Sequence[VectorField]) -> pa.
                     schema.field(f.column).type,
                 )
             )
-    arrays.append(pa.array([dump_payload(p.payload) for p in points], pa.string()))
+    arrays.append(pa.array([None if p.payload is None else _dump(p.payload) for p in points], pa.string()))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 

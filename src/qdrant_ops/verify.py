@@ -96,7 +96,8 @@ def digest_endpoint(ep: Endpoint, name: str, fields: Sequence[VectorField], batc
     digest = Digest()
     for page in ep.scan(name, batch_size=batch_size):
         if page.points:
-            digest.add(digest_batch(encode_points(page.points, fields), fields))
+            payloads = [p.payload for p in page.points]
+            digest.add(digest_batch(encode_points(page.points, fields), fields, payloads=payloads))
     return digest
 
 

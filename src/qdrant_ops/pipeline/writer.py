@@ -24,9 +24,12 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 
 
+_dumps = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), built once
+
+
 def estimate_bytes(p: Point) -> int:
     """A fast estimate of a point's request size (JSON numbers ~ 10 bytes each)."""
-    size = 40 + len(json.dumps(p.payload, ensure_ascii=False)) if p.payload else 40
+    size = 40 + len(_dumps(p.payload)) if p.payload else 40
     for v in p.vectors.values():
         if isinstance(v, SparseValue):
             size += 16 * len(v.indices)

@@ -1,0 +1,659 @@
+"""Benchmarks: backup, restore, verify and migrate against the engine's own ceilings and the peer.
+
+One generated dataset, one engine per run (``--engine memory|local|edge``). Every measured
+operation runs in a fresh subprocess (``--worker``), so peak RSS figures never mix; the engine is
+opened (and, for ``:memory:``, filled) before the baseline RSS is taken, so the peak reported is
+what the operation adds on top of the engine.
+
+Absolute numbers are noisy on a shared 2-core machine; the ratios, measured within one run on the
+same engine and data, carry the result. Targets (issue 9) are checked and shown PASS/FAIL.
+
+    python benchmarks/bench.py --engine memory --points 10000 --dims 128 --json bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+COLLECTION = "bench"
+SEED = 20240611
+SCROLL_PAGES = (100, 1000, 4000)
+UPSERT_BATCHES = (64, 256, 1000, 4000)
+DEFAULT_POINTS = {"memory": 10_000, "local": 2_000, "edge": 20_000}
+
+# -- dataset -----------------------------------------------------------------------------------
+
+
+def gen_dataset(n: int, dims: int, seed: int = SEED) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """``(ids, vectors, payloads)``: int ids, float32 vectors, payloads of every JSON shape."""
+    rng = np.random.default_rng(seed)
+    ids = np.arange(1, n + 1, dtype=np.uint64)
+    vectors = rng.standard_normal((n, dims), dtype=np.float32)
+    scores = rng.random(n) * 100
+    cats = ("news", "blog", "paper", "forum", None)
+    payloads = [
+        {
+            "doc_id": int(i),
+            "title": f"Document {i} — über Qdrant 検索",
+            "score": float(scores[i]),
+            "category": cats[i % 5],
+            "tags": ["a", "b", "c"][: i % 4],
+            "meta": {"len": int(i * 7 % 1000), "ratio": i / 3.0, "ok": i % 2 == 0, "none": None},
+        }
+        for i in range(n)
+    ]
+    return ids, vectors, payloads
+
+
+# -- engines (raw client access, for ceilings and loading) -------------------------------------
+
+
+def engine_uri(engine: str, path: str) -> str:
+    if engine == "memory":
+        return ":memory:"
+    if engine == "edge":
+        return f"edge:{path}"
+    return path
+
+
+def raw_client(engine: str, path: str) -> Any:
+    """The engine's own client object, shared with qdrant-ops' endpoint for the same store."""
+    from qdrant_ops.endpoints import open_endpoint
+
+    ep = open_endpoint(engine_uri(engine, path))
+    return ep.client if engine != "edge" else ep
+
+
+def create_collection(engine: str, client: Any, name: str, dims: int) -> None:
+    if engine == "edge":
+        raise SystemExit("edge engine: qdrant_ops.endpoints.edge has not landed yet")
+    from qdrant_client import models
+
+    if client.collection_exists(name):
+        client.delete_collection(name)
+    client.create_collection(name, vectors_config=models.VectorParams(size=dims, distance=models.Distance.COSINE))
+
+
+def raw_upsert(engine: str, client: Any, name: str, data: Any, batch: int) -> None:
+    from qdrant_client import models
+
+    ids, vectors, payloads = data
+    for s in range(0, len(ids), batch):
+        e = min(s + batch, len(ids))
+        client.upsert(
+            name,
+            points=models.Batch(ids=ids[s:e].tolist(), vectors=vectors[s:e].tolist(), payloads=payloads[s:e]),
+            wait=True,
+        )
+
+
+def raw_scroll(engine: str, client: Any, name: str, page: int) -> int:
+    n = 0
+    offset = None
+    while True:
+        records, offset = client.scroll(name, limit=page, offset=offset, with_payload=True, with_vectors=True)
+        n += len(records)
+        if offset is None or not records:
+            return n
+
+
+# -- memory measurement ------------------------------------------------------------------------
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class PeakRss:
+    """Peak RSS during a block: the kernel's high-water mark (reset first), or 5 ms sampling."""
+
+    def __init__(self) -> None:
+        self.baseline = 0
+        self.peak = 0
+        self._stop = threading.Event()
+        self._sampled = 0
+        self._thread: threading.Thread | None = None
+        self._hwm_reset = False
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self._sampled = max(self._sampled, _status_kb("VmRSS"))
+
+    def __enter__(self) -> PeakRss:
+        gc.collect()
+        self.baseline = _status_kb("VmRSS")
+        try:
+            with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+                fh.write("5")
+            self._hwm_reset = True
+        except OSError:
+            self._hwm_reset = False
+        self._sampled = self.baseline
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        hwm = _status_kb("VmHWM") if self._hwm_reset else 0
+        self.peak = max(hwm, self._sampled, _status_kb("VmRSS"))
+
+
+# -- worker: one operation in this (fresh) process ---------------------------------------------
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any, PeakRss]:
+    with PeakRss() as rss:
+        t0 = time.perf_counter()
+        out = fn()
+        elapsed = time.perf_counter() - t0
+    return elapsed, out, rss
+
+
+def _open_source(a: dict[str, Any]) -> tuple[Any, Any]:
+    """The source store, holding the dataset (``:memory:`` is filled here, untimed)."""
+    client = raw_client(a["engine"], a["source"])
+    data = None
+    if a["engine"] == "memory":
+        data = gen_dataset(a["n"], a["dims"])
+        create_collection(a["engine"], client, COLLECTION, a["dims"])
+        raw_upsert(a["engine"], client, COLLECTION, data, 4000)
+        del data
+    return client, None
+
+
+def _rss_fields(rss: PeakRss, engine_growth_kb: int = 0) -> dict[str, float]:
+    """Peak above the opened engine; for writes, what the engine itself grows by is excluded."""
+    engine_kb = rss.baseline + max(engine_growth_kb, 0)
+    return {
+        "rss_engine_mb": engine_kb / 1024,
+        "rss_peak_mb": rss.peak / 1024,
+        "rss_peak_above_engine_mb": max(rss.peak - engine_kb, 0) / 1024,
+    }
+
+
+def _after_kb() -> int:
+    gc.collect()
+    return _status_kb("VmRSS")
+
+
+def _preload() -> None:
+    """Import the code every operation uses, so peaks measure data, not modules being loaded."""
+    import pyarrow.parquet  # noqa: F401
+    import xxhash  # noqa: F401
+    from qdrant_client import models  # noqa: F401
+
+    import qdrant_ops.backup  # noqa: F401
+    import qdrant_ops.restore  # noqa: F401
+    import qdrant_ops.verify  # noqa: F401
+
+    try:
+        import qdrant_ops.migrate  # noqa: F401
+    except ImportError:
+        pass
+
+
+def _engine_growth_kb(engine: str, path: str, n: int, dims: int) -> int:
+    """RSS the engine itself gains holding ``n`` points (raw upsert, gc'd): excluded from restore's peak."""
+    data = gen_dataset(n, dims)
+    client = raw_client(engine, path)
+    create_collection(engine, client, COLLECTION, dims)
+    gc.collect()
+    before = _status_kb("VmRSS")
+    raw_upsert(engine, client, COLLECTION, data, 1000)
+    del data
+    return _after_kb() - before
+
+
+def worker(a: dict[str, Any]) -> dict[str, Any]:
+    _preload()
+    op = a["op"]
+    engine = a["engine"]
+    out: dict[str, Any] = {"op": op}
+    if op == "load":  # fill an on-disk store (local / edge), noting what the engine's RSS grew by
+        t0 = time.perf_counter()
+        out["engine_growth_kb"] = _engine_growth_kb(engine, a["source"], a["n"], a["dims"])
+        out["seconds"] = time.perf_counter() - t0
+    elif op == "engine_growth":
+        out["engine_growth_kb"] = _engine_growth_kb(engine, a["target"], a["n"], a["dims"])
+    elif op == "raw_scroll":
+        client, _ = _open_source(a)
+        rates = {}
+        for page in SCROLL_PAGES:
+            t, n, _ = _timed(lambda p=page: raw_scroll(engine, client, COLLECTION, p))
+            rates[str(page)] = n / t
+        out["rates"] = rates
+    elif op == "raw_upsert":
+        data = gen_dataset(a["n"], a["dims"])
+        client = raw_client(engine, a["target"])
+        rates = {}
+        for batch in UPSERT_BATCHES:
+            name = f"up{batch}"
+            create_collection(engine, client, name, a["dims"])
+            t, _, _ = _timed(lambda b=batch, nm=name: raw_upsert(engine, client, nm, data, b))
+            rates[str(batch)] = a["n"] / t
+            client.delete_collection(name)
+        out["rates"] = rates
+    elif op == "raw_parquet":
+        out.update(_raw_parquet(a))
+    elif op == "backup":
+        from qdrant_ops.backup import backup
+        from qdrant_ops.config import BackupConfig, endpoint_from_uri
+
+        _open_source(a)
+        cfg = BackupConfig(
+            source=endpoint_from_uri(engine_uri(engine, a["source"])),
+            backup_path=a["backup_root"],
+            collections=[COLLECTION],
+            verify_integrity=False,
+        )
+        t, rep, rss = _timed(lambda: backup(cfg))
+        out.update(seconds=t, backup_dir=rep.backup_dir, ok=rep.status == "ok", **_rss_fields(rss))
+    elif op == "verify_backup":
+        from qdrant_ops.verify import verify_backup
+
+        t, rep, rss = _timed(lambda: verify_backup(a["backup_dir"]))
+        out.update(seconds=t, ok=rep.status == "ok", **_rss_fields(rss))
+    elif op == "verify_against":
+        from qdrant_ops.endpoints import open_endpoint
+        from qdrant_ops.verify import verify_against
+
+        _open_source(a)
+        live = open_endpoint(engine_uri(engine, a["source"]))
+        t, rep, rss = _timed(lambda: verify_against(a["backup_dir"], live))
+        out.update(seconds=t, ok=rep.status == "ok", **_rss_fields(rss))
+    elif op == "restore":
+        from qdrant_ops.config import RestoreConfig, endpoint_from_uri
+        from qdrant_ops.endpoints import open_endpoint
+        from qdrant_ops.restore import restore
+
+        open_endpoint(engine_uri(engine, a["target"])).info()
+        cfg = RestoreConfig(target=endpoint_from_uri(engine_uri(engine, a["target"])), backup=a["backup_dir"])
+        t, rep, rss = _timed(lambda: restore(cfg))
+        out.update(seconds=t, ok=rep.status == "ok", **_rss_fields(rss, a.get("engine_growth_kb", 0)))
+    elif op == "migrate":
+        out.update(_migrate_ours(a))
+    elif op == "migrate_peer":
+        out.update(_migrate_peer(a))
+    else:
+        raise SystemExit(f"unknown op {op}")
+    return out
+
+
+def _raw_parquet(a: dict[str, Any]) -> dict[str, Any]:
+    """pyarrow alone: write the dataset to Parquet, and read our backup's files back + hash them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import xxhash
+
+    ids, vectors, payloads = gen_dataset(a["n"], a["dims"])
+    texts = [json.dumps(p, ensure_ascii=False, separators=(",", ":")) for p in payloads]
+    dims = a["dims"]
+    path = Path(a["scratch"]) / "raw.parquet"
+
+    def write() -> None:
+        table = pa.table(
+            {
+                "id_int": pa.array(ids, pa.uint64()),
+                "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dims),
+                "payload": pa.array(texts, pa.string()),
+            }
+        )
+        pq.write_table(table, path, compression="zstd", compression_level=3, row_group_size=1000)
+
+    files = sorted(Path(a["backup_dir"]).rglob("*.parquet"))
+
+    def read_hash() -> int:
+        total = 0
+        rows = 0
+        for f in files:
+            h = hashlib.sha256()
+            with open(f, "rb") as fh:
+                while block := fh.read(1 << 20):
+                    h.update(block)
+            table = pq.read_table(f)
+            vec = table.column("vector").combine_chunks()
+            mat = vec.values.to_numpy().reshape(len(vec), dims)
+            idb = table.column("id_int").to_numpy()
+            for i, text in enumerate(table.column("payload").to_pylist()):
+                total += xxhash.xxh3_128_intdigest(idb[i].tobytes() + text.encode() + mat[i].tobytes())
+            rows += table.num_rows
+        return rows
+
+    tw, _, _ = _timed(write)
+    tr, rows, _ = _timed(read_hash)
+    return {"write_rate": a["n"] / tw, "read_hash_rate": rows / tr}
+
+
+def _migrate_ours(a: dict[str, Any]) -> dict[str, Any]:
+    """``qdrant-ops migrate`` with no transform, no pre-backup and no validation: the copy alone."""
+    try:
+        from qdrant_ops.config import MigrateConfig, endpoint_from_uri
+        from qdrant_ops.migrate import migrate
+    except ImportError:
+        return {"available": False}
+    _open_source(a)
+    engine = a["engine"]
+    fields: dict[str, Any] = {
+        "source_qdrant": endpoint_from_uri(engine_uri(engine, a["source"])),
+        "target_qdrant": endpoint_from_uri(engine_uri(engine, a["target"])),
+        "collections": [COLLECTION],
+        "parallel": a["parallel"],
+        "backup": False,
+        "validate_after": False,
+        "backup_path": a["target"] + "-state",
+    }
+    if engine == "memory":  # one shared store: the copy needs its own name
+        fields["format_version"] = "copy"
+    cfg = MigrateConfig(**fields)
+    t, rep, rss = _timed(lambda: migrate(cfg))
+    return {
+        "available": True,
+        "seconds": t,
+        "ok": rep.status == "ok",
+        "status": rep.status,
+        **_rss_fields(rss, a.get("engine_growth_kb", 0)),
+    }
+
+
+def _migrate_peer(a: dict[str, Any]) -> dict[str, Any]:
+    from qdrant_client import QdrantClient
+
+    src, _ = _open_source(a)
+    dst = QdrantClient(location=":memory:") if a["engine"] == "memory" else QdrantClient(path=a["target"])
+    kwargs = {} if a["batch_size"] is None else {"batch_size": a["batch_size"]}
+    t, _, rss = _timed(lambda: src.migrate(dst, collection_names=[COLLECTION], **kwargs))
+    n = dst.count(COLLECTION, exact=True).count
+    return {"seconds": t, "ok": n == a["n"], **_rss_fields(rss, a.get("engine_growth_kb", 0))}
+
+
+# -- driver ------------------------------------------------------------------------------------
+
+
+def run_worker(args: dict[str, Any], timeout: float = 3600) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker {args['op']} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_gb = 0.0
+    try:
+        mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        pass
+    import pyarrow
+    import qdrant_client
+
+    try:
+        from importlib.metadata import version
+
+        qc = version("qdrant-client")
+    except Exception:  # noqa: BLE001
+        qc = getattr(qdrant_client, "__version__", "?")
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_gb, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "qdrant_client": qc,
+        "pyarrow": pyarrow.__version__,
+    }
+
+
+def bench(opts: argparse.Namespace) -> dict[str, Any]:
+    engine = opts.engine
+    n = opts.points or DEFAULT_POINTS[engine]
+    n10 = n * opts.scale
+    dims = opts.dims
+    work = Path(opts.workdir or tempfile.mkdtemp(prefix="qdrant-ops-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if not opts.quiet else (lambda msg: None)
+    base = {"engine": engine, "dims": dims}
+
+    def spec(size: int, **extra: Any) -> dict[str, Any]:
+        return {**base, "n": size, "source": str(work / f"src-{size}"), **extra}
+
+    started = time.perf_counter()
+    res: dict[str, Any] = {
+        "engine": engine,
+        "points": n,
+        "points_10x": n10,
+        "dims": dims,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "note": "shared 2-core machine: absolute numbers are noisy; ratios measured within this run carry the result",
+    }
+    growth: dict[int, int] = {}
+    for size in (n, n10):
+        if engine != "memory":
+            log(f"loading {size} points into {engine} store ...")
+            growth[size] = run_worker({**spec(size), "op": "load"})["engine_growth_kb"]
+        else:
+            log(f"engine memory growth at {size} points ...")
+            growth[size] = run_worker({**spec(size), "op": "engine_growth", "target": str(work / f"g-{size}")})["engine_growth_kb"]
+    res["engine_growth_mb"] = {str(k): v / 1024 for k, v in growth.items()}
+
+    log("ceiling: raw scroll ...")
+    scroll = run_worker({**spec(n), "op": "raw_scroll"})["rates"]
+    log("ceiling: raw upsert ...")
+    upsert = run_worker({**spec(n), "op": "raw_upsert", "target": str(work / "raw-upsert")})["rates"]
+    best_page = max(scroll, key=lambda k: scroll[k])
+    best_batch = max(upsert, key=lambda k: upsert[k])
+    res["raw_scroll_rates"] = scroll
+    res["raw_upsert_rates"] = upsert
+    res["raw_scroll_best_page"] = int(best_page)
+    res["raw_scroll_pps"] = scroll[best_page]
+    res["raw_upsert_best_batch"] = int(best_batch)
+    res["raw_upsert_pps"] = upsert[best_batch]
+
+    ops: dict[str, dict[str, Any]] = {}
+    for size, tag in ((n, "1x"), (n10, "10x")):
+        log(f"backup {size} ...")
+        b = run_worker({**spec(size), "op": "backup", "backup_root": str(work / f"backup-{size}")})
+        ops[f"backup_{tag}"] = {**b, "points": size, "pps": size / b["seconds"]}
+        log(f"restore {size} ...")
+        r = run_worker({**spec(size), "op": "restore", "backup_dir": b["backup_dir"], "target": str(work / f"restore-{size}"), "engine_growth_kb": growth[size]})
+        ops[f"restore_{tag}"] = {**r, "points": size, "pps": size / r["seconds"]}
+    bdir = ops["backup_1x"]["backup_dir"]
+    log("ceiling: raw Parquet write, read + hash ...")
+    pq_rates = run_worker({**spec(n), "op": "raw_parquet", "backup_dir": bdir, "scratch": str(work)})
+    res["raw_parquet_write_pps"] = pq_rates["write_rate"]
+    res["raw_parquet_read_hash_pps"] = pq_rates["read_hash_rate"]
+    log("verify BACKUP ...")
+    v = run_worker({**spec(n), "op": "verify_backup", "backup_dir": bdir})
+    ops["verify_backup"] = {**v, "points": n, "pps": n / v["seconds"]}
+    log("verify BACKUP --against ...")
+    v = run_worker({**spec(n), "op": "verify_against", "backup_dir": bdir})
+    ops["verify_against"] = {**v, "points": n, "pps": n / v["seconds"]}
+
+    mn = opts.migrate_points or n
+    if mn != n and engine != "memory":
+        log(f"loading {mn} points for migrate ...")
+        run_worker({**spec(mn), "op": "load"})
+    for par in (1, 2):
+        log(f"migrate --parallel {par} ({mn} points) ...")
+        m = run_worker({**spec(mn), "op": "migrate", "parallel": par, "target": str(work / f"migrate-{par}"), "engine_growth_kb": growth.get(mn, 0)})
+        if m.get("available"):
+            ops[f"migrate_p{par}"] = {**m, "points": mn, "pps": mn / m["seconds"]}
+    for bs, tag in ((None, "default"), (1000, "b1000")):
+        log(f"qdrant_client.migrate() batch_size={bs or 'default'} ({mn} points) ...")
+        m = run_worker({**spec(mn), "op": "migrate_peer", "batch_size": bs, "target": str(work / f"peer-{tag}"), "engine_growth_kb": growth.get(mn, 0)})
+        ops[f"peer_migrate_{tag}"] = {**m, "points": mn, "pps": mn / m["seconds"]}
+    res["migrate_points"] = mn
+    res["operations"] = ops
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return None if not a or not b else a / b
+
+    for key in ("backup_1x", "backup_10x", "restore_1x", "restore_10x", "verify_backup"):
+        if not ops[key].get("ok"):
+            ops[key]["pps"] = None  # a failed run has no speed
+
+    ceiling_migrate = 1 / (1 / res["raw_scroll_pps"] + 1 / res["raw_upsert_pps"])
+    res["scroll_upsert_ceiling_pps"] = ceiling_migrate
+    best_ours = max(
+        (ops[k]["pps"] for k in ("migrate_p1", "migrate_p2") if k in ops and ops[k].get("ok")), default=None
+    )
+    res["migrate_best_pps"] = best_ours
+    res["backup_vs_raw_scroll_ratio"] = ratio(ops["backup_1x"]["pps"], res["raw_scroll_pps"])
+    res["restore_vs_raw_upsert_ratio"] = ratio(ops["restore_1x"]["pps"], res["raw_upsert_pps"])
+    res["verify_vs_raw_read_ratio"] = ratio(ops["verify_backup"]["pps"], res["raw_parquet_read_hash_pps"])
+    res["migrate_vs_ceiling_ratio"] = ratio(best_ours, ceiling_migrate)
+    res["migrate_vs_qdrant_client_ratio"] = ratio(best_ours, ops["peer_migrate_default"]["pps"])
+    res["migrate_vs_qdrant_client_b1000_ratio"] = ratio(best_ours, ops["peer_migrate_b1000"]["pps"])
+    res["backup_rss_10x_vs_1x_ratio"] = ratio(
+        ops["backup_10x"]["rss_peak_above_engine_mb"], ops["backup_1x"]["rss_peak_above_engine_mb"]
+    )
+    res["restore_rss_10x_vs_1x_ratio"] = ratio(
+        ops["restore_10x"]["rss_peak_above_engine_mb"], ops["restore_1x"]["rss_peak_above_engine_mb"]
+    )
+    res["checks"] = checks(res)
+    res["total_seconds"] = time.perf_counter() - started
+    if not opts.workdir and not opts.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return res
+
+
+TARGETS: list[tuple[str, str, float, str]] = [
+    ("backup_vs_raw_scroll_ratio", ">=", 0.9, "backup >= 0.9x raw scroll"),
+    ("restore_vs_raw_upsert_ratio", ">=", 0.9, "restore >= 0.9x raw upsert"),
+    ("verify_vs_raw_read_ratio", ">=", 0.8, "verify BACKUP >= 0.8x raw read+hash"),
+    ("migrate_vs_ceiling_ratio", ">=", 0.9, "migrate >= 0.9x scroll+upsert ceiling"),
+    ("migrate_vs_qdrant_client_ratio", ">=", 1.5, "migrate >= 1.5x qdrant_client.migrate() (defaults; target at >= 100k points)"),
+    ("backup_rss_10x_vs_1x_ratio", "<=", 1.2, "backup peak RSS above engine, 10xN <= 1.2x N"),
+    ("restore_rss_10x_vs_1x_ratio", "<=", 1.2, "restore peak RSS above engine, 10xN <= 1.2x N"),
+]
+
+
+def checks(res: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for key, op, limit, what in TARGETS:
+        value = res.get(key)
+        if value is None:
+            verdict = "N/A"
+        else:
+            ok = value >= limit if op == ">=" else value <= limit
+            verdict = "PASS" if ok else "FAIL"
+        if key == "migrate_vs_qdrant_client_ratio" and res["migrate_points"] < 100_000 and verdict == "FAIL":
+            verdict = "FAIL (below 100k points)"
+        out.append({"target": what, "field": key, "value": value, "limit": f"{op} {limit}", "verdict": verdict})
+    return out
+
+
+def _fmt(v: float | None, digits: int = 2) -> str:
+    return "n/a" if v is None else f"{v:,.{digits}f}"
+
+
+def render(res: dict[str, Any]) -> str:
+    m = res["machine"]
+    ops = res["operations"]
+    lines = [
+        f"## qdrant-ops benchmark — engine `{res['engine']}`, {res['points']:,} points (10x: {res['points_10x']:,}), "
+        f"{res['dims']} dims",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB; Python {m['python']}, "
+        f"qdrant-client {m['qdrant_client']}, pyarrow {m['pyarrow']}. Date: {res['date']}.",
+        f"Note: {res['note']}.",
+        "",
+        "| operation | points | points/s | peak RSS above engine (MiB) |",
+        "|---|---:|---:|---:|",
+    ]
+    lines.append(f"| raw scroll (best page {res['raw_scroll_best_page']}) | {res['points']:,} | {_fmt(res['raw_scroll_pps'], 0)} | |")
+    lines.append(f"| raw upsert (best batch {res['raw_upsert_best_batch']}) | {res['points']:,} | {_fmt(res['raw_upsert_pps'], 0)} | |")
+    lines.append(f"| raw scroll+upsert ceiling | {res['points']:,} | {_fmt(res['scroll_upsert_ceiling_pps'], 0)} | |")
+    lines.append(f"| raw Parquet write (pyarrow) | {res['points']:,} | {_fmt(res['raw_parquet_write_pps'], 0)} | |")
+    lines.append(f"| raw Parquet read + sha256 + xxh3 | {res['points']:,} | {_fmt(res['raw_parquet_read_hash_pps'], 0)} | |")
+    labels = {
+        "backup_1x": "backup",
+        "backup_10x": "backup (10x)",
+        "restore_1x": "restore",
+        "restore_10x": "restore (10x)",
+        "verify_backup": "verify BACKUP",
+        "verify_against": "verify BACKUP --against",
+        "migrate_p1": "migrate --parallel 1",
+        "migrate_p2": "migrate --parallel 2",
+        "peer_migrate_default": "qdrant_client.migrate() defaults",
+        "peer_migrate_b1000": "qdrant_client.migrate(batch_size=1000)",
+    }
+    for key, label in labels.items():
+        o = ops.get(key)
+        if o is None:
+            lines.append(f"| {label} | | not available | |")
+            continue
+        flag = "" if o.get("ok", True) else " (FAILED)"
+        lines.append(
+            f"| {label}{flag} | {o['points']:,} | {_fmt(o['pps'], 0)} | {_fmt(o.get('rss_peak_above_engine_mb'), 1)} |"
+        )
+    lines += ["", "| target | ratio | limit | verdict |", "|---|---:|---:|---|"]
+    for c in res["checks"]:
+        lines.append(f"| {c['target']} (`{c['field']}`) | {_fmt(c['value'])} | {c['limit']} | {c['verdict']} |")
+    lines.append("")
+    lines.append(f"Total benchmark time: {res.get('total_seconds', 0):.0f} s.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--engine", choices=["memory", "local", "edge"], default="memory")
+    p.add_argument("--points", type=int, default=0, help="N (default: 10000 memory, 2000 local, 20000 edge)")
+    p.add_argument("--scale", type=int, default=10, help="the memory check's second size is N x SCALE")
+    p.add_argument("--dims", type=int, default=128)
+    p.add_argument("--migrate-points", type=int, default=0, help="points for the migrate runs (default N)")
+    p.add_argument("--json", dest="json_path", help="write every figure to this JSON file")
+    p.add_argument("--workdir", help="keep stores and backups here (default: a temporary directory)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    opts = p.parse_args(argv)
+    if opts.worker:
+        print(json.dumps(worker(json.loads(opts.worker))))
+        return 0
+    res = bench(opts)
+    print(render(res))
+    if opts.json_path:
+        Path(opts.json_path).write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

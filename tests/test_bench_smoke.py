@@ -1,0 +1,53 @@
+"""The benchmark runs end to end at tiny sizes and writes every figure (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RATIOS = [
+    "backup_vs_raw_scroll_ratio",
+    "restore_vs_raw_upsert_ratio",
+    "verify_vs_raw_read_ratio",
+    "migrate_vs_ceiling_ratio",
+    "migrate_vs_qdrant_client_ratio",
+    "backup_rss_10x_vs_1x_ratio",
+    "restore_rss_10x_vs_1x_ratio",
+]
+
+
+@pytest.mark.slow
+def test_bench_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench.py"),
+            "--engine", "memory",
+            "--points", "200",
+            "--scale", "2",
+            "--dims", "8",
+            "--quiet",
+            "--workdir", str(tmp_path / "work"),
+            "--json", str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text(encoding="utf-8"))
+    for key in RATIOS:
+        assert key in data, key
+    assert data["engine"] == "memory" and data["points"] == 200 and data["dims"] == 8
+    assert {c["field"] for c in data["checks"]} == set(RATIOS)
+    assert all(c["verdict"].split()[0] in ("PASS", "FAIL", "N/A") for c in data["checks"])
+    for line in ("engine `memory`", "Machine:", "Date:", "| target |", "backup"):
+        assert line in proc.stdout
+    assert data["operations"]["backup_1x"]["ok"] and data["operations"]["restore_1x"]["ok"]
