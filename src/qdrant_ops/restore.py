@@ -29,7 +29,13 @@ from qdrant_ops.endpoints.archive import (
     resolve_backup,
 )
 from qdrant_ops.endpoints.base import Endpoint
-from qdrant_ops.errors import NotFoundError, PartialError, TargetExistsError, UsageError
+from qdrant_ops.errors import (
+    CorruptBackupError,
+    NotFoundError,
+    PartialError,
+    TargetExistsError,
+    UsageError,
+)
 from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.locks import FileLock
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats
@@ -125,7 +131,7 @@ def restore(
     mapping = _target_names(cfg, names)
     for name in names:  # every file checked before anything is written
         for fe in manifest.collections[name].files:
-            check_file(root, fe)
+            _check_columns(check_file(root, fe), manifest.collections[name])
     dst = target or open_endpoint(cfg.target_endpoint())
     report.target = dst.info().display
 
@@ -165,6 +171,19 @@ def restore(
                 Path(str(state_path) + suffix).unlink(missing_ok=True)
     report.finish("partial" if failed else None)
     return report
+
+
+def _check_columns(path: Path, entry: CollectionEntry) -> None:
+    """Refuse a file whose columns differ from the manifest's vectors before writing anything."""
+    import pyarrow.parquet as pq
+
+    from qdrant_ops.codec import check_schema
+
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, ValueError) as exc:
+        raise CorruptBackupError(f"{path}: unreadable Parquet: {exc}", file=path) from None
+    check_schema(schema, entry.fields, str(path))
 
 
 def _check_targets(dst: Endpoint, mapping: dict[str, str], on_exists: str) -> None:

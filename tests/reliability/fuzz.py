@@ -79,7 +79,7 @@ class Tally:
             self.bad += 1
             self.examples.append(f"exit {result.exit_code}: {argv}: {out[-300:]}")
             return
-        ours = [line for line in err.splitlines() if line.strip()]
+        ours = [line for line in err.split("\n") if line.strip()]  # a terminal breaks at \n only
         if result.exit_code != 0 and ours and ours[0].startswith("error:") and len(ours) != 1:
             self.bad += 1
             self.examples.append(f"{len(ours)} lines: {argv}: {err[-300:]}")

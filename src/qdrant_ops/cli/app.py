@@ -103,7 +103,9 @@ def out_console() -> Console:
 
 
 def err_line(message: str) -> None:
-    sys.stderr.write(redact(f"error: {message}") + "\n")
+    # One line, always: a message quoting user input (a config key, a path) may hold newlines.
+    text = redact(f"error: {message}").replace("\r", "\\r").replace("\n", "\\n")
+    sys.stderr.write(text + "\n")
 
 
 def echo(text: str = "") -> None:

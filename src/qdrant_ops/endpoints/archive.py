@@ -150,6 +150,7 @@ def load_manifest(backup_dir: Path) -> Manifest:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CorruptBackupError(f"{path}: manifest malformed ({type(exc).__name__}: {exc})", file=path) from None
     for entry in collections.values():
+        _check_spec(path, entry)
         total = 0
         for f in entry.files:
             safe_member(backup_dir, f.path)
@@ -161,6 +162,21 @@ def load_manifest(backup_dir: Path) -> Manifest:
                 file=path,
             )
     return Manifest(data, collections)
+
+
+def _check_spec(path: Path, entry: CollectionEntry) -> None:
+    """Refuse a manifest whose collection config could not recreate the collection."""
+    from qdrant_ops.endpoints.qdrant import spec_to_create_kwargs
+
+    if not all(isinstance(a, str) and a for a in entry.spec.aliases):
+        raise CorruptBackupError(f"{path}: collection {entry.spec.name!r} has invalid aliases", file=path)
+    try:
+        spec_to_create_kwargs(entry.spec)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CorruptBackupError(
+            f"{path}: collection {entry.spec.name!r} has an invalid config ({first})", file=path
+        ) from None
 
 
 def safe_member(root: Path, rel: str) -> Path:
