@@ -166,6 +166,9 @@ def migrate(
                     j.transformer.stamp = {"format_version": cfg.format_version, "migrated_at": migrated_at}
                 row = _migrate_collection(cfg, src, dst, j, slices, state, progress, policy, stop, str(migrated_at), report)
                 report.collections.append(row)
+                post_write = getattr(dst, "after_bulk_write", None)  # Qdrant Edge: optimize()
+                if callable(post_write) and row.written and not row.failed:
+                    report.notes.append(str(post_write(j.tname)))
                 if row.failed and not cfg.continue_on_error:
                     break
         finally:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from qdrant_ops.codec import encode_points, normalize_id
-from qdrant_ops.compare import point_difference
+from qdrant_ops.compare import payload_equal, point_difference
 from qdrant_ops.config import ValidationSettings
 from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, Point, PointId, VectorField
 from qdrant_ops.errors import UnsupportedError
@@ -106,6 +106,8 @@ def compare_points(
     dtypes = _datatypes(tspec)
     lossy = any(d in _LOOSE for d in dtypes.values())
     out: dict[str, Any] = {"compared": 0, "equal": 0, "missing": 0, "differs": 0, "extra": 0, "first": []}
+    if ulps:
+        out["payload_within_ulps"] = 0  # equal only thanks to the ULP tolerance (Qdrant Edge)
     seen: set[PointId] = set()
     for batch in expected:
         for start in range(0, len(batch), 256):
@@ -126,6 +128,8 @@ def compare_points(
                     diff = None
                 if diff is None:
                     out["equal"] += 1
+                    if ulps and not payload_equal(p.payload or {}, other.payload or {}, 0):
+                        out["payload_within_ulps"] += 1
                 else:
                     out["differs"] += 1
                     if len(out["first"]) < limit:
@@ -181,7 +185,11 @@ def check_content(
         and result["compared"] == written.count == count
     )
     if ok:
-        why = "payload floats within 1 ULP (Qdrant Edge), " if ulps else ""
+        why = (
+            f"payload floats compared within {ulps} ULP because Qdrant Edge is an endpoint: "
+            f"{result.get('payload_within_ulps', 0)} point(s) equal only within it; "
+            if ulps else ""
+        )
         detail = (
             f"bitwise digests differ (the engine rewrites vectors); all {result['compared']} points "
             f"equal point by point ({why}vectors within tolerance)"
@@ -324,6 +332,10 @@ def check_parity(
             f"{collection}: sparse vectors {', '.join(skipped)} are not part of semantic parity "
             "(sparse search is exact on both sides; the content check covers them)"
         )
+    for ep, cname in ((dst, tname), (src, name)):
+        index_note = getattr(ep, "search_index_note", None)
+        if callable(index_note):
+            report.notes.append(str(index_note(cname)))
     sample = sample_points(dst, tname, settings.samples)
     if not sample:
         report.notes.append(f"{collection}: semantic parity skipped: the target is empty")

@@ -293,6 +293,50 @@ class EdgeEndpoint:
         )
         return [record_to_point(r) for r in recs]
 
+    def query(
+        self,
+        name: str,
+        vector: Any,
+        *,
+        using: str = "",
+        limit: int = 10,
+        exact: bool = False,
+        hnsw_ef: int | None = None,
+    ) -> list[tuple[PointId, float]]:
+        """Nearest neighbours of ``vector`` (dense or multi) in vector ``using`` ("" = unnamed).
+
+        Approximate (Edge's HNSW index where one is built, see ``optimize()``) by default; a full
+        scan with ``exact=True``. Returns ``(id, score)`` pairs, best first, as validation expects.
+        """
+        if limit <= 0:
+            raise UsageError(f"query limit must be positive, not {limit}")
+        q = _q()
+        if hasattr(vector, "tolist"):
+            vector = vector.tolist()
+        elif isinstance(vector, list) and vector and hasattr(vector[0], "tolist"):
+            vector = [v.tolist() for v in vector]
+        request = q.QueryRequest(
+            limit=limit,
+            query=q.Query.Nearest(vector, using=using or None),
+            with_vector=False,
+            with_payload=False,
+            params=q.SearchParams(exact=exact, hnsw_ef=hnsw_ef),
+        )
+        hits = self._call(name, lambda s: list(s.query(request)), "query")
+        return [(_id_out(h.id), float(h.score)) for h in hits]
+
+    def search_index_note(self, name: str) -> str:
+        """What ANN queries on ``name`` search: an HNSW index, or (none built yet) every vector."""
+        info = self._call(name, lambda s: s.info(), "info")
+        indexed, points = int(info.indexed_vectors_count), int(info.points_count)
+        where = f"{self.display} {name}"
+        if indexed:
+            return f"{where}: ANN queries use Edge's HNSW index ({indexed} indexed vectors, {points} points)"
+        return (
+            f"{where}: no HNSW index built ({points} points; below indexing_threshold or optimize() "
+            "not run), so ANN queries there are full scans and recall measures no index"
+        )
+
     def write(self, name: str, points: Sequence[Point]) -> None:
         q = _q()
         structs = [point_to_edge(p) for p in points]
