@@ -108,3 +108,35 @@ def test_names_and_classification() -> None:
     assert collection_name_of(Path("snapshot-edge-docs.tar")) == "docs"
     assert classify(["./segments/x/segment.json", "./wal/open-1"]) == ("shard", [0])
     assert classify(["config.json", "0/segments/a.tar", "2/segments/b.tar"]) == ("collection", [0, 2])
+
+
+def test_verify_checks_native_snapshot_files(tmp_path: Path) -> None:
+    """verify BACKUP checks the snapshot files of the manifest; restore reads Parquet, not them."""
+    from typer.testing import CliRunner
+
+    from qdrant_ops.cli import app
+    from qdrant_ops.config import RestoreConfig
+    from qdrant_ops.restore import restore
+
+    root, snap = _edge_backup_with_snapshot(tmp_path, shape="int-unnamed", n=80)
+    good = verify_backup(str(root))
+    assert good.status == "ok"
+    check = next(c for c in good.checks if c.name == "snapshots")
+    assert check.passed and "1 native snapshot file(s)" in check.detail
+    data = bytearray(snap.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte inside the shard tar, same size
+    snap.write_bytes(bytes(data))
+    bad = verify_backup(str(root))
+    assert bad.status == "failed"
+    check = next(c for c in bad.checks if c.name == "snapshots")
+    assert not check.passed and str(snap) in check.detail and "sha256" in check.detail
+    assert all(c.passed for c in bad.checks if c.name != "snapshots")  # the Parquet files are intact
+    res = CliRunner().invoke(app, ["verify", str(root)])
+    assert res.exit_code == 1 and "snapshot-edge-docs.tar" in res.output, res.output
+    # restore uses the Parquet files: a corrupt snapshot beside them does not stop it
+    rest = restore(RestoreConfig(backup=str(root), target=endpoint_from_uri(f"edge:{tmp_path}/back")))
+    assert rest.status == "ok" and open_endpoint(f"edge:{tmp_path}/back").count("docs") == 80
+    snap.unlink()
+    gone = verify_backup(str(root))
+    check = next(c for c in gone.checks if c.name == "snapshots")
+    assert not check.passed and "native snapshot file missing" in check.detail and str(snap) in check.detail

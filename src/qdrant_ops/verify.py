@@ -31,6 +31,7 @@ from qdrant_ops.errors import CorruptBackupError, NotFoundError, UsageError
 from qdrant_ops.integrity import Digest, digest_batch
 from qdrant_ops.progress import NullProgress, ProgressSink
 from qdrant_ops.reports import Report, md_table
+from qdrant_ops.snapshot_verify import check_snapshots
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,9 @@ def verify_backup(
             f"{row.actual_digest}" if not problems else "not recomputed: files failed",
             collection=name,
         )
+        if entry.snapshots:
+            snaps_ok, bad = check_snapshots(root, entry.snapshots)
+            report.check("snapshots", not bad, "; ".join(bad) or f"{snaps_ok} native snapshot file(s), sha256 match", collection=name)
     report.finish()
     return report
 
