@@ -84,3 +84,31 @@ def test_different_arguments_start_a_new_backup(store_uri: str, tmp_path: Path) 
     rep = backup(BackupConfig(source=endpoint_from_uri(store_uri), backup_path=str(root), batch_size=30), source=src)
     assert not rep.resumed
     assert load_manifest(Path(rep.backup_dir)).collections["a"].points_count == 120
+
+
+def test_killed_between_manifest_and_rename_is_finished_by_rerun(store_uri: str, tmp_path: Path) -> None:
+    """A partial directory already holding its manifest is refused, and the rerun only renames it."""
+    import shutil
+
+    make_collection(store_uri, "a", "int-unnamed", n=60)
+    root = tmp_path / "bk"
+    cfg = BackupConfig(source=endpoint_from_uri(store_uri), backup_path=str(root), verify_integrity=False)
+    done = Path(backup(cfg).backup_dir)
+    # Re-create the moment before the rename: the same directory, still named .partial-<stamp>.
+    partial = root / f"{PARTIAL_PREFIX}{done.name}"
+    shutil.copytree(done, partial)
+    shutil.rmtree(done)
+    from qdrant_ops.backup import _plan
+
+    import json
+
+    src = open_endpoint(store_uri)
+    (partial / "plan.json").write_text(json.dumps(_plan(cfg, src, ["a"], 1), sort_keys=True))
+    with pytest.raises(CorruptBackupError):
+        load_manifest(partial)
+    with pytest.raises(NotFoundError):
+        resolve_backup(str(root))
+    rep = backup(cfg)
+    assert rep.resumed and Path(rep.backup_dir).name == done.name
+    assert load_manifest(Path(rep.backup_dir)).collections["a"].points_count == 60
+    assert not (Path(rep.backup_dir) / "plan.json").exists()

@@ -432,16 +432,19 @@ def with_schema_check(path: Path, fields: list[VectorField]) -> None:
 
 
 def _finalise(work: Path, root: Path, stamp: str, tar: bool) -> Path:
-    for leftover in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "plan.json", "started_at"):
-        p = work / leftover
-        if p.exists():
-            p.unlink()
+    """Rename a finished partial directory into place, then drop its bookkeeping files.
+
+    Renaming first means a run killed in between leaves either a partial directory that the
+    rerun finds by its plan (and only renames), or a complete backup with stray state files.
+    """
     final = root / stamp
     n = 1
     while final.exists():
         final = root / f"{stamp}-{n}"
         n += 1
     work.rename(final)
+    for leftover in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "plan.json", "started_at"):
+        (final / leftover).unlink(missing_ok=True)
     if tar:
         return write_tar(final)
     return final

@@ -119,8 +119,12 @@ class Manifest:
 def load_manifest(backup_dir: Path) -> Manifest:
     """Read and check the manifest; a missing, partial or malformed one is refused."""
     path = backup_dir / MANIFEST
+    if backup_dir.name.startswith(PARTIAL_PREFIX):
+        raise CorruptBackupError(
+            f"{backup_dir} is an incomplete backup; rerun the backup to finish it", file=path
+        )
     if not path.is_file():
-        if backup_dir.name.startswith(PARTIAL_PREFIX) or (backup_dir / "state.sqlite").exists():
+        if (backup_dir / "state.sqlite").exists() or (backup_dir / "state.sqlite").exists():
             raise CorruptBackupError(
                 f"{backup_dir} is an incomplete backup (no manifest); rerun the backup to finish it",
                 file=path,
