@@ -140,3 +140,14 @@ def test_verify_checks_native_snapshot_files(tmp_path: Path) -> None:
     gone = verify_backup(str(root))
     check = next(c for c in gone.checks if c.name == "snapshots")
     assert not check.passed and "native snapshot file missing" in check.detail and str(snap) in check.detail
+
+
+def test_convert_manifest_names_the_snapshot_file(tmp_path: Path) -> None:
+    root, snap = _edge_backup_with_snapshot(tmp_path, shape="int-unnamed", n=30)
+    conv = convert_snapshot(snap, tmp_path / "conv")
+    manifest_text = (Path(conv.backup_dir) / "manifest.json").read_text()
+    source = json.loads(manifest_text)["source"]
+    assert source["url"] == str(snap.resolve())
+    assert "qdrant-ops-convert-" not in manifest_text  # the scratch Edge store is named nowhere
+    assert conv.source.startswith(f"snapshot {snap.resolve()} (shard, 1 shard(s))")
+    assert "qdrant-ops-convert-" not in json.dumps(conv.model_dump(mode="json"))

@@ -250,7 +250,10 @@ def convert_snapshot(file: str | Path, to: str | Path, *, collection: str | None
     from qdrant_ops.endpoints.archive import collection_dirname
     from qdrant_ops.endpoints.edge import EdgeEndpoint
 
+    from qdrant_ops.config import redact_url
+
     path = Path(file)
+    named = redact_url(str(path.resolve()))  # a path, or a URL without user:password or query
     Path(to).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="qdrant-ops-convert-", dir=str(to)) as tmp:
         opened = open_snapshot(path, Path(tmp) / "unpacked", collection)
@@ -261,6 +264,8 @@ def convert_snapshot(file: str | Path, to: str | Path, *, collection: str | None
         target = store / collection_dirname(opened.collection)
         shutil.move(str(opened.shards[first]), target)
         ep = EdgeEndpoint(store)
+        # The manifest's source.url (and the report) name the snapshot file, not the scratch store.
+        ep.display = named
         if opened.config:
             from qdrant_ops.endpoints.edge import SIDECAR_FORMAT, SIDECAR
             from qdrant_ops.reports import atomic_write_text
@@ -286,6 +291,6 @@ def convert_snapshot(file: str | Path, to: str | Path, *, collection: str | None
         )
         report = backup(cfg, source=ep)
         ep.close()
-    report.source = f"snapshot {path} ({opened.kind}, {len(opened.shards)} shard(s))"
+    report.source = f"snapshot {named} ({opened.kind}, {len(opened.shards)} shard(s))"
     report.notes.append(f"converted from {opened.kind} snapshot {path.name} through Qdrant Edge")
     return report
