@@ -1,4 +1,4 @@
-"""Reliability trials: crash (SIGKILL), transient faults, corruption and fuzzed input.
+"""Reliability trials: crash (SIGKILL backup, restore, migrate), transient faults, corruption and fuzzed input.
 
     python benchmarks/trials.py [--trials 50] [--points 20000] [--parallel 2] [--jobs 2]
                                 [--fault-points 5000] [--corruptions 200] [--fuzz 300]
@@ -51,17 +51,22 @@ def crash_trials(args: argparse.Namespace, tmp: Path) -> list[list[object]]:
     bdir = next(d for d in (calib / "b").iterdir() if is_complete_backup(d))
     full_r = crash.timed(crash.cli("restore", str(bdir), "--target", str(calib / "t"), "--parallel",
                                    str(args.parallel), "--batch-size", "1000"))
-    print(f"uninterrupted: backup {full_b:.1f}s, restore {full_r:.1f}s; kills uniform in those windows", flush=True)
+    full_m = crash.timed(crash.migrate_args(str(store), str(calib / "mt"), calib / "m", args.parallel, 500))
+    print(f"uninterrupted: backup {full_b:.1f}s, restore {full_r:.1f}s, migrate {full_m:.1f}s; "
+          "kills uniform in those windows", flush=True)
     rows: list[list[object]] = []
-    for verb in ("backup", "restore"):
+    for verb in ("backup", "restore", "migrate"):
         def one(i: int, verb: str = verb) -> crash.TrialResult:
             rng = random.Random(f"{args.seed}-{verb}-{i}")
-            work = tmp / f"{verb}-{i % args.jobs}"
+            work = tmp / f"{verb}-{i}"  # own directory: trials run --jobs at a time
             crash.clear(work)
             try:
                 if verb == "backup":
                     src = crash.fresh_copy(store, work / "src")  # local mode: one process per store
                     return crash.backup_trial(str(src), expected, work, rng, full_b, args.parallel, config)
+                if verb == "migrate":
+                    src = crash.fresh_copy(store, work / "src")
+                    return crash.migrate_trial(str(src), expected, work, rng, full_m, args.parallel, 500)
                 b = crash.fresh_copy(bdir, work / bdir.name)
                 return crash.restore_trial(b, expected, work, rng, full_r, args.parallel)
             finally:

@@ -221,3 +221,55 @@ def clear(path: Path) -> None:
         shutil.rmtree(path)
     path.mkdir(parents=True)
     os.chmod(path, 0o700)
+
+
+def migrate_args(source: str, target: str, work: Path, parallel: int, batch_size: int = 100) -> list[str]:
+    return cli("migrate", "--source", source, "--target", target, "--parallel", str(parallel),
+               "--backup-path", str(work / "migrate-backups"), "--batch-size", str(batch_size))
+
+
+def migrate_trial(
+    source: str, expected: Content, work: Path, rng: random.Random, window_s: float, parallel: int,
+    batch_size: int = 100,
+) -> TrialResult:
+    """Kill ``migrate`` between two local-mode stores at a random moment, rerun it, check the target.
+
+    A kill that leaves the state file behind left unfinished work: the target must then not pass
+    ``verify`` against the source (it is not passed off as complete) and the rerun must resume it.
+    """
+    from qdrant_ops.migrate import STATE_FILE
+
+    target = str(work / "target")
+    args = migrate_args(source, target, work, parallel, batch_size)
+    state_file = work / "migrate-backups" / STATE_FILE
+    at = rng.uniform(0.0, window_s)
+    finished = run_and_kill(args, at)
+    res = TrialResult("migrate", killed=not finished, kill_at_s=at)
+    if not finished and state_file.exists():
+        try:
+            got = store_content(target, "c") if Path(target).exists() else None
+        except QdrantOpsError:
+            got = None  # the target collection was not created yet
+        if got is None or got.digest != expected.digest:
+            res.partial_left = True
+            refused, why = _refuses(cli("verify", "--source", source, "--target", target))
+            res.partial_refused = refused
+            if not refused:
+                res.problems.append(f"verify passed a half-migrated target: {why!r}")
+    if not finished:
+        done = run(args)
+        if done.returncode != 0:
+            # The kill may land after the run removed its state (the migration was complete): the
+            # rerun then refuses the existing target, which is right; the content check decides.
+            if state_file.exists() or "already exist" not in done.stderr:
+                res.problems.append(f"rerun exited {done.returncode}: {done.stderr.strip()[-300:]}")
+                return res
+    if state_file.exists():
+        res.problems.append("the migration state was left behind after a finished run")
+    got = store_content(target, "c")
+    res.lost, res.duplicated = got.compare(expected)
+    res.digest_ok = got.digest == expected.digest and sum(got.ids.values()) == sum(expected.ids.values())
+    live = run(cli("verify", "--source", source, "--target", target))
+    if live.returncode != 0:
+        res.problems.append(f"verify source vs target exited {live.returncode}: {live.stderr.strip()[-300:]}")
+    return res

@@ -1,4 +1,5 @@
-"""SIGKILL ``qdrant-ops backup`` and ``restore`` at random moments; rerun; nothing lost or doubled.
+"""SIGKILL ``qdrant-ops backup``, ``restore`` and ``migrate`` at random moments; rerun; nothing lost
+or doubled.
 
 Small scale here (3 trials each); ``make trials`` runs 50 each on 20k points.
 """
@@ -21,6 +22,8 @@ from reliability.crash import (
     cli,
     clear,
     fresh_copy,
+    migrate_args,
+    migrate_trial,
     restore_trial,
     store_content,
     timed,
@@ -68,3 +71,20 @@ def test_restore_killed_at_random_moments(source: tuple[Path, Content], tmp_path
         clear(work)
         r = restore_trial(bdir, expected, work, rng, full, 2)
         assert r.ok, (r.kill_at_s, r.problems, r.lost, r.duplicated)
+
+
+def test_migrate_killed_at_random_moments(source: tuple[Path, Content], tmp_path: Path) -> None:
+    store, expected = source
+    rng = random.Random(20240603)
+    src = fresh_copy(store, tmp_path / "src")
+    calib = tmp_path / "calib"
+    full = timed(migrate_args(str(src), str(calib / "target"), calib, 2))
+    assert store_content(str(calib / "target"), "c").digest == expected.digest
+    results = []
+    for i in range(TRIALS):
+        work = tmp_path / f"t{i}"
+        clear(work)
+        results.append(migrate_trial(str(src), expected, work, rng, full, 2))
+    for r in results:
+        assert r.ok, (r.kill_at_s, r.problems, r.lost, r.duplicated)
+    assert any(r.killed for r in results), "no trial killed the run mid-way"
