@@ -199,3 +199,14 @@ def test_append_into_other_dimension_is_refused(tmp_path: Path, target_uri: str)
     make_collection(target_uri, "c", "sparse", 5)
     with pytest.raises(UsageError, match="no vector|dimension"):
         migrate(cfg(":memory:", target_uri, tmp_path, on_exists="append"))
+
+
+def test_dry_run_fails_when_the_real_run_would_refuse_the_target(tmp_path: Path, target_uri: str) -> None:
+    make_collection(":memory:", "c", "int-unnamed", 30)
+    make_collection(target_uri, "c", "int-unnamed", 5, seed=99)
+    report = migrate(cfg(":memory:", target_uri, tmp_path, dry_run=True))
+    assert report.status == "failed"
+    assert [c.name for c in report.failed_checks] == ["target"]
+    assert open_endpoint(target_uri).count("c") == 5
+    report = migrate(cfg(":memory:", target_uri, tmp_path, dry_run=True, on_exists="replace"))
+    assert report.status == "dry-run"

@@ -73,12 +73,14 @@ def run(root: Path, points: int, console: Console) -> int:
 def phase7(root: Path, source_dir: Path, console: Console) -> bool:
     """The whole phase 7 on the demo store and a generated demo repository, as one runbook run."""
     from qdrant_ops.demorepo import create_demo_repo
-    from qdrant_ops.runbook import run_runbook
-    from qdrant_ops.runbook_model import Runbook
+    import yaml
+
+    from qdrant_ops.runbook import load_runbook, run_runbook
 
     repo = create_demo_repo(root / "repo")
     runs = root / "runbook"
-    rb = Runbook.model_validate({
+    runbook_file = root / "runbook.yaml"
+    data = {
         "endpoint": {"path": str(source_dir)},
         "backup_path": str(runs),
         "repo": str(repo),
@@ -98,17 +100,25 @@ def phase7(root: Path, source_dir: Path, console: Console) -> bool:
                  "config": {"command": [sys.executable, "-m", "unittest", "discover", "-s", "tests"]}},
             ]},
         ],
-    })
-    console.print(f"\n[bold]6. phase 7 runbook[/] on {source_dir} and the demo repository {repo}")
-    dry = run_runbook(rb, dry_run=True)
+    }
+    runbook_file.write_text(
+        "# The demo's phase 7 runbook (written by make demo): edit it and run it yourself with\n"
+        f"#   qdrant-ops run --runbook {runbook_file} --dry-run\n"
+        + yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+        encoding="utf-8",
+    )
+    rb = load_runbook(runbook_file)
+    console.print(f"\n[bold]6. phase 7 runbook[/] {runbook_file} on {source_dir} and the demo repository {repo}")
+    dry = run_runbook(rb, dry_run=True, runbook_file=str(runbook_file))
     console.print(f"   dry-run: {dry.status}, {len(dry.steps)} steps planned, nothing changed")
-    report = run_runbook(rb)
+    report = run_runbook(rb, runbook_file=str(runbook_file))
     for line in report.summary_lines():
         console.print("   " + line, markup=False, highlight=False)
     console.print(
         f"\nrun:     {report.run_dir}\nreport:  {report.run_dir}/report.md (and .json)\n"
         f"plan:    {repo / 'docs' / 'PLAN.md'} (ticked)\narchive: {repo / 'legacy' / 'python-scripts'}\n"
-        f"undo:    qdrant-ops rollback {report.run_id} --backup-path {runs}"
+        f"undo:    qdrant-ops rollback {report.run_id} --backup-path {runs}\n"
+        f"again:   after the undo, qdrant-ops run --runbook {runbook_file} --dry-run, then --yes"
     )
     return report.status == "ok"
 

@@ -50,10 +50,10 @@ from qdrant_ops.migrate_plan import (
 from qdrant_ops.migrate_report import CollectionMigration, MigrateReport, SamplePoint, ValidateReport
 from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.locks import FileLock
-from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, call_with_retry
+from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, retrying_scan
 from qdrant_ops.pipeline.writer import BatchWriter, WriteFailure, estimate_bytes, write_dead_letter
 from qdrant_ops.progress import NullProgress, ProgressSink, ProgressTask
-from qdrant_ops.transforms import Transformer, clone_points
+from qdrant_ops.transforms import Transformer, clone_points, originals_for
 from qdrant_ops.validation import check_content, check_parity, digest_points, expected_points
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,8 @@ def migrate(
 
     if cfg.dry_run:
         _dry_run(cfg, src, dst, jobs, report)
-        report.finish("dry-run")
+        # A plan the real run would refuse (target exists, no disk) fails the dry run too.
+        report.finish("failed" if report.failed_checks else "dry-run")
         return report
 
     plan = _plan_dict(cfg, report, jobs, slices)
@@ -477,15 +478,18 @@ def _copy_slice(
         return
     counters = {k: int(extra.get(k, 0)) for k in ("read", "filtered", "dropped", "failed", "written", "batches", "retries")}
     digest = Digest.from_json(extra["digest"]) if extra.get("digest") else Digest()
-    pages = src.scan(job.name, batch_size=cfg.batch_size, slice_=slice_ if total > 1 else None, offset=st["offset"])
+    # retrying_scan restarts a failed scroll at the cursor (retrying next() on the dead generator
+    # ended the slice early: the migration looked complete and validated with points missing).
+    pages = retrying_scan(src, job.name, policy, stats, batch_size=cfg.batch_size,
+                          slice_=slice_ if total > 1 else None, offset=st["offset"])
     source_fields = job.spec.vector_fields()
     while not stop.is_set():
-        page = call_with_retry(lambda: next(pages, None), policy, stats, what=f"scroll {job.name}")
+        page = next(pages, None)
         if page is None:
             state.save_slice(job.name, index, offset=None, done=True, next_seq=st["next_seq"], rows=counters["written"],
                              extra={**counters, "digest": digest.to_json()})
             return
-        originals = clone_points(page.points) if page.points else []
+        originals = originals_for(job.transformer, page.points) if page.points else []
         result = job.transformer.apply(page.points)
         fits: list[Point] = []
         bad_source: list[Point] = [f.point for f in result.failures]
@@ -603,6 +607,14 @@ def _dry_run(cfg: MigrateConfig, src: Endpoint, dst: Endpoint, jobs: list[_Job],
             (False, "fail"): "create", (False, "replace"): "create", (False, "append"): "create",
             (True, "fail"): "refused: target exists", (True, "replace"): "replace", (True, "append"): "append",
         }[(exists, cfg.on_exists)]
+        if exists and cfg.on_exists == "fail":
+            report.check(
+                "target",
+                False,
+                f"{j.tname} already exists at {report.target}: the run would refuse it "
+                "(use --on-exists replace|append, or another target name)",
+                collection=j.name,
+            )
         n = len(j.sample_before)
         count = j.spec.points_count
         keep = (len(j.sample_after) / n) if n else 1.0

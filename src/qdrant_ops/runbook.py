@@ -289,6 +289,36 @@ def _plan_updates(rb: Runbook, phases: list[PhaseSpec], state: RunState) -> list
     return ups
 
 
+DATA_KINDS = ("backup", "snapshot", "migrate", "validate", "cutover")
+
+
+def is_migration_target(spec_metadata: dict[str, Any]) -> bool:
+    """True for a collection an earlier ``qdrant-ops migrate`` created (its metadata says so)."""
+    marker = spec_metadata.get("migration")
+    return isinstance(marker, dict) and marker.get("tool") == "qdrant-ops" and "source_collection" in marker
+
+
+def default_collections(rb: Runbook) -> list[str]:
+    """All collections of the runbook's source, less the targets of earlier migrations.
+
+    Resolved once per run, so backup, migrate and validate agree, and a resumed or repeated run
+    does not migrate ``x_v2`` into ``x_v2_v2``. Empty when no source is known (the steps then
+    report that themselves).
+    """
+    from qdrant_ops.endpoints import open_endpoint
+    from qdrant_ops.runbook_steps import default_endpoint
+
+    data = default_endpoint(rb)
+    if data is None:
+        return []
+    try:
+        ep = open_endpoint(EndpointConfig.model_validate(data))
+        names = ep.list_collections()
+        return [n for n in names if not is_migration_target(ep.get_spec(n).metadata)]
+    except QdrantOpsError:
+        return []  # unreachable: the prerequisite check reports it
+
+
 def run_runbook(
     rb: Runbook,
     *,
@@ -321,6 +351,8 @@ def run_runbook(
         phases = select_phases(rb, phase)
         rdir = run_dir(rb.backup_path, new_run_id())
     report.run_id, report.run_dir, report.phases = rdir.name, str(rdir), [p.id for p in phases]
+    if not rb.collections and any(s.kind in DATA_KINDS for p in phases for s in p.steps):
+        rb = rb.model_copy(update={"collections": default_collections(rb)})
     ctx = StepContext(runbook=rb, run_dir=rdir, dry_run=dry_run, progress=progress)
     if state is not None:
         ctx.states = {st.id: st for st in state.steps}
