@@ -32,7 +32,7 @@ from qdrant_ops.verify import verify_backup, verify_live
 def run(root: Path, points: int, console: Console) -> int:
     source_dir, restored_dir = root / "source", root / "restored"
     backups, reports = root / "backups", root / "reports"
-    for d in (source_dir, restored_dir):
+    for d in (source_dir, restored_dir, root / "runbook", root / "repo"):
         if d.exists():
             shutil.rmtree(d)
     progress = RichProgress()
