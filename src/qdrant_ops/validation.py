@@ -28,6 +28,7 @@ from qdrant_ops.config import ValidationSettings
 from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, Point, PointId, VectorField
 from qdrant_ops.errors import UnsupportedError
 from qdrant_ops.integrity import Digest, digest_batch
+from qdrant_ops.pipeline.retry import RetryPolicy, call_with_retry, retrying_scan
 from qdrant_ops.reports import Report
 from qdrant_ops.transforms import Transformer
 
@@ -42,12 +43,16 @@ _LOOSE = {"float16": (2e-3, 2e-3), "uint8": (0.0, 0.51)}
 
 
 def digest_points(points: Sequence[Point], fields: Sequence[VectorField]) -> Digest:
-    return digest_batch(encode_points(points, fields), fields) if points else Digest()
+    if not points:
+        return Digest()
+    # The payloads are at hand: the digest takes them as objects, sparing a JSON round trip.
+    batch = encode_points(points, fields, payload_text=False)
+    return digest_batch(batch, fields, payloads=[p.payload for p in points])
 
 
 def target_digest(ep: Endpoint, name: str, fields: Sequence[VectorField], batch_size: int = 1000) -> Digest:
     d = Digest()
-    for page in ep.scan(name, batch_size=batch_size):
+    for page in retrying_scan(ep, name, batch_size=batch_size):
         d.add(digest_points(page.points, fields))
     return d
 
@@ -56,7 +61,7 @@ def expected_points(
     src: Endpoint, name: str, transformer: Transformer, batch_size: int = 1000
 ) -> Iterator[list[Point]]:
     """The source scanned again and transformed: what the target should hold."""
-    for page in src.scan(name, batch_size=batch_size):
+    for page in retrying_scan(src, name, batch_size=batch_size):
         if page.points:
             yield transformer.apply(page.points).points
 
@@ -136,7 +141,7 @@ def compare_points(
                         out["first"].append(f"{diff.id}: {diff.kind}: {diff.detail}")
     count = dst.count(tname)
     if count > len(seen) - out["missing"]:
-        for page in dst.scan(tname, batch_size=1000, with_vectors=False):
+        for page in retrying_scan(dst, tname, batch_size=1000, with_vectors=False):
             for p in page.points:
                 if normalize_id(p.id) not in seen:
                     out["extra"] += 1
@@ -222,14 +227,14 @@ def searcher(ep: Endpoint, collection: str) -> Search:
     def via_client(vector: list[Any], using: str, k: int, exact: bool) -> list[tuple[PointId, float]]:
         from qdrant_client import models
 
-        res = client.query_points(
+        res = call_with_retry(lambda: client.query_points(
             collection,
             query=vector,
             using=using or None,
             limit=k,
             with_payload=False,
             search_params=models.SearchParams(exact=True) if exact else None,
-        )
+        ), RetryPolicy(), what=f"query {collection}")
         return [(p.id, float(p.score)) for p in res.points]
 
     return via_client
@@ -243,7 +248,7 @@ def sample_points(ep: Endpoint, name: str, k: int, batch_size: int = 256) -> lis
     total = max(1, count // (2 * k))  # slice 0 then holds about 2K points: enough for K
     slice_ = (0, total) if total > 1 and ep.info().supports_slice else None
     out: list[Point] = []
-    for page in ep.scan(name, batch_size=min(batch_size, max(k, 16)), slice_=slice_):
+    for page in retrying_scan(ep, name, batch_size=min(batch_size, max(k, 16)), slice_=slice_):
         out.extend(page.points)
         if len(out) >= k:
             break

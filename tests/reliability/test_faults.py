@@ -9,14 +9,15 @@ from qdrant_client import QdrantClient
 
 from datagen import make_collection
 from qdrant_ops.backup import backup
-from qdrant_ops.config import BackupConfig, RestoreConfig, endpoint_from_uri
-from qdrant_ops.endpoints import open_endpoint
+from qdrant_ops.config import BackupConfig, MigrateConfig, RestoreConfig, endpoint_from_uri
+from qdrant_ops.endpoints import close_all, open_endpoint
 from qdrant_ops.endpoints.archive import load_manifest
 from qdrant_ops.endpoints.qdrant import QdrantEndpoint
 from qdrant_ops.errors import PartialError
+from qdrant_ops.migrate import STATE_FILE, migrate
 from qdrant_ops.pipeline.retry import RetryPolicy
 from qdrant_ops.restore import restore
-from qdrant_ops.verify import digest_endpoint, verify_against
+from qdrant_ops.verify import digest_endpoint, verify_against, verify_live
 from reliability.faults import FaultyClient, terminal_error
 
 N = 1500
@@ -89,3 +90,100 @@ def test_terminal_error_is_not_retried_and_dead_letters(tmp_path: Path) -> None:
 
     assert pq.read_table(dead[0]).num_rows == 100
     assert dead[0].stat().st_mode & 0o077 == 0, "dead-letter data must be owner-only"
+
+
+def _migrate_cfg(src: str, dst: str, tmp: Path, **kw: object) -> MigrateConfig:
+    data: dict[str, object] = {
+        "source_qdrant": {"url": src}, "target_qdrant": {"url": dst}, "backup_path": str(tmp / "mb"),
+        "batch_size": 100, "parallel": 2, "validation": {"samples": 5},
+    }
+    data.update(kw)
+    return MigrateConfig.model_validate(data)
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.3])
+def test_migrate_under_faults_is_exact(tmp_path: Path, rate: float) -> None:
+    """Faults on both sides (source scrolls, target writes and metadata); the target's digest
+    after reopening equals the source's. Both stores are reopened local-mode directories, which
+    return vectors as written (an in-session store normalises cosine vectors)."""
+    spath = str(tmp_path / "source")
+    make_collection(spath, "c", "sparse", N)
+    close_all()
+    src = QdrantEndpoint(QdrantClient(path=spath), "source", "local")
+    fsrc = FaultyClient(src.client, rate=rate, latency_s=0.001, seed=21)
+    tpath = str(tmp_path / "target")
+    inner = QdrantClient(path=tpath)
+    ftgt = FaultyClient(inner, rate=rate, latency_s=0.001, seed=22)
+    report = migrate(
+        _migrate_cfg(spath, tpath, tmp_path),
+        source=QdrantEndpoint(fsrc, "faulty-source", "local"),
+        target=QdrantEndpoint(ftgt, "faulty-target", "local"),
+        policy=RetryPolicy(base_delay=0.001, max_retries=12),
+    )
+    assert report.status == "ok", report.summary_lines()
+    assert fsrc.stats.faults > 0 and ftgt.stats.faults > 0
+    assert sum(c.retries for c in report.collections) > 0
+    assert not (tmp_path / "mb" / STATE_FILE).exists()
+    inner.close()
+    src.client.close()
+    # Both reopened the same way: local mode returns cosine vectors differently within the session
+    # that wrote them, so the bitwise digests are compared between two fresh sessions.
+    source = QdrantEndpoint(QdrantClient(path=spath), "source", "local")
+    reopened = QdrantEndpoint(QdrantClient(path=tpath), "target", "local")
+    fields = source.get_spec("c").vector_fields()
+    ids = [p.id for page in reopened.scan("c", batch_size=500, with_vectors=False) for p in page.points]
+    assert len(ids) == len(set(ids)) == N
+    assert digest_endpoint(reopened, "c", fields) == digest_endpoint(source, "c", fields)
+    assert [c.verdict for c in verify_live(source, reopened).collections] == ["exact"]
+    reopened.client.close()
+    source.client.close()
+
+
+@pytest.mark.parametrize("kind", ["http400", "dimension"])
+def test_migrate_terminal_error_exit_4_dead_letter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   kind: str) -> None:
+    """Through the real CLI: a 400 / dimension mismatch on one write is not retried; the run stops
+    with exit 4 and the dead-letter file holds exactly the refused points."""
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    import qdrant_ops.migrate as migrate_mod
+    from qdrant_ops.cli import app
+
+    store = str(tmp_path / "src")
+    make_collection(store, "c", "int-unnamed", 600)
+    close_all()
+    tpath = str(tmp_path / "target")
+    upserts: list[int] = []
+    refused: list[object] = []
+
+    def fatal(name: str, args: tuple[object, ...], kwargs: dict[str, object]) -> Exception | None:
+        if name != "upsert":
+            return None
+        upserts.append(1)
+        if len(upserts) == 3:
+            refused.extend(p.id for p in kwargs["points"])  # type: ignore[attr-defined]
+            return terminal_error(kind)
+        return None
+
+    real_open = migrate_mod.open_endpoint
+
+    def open_faulty(cfg: object) -> object:
+        ep = real_open(cfg)  # type: ignore[arg-type]
+        if ep.info().display.endswith("target"):
+            return QdrantEndpoint(FaultyClient(ep.client, rate=0.0, terminal=fatal), "faulty-target", "local")  # type: ignore[attr-defined]
+        return ep
+
+    monkeypatch.setattr(migrate_mod, "open_endpoint", open_faulty)
+    res = CliRunner().invoke(app, ["--quiet", "migrate", "--source", store, "--target", tpath,
+                                   "--backup-path", str(tmp_path / "mb"), "--batch-size", "100", "--no-backup"])
+    close_all()
+    assert res.exit_code == 4, res.output
+    assert "Traceback" not in res.output
+    assert len(upserts) == 3, "the terminal error was retried"
+    dead = tmp_path / "mb" / "dead-letter" / "c.parquet"
+    assert dead.exists()
+    assert sorted(pq.read_table(dead).column("id_int").to_pylist()) == sorted(refused)  # type: ignore[type-var]
+    assert len(refused) == 100
+    assert dead.stat().st_mode & 0o077 == 0
+    assert (tmp_path / "mb" / STATE_FILE).exists(), "the state must stay for the rerun"

@@ -250,7 +250,7 @@ class QdrantEndpoint:
         return result
 
     def retrieve(self, name: str, ids: Sequence[PointId]) -> list[Point]:
-        recs = self._call(
+        recs = self._meta(
             lambda: self.client.retrieve(name, ids=list(ids), with_payload=True, with_vectors=True),
             "retrieve",
         )
@@ -286,7 +286,7 @@ class QdrantEndpoint:
 
     def update_metadata(self, name: str, metadata: dict[str, Any]) -> None:
         """Merge ``metadata`` into the collection's metadata (top-level keys replaced)."""
-        self._call(lambda: self.client.update_collection(name, metadata=metadata), "update metadata")
+        self._meta(lambda: self.client.update_collection(name, metadata=metadata), "update metadata")
 
     def delete_alias(self, alias: str) -> None:
         from qdrant_client import models

@@ -6,9 +6,9 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from qdrant_ops.errors import is_transient
 
@@ -61,3 +61,47 @@ def call_with_retry(
                 stats.count(retries=1)
             attempt += 1
             sleep(wait)
+
+
+def retrying_scan(
+    ep: Any,
+    name: str,
+    policy: RetryPolicy | None = None,
+    stats: RetryStats | None = None,
+    *,
+    batch_size: int,
+    slice_: tuple[int, int] | None = None,
+    offset: Any = None,
+    with_vectors: bool = True,
+) -> Iterator[Any]:
+    """``ep.scan(...)`` whose pages are retried on transient errors without skipping any.
+
+    A generator that raised is finished: retrying ``next()`` on it would return None and the scan
+    would look complete with points missing. Each retry starts a new scan at the saved cursor.
+    """
+    policy = policy or RetryPolicy()
+    cursor = offset
+
+    def open_scan() -> Iterator[Any]:
+        result: Iterator[Any] = ep.scan(name, batch_size=batch_size, slice_=slice_, offset=cursor,
+                                        with_vectors=with_vectors)
+        return result
+
+    pages = open_scan()
+
+    def attempt() -> Any:
+        nonlocal pages
+        try:
+            return next(pages, None)
+        except Exception:
+            pages = open_scan()
+            raise
+
+    while True:
+        page = call_with_retry(attempt, policy, stats, what=f"scroll {name}")
+        if page is None:
+            return
+        yield page
+        if page.next_offset is None:
+            return
+        cursor = page.next_offset
