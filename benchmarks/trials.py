@@ -139,6 +139,59 @@ def fault_trials(args: argparse.Namespace, tmp: Path) -> list[list[object]]:
             close_all(keep_memory=True)
         rows.append(["restore", f"{rate:.0%}", faulty.stats.calls, faulty.stats.faults, retries, result])
     close_all()
+    rows += migrate_fault_trials(args, tmp)
+    return rows
+
+
+def migrate_fault_trials(args: argparse.Namespace, tmp: Path) -> list[list[object]]:
+    """migrate between two local-mode stores with faults on both clients; digests compared between
+    two fresh sessions (local mode returns cosine vectors differently in the session that wrote)."""
+    from qdrant_client import QdrantClient
+
+    from qdrant_ops.config import MigrateConfig
+    from qdrant_ops.endpoints import close_all
+    from qdrant_ops.endpoints.qdrant import QdrantEndpoint
+    from qdrant_ops.errors import QdrantOpsError
+    from qdrant_ops.migrate import migrate
+    from qdrant_ops.pipeline.retry import RetryPolicy
+    from qdrant_ops.verify import digest_endpoint
+    from reliability.faults import FaultyClient
+
+    spath = str(tmp / "msource")
+    make_collection(spath, "c", "sparse", args.fault_points)
+    close_all()
+    rows: list[list[object]] = []
+    for rate in (0.1, 0.3):
+        tpath = str(tmp / f"mt{rate}")
+        s_inner, t_inner = QdrantClient(path=spath), QdrantClient(path=tpath)
+        fs = FaultyClient(s_inner, rate=rate, latency_s=0.002, seed=int(rate * 100) + 2)
+        ft = FaultyClient(t_inner, rate=rate, latency_s=0.002, seed=int(rate * 100) + 3)
+        cfg = MigrateConfig.model_validate({
+            "source_qdrant": {"url": spath}, "target_qdrant": {"url": tpath}, "backup_path": str(tmp / f"mb{rate}"),
+            "batch_size": 200, "parallel": args.parallel, "validation": {"samples": 10}})
+        try:
+            rep = migrate(cfg, source=QdrantEndpoint(fs, "faulty-source", "local"),
+                          target=QdrantEndpoint(ft, "faulty-target", "local"), policy=RetryPolicy(base_delay=0.01))
+            retries: object = sum(c.retries for c in rep.collections)
+            status = rep.status
+        except QdrantOpsError as exc:
+            status, retries = f"FAILED: {exc}", "-"
+        finally:
+            s_inner.close()
+            t_inner.close()
+        result = status
+        if status == "ok":
+            a = QdrantEndpoint(QdrantClient(path=spath), "source", "local")
+            b = QdrantEndpoint(QdrantClient(path=tpath), "target", "local")
+            fields = a.get_spec("c").vector_fields()
+            ids = [p.id for page in b.scan("c", batch_size=1000, with_vectors=False) for p in page.points]
+            same = digest_endpoint(a, "c", fields) == digest_endpoint(b, "c", fields)
+            exact = same and len(ids) == len(set(ids)) == args.fault_points
+            result = "exact digest" if exact else f"WRONG ({len(set(ids))} ids, {len(ids) - len(set(ids))} dup)"
+            a.client.close()  # type: ignore[attr-defined]
+            b.client.close()  # type: ignore[attr-defined]
+        rows.append(["migrate", f"{rate:.0%}", fs.stats.calls + ft.stats.calls, fs.stats.faults + ft.stats.faults,
+                     retries, result])
     return rows
 
 
