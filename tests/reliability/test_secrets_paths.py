@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -121,3 +122,136 @@ def test_tar_cannot_escape(tmp_path: Path, member: str) -> None:
     with pytest.raises(CorruptBackupError):
         extract_tar(tar, tmp_path / "dest")
     assert not (tmp_path / "escape.txt").exists()
+
+
+def test_tar_absolute_member_refused(tmp_path: Path) -> None:
+    """A member named with an absolute path (TarInfo built by hand) is refused; nothing is written."""
+    import io
+
+    escape = tmp_path / "abs-escape.txt"
+    tar = tmp_path / "abs.tar"
+    data = b"pwned"
+    with tarfile.open(tar, "w") as tf:
+        info = tarfile.TarInfo(str(escape))  # absolute: /tmp/.../abs-escape.txt
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    assert tarfile.open(tar).getnames()[0].startswith("/") or Path("/" + tarfile.open(tar).getnames()[0]) == escape
+    with pytest.raises(CorruptBackupError, match="escapes"):
+        extract_tar(tar, tmp_path / "dest")
+    assert not escape.exists()
+    assert not any(p.is_file() for p in (tmp_path / "dest").rglob("*"))
+
+
+# -- concurrency: a second run on the same backup path / migration state is locked out ---------------
+
+_HOLD = """
+import sys, time
+from pathlib import Path
+from qdrant_ops.pipeline.locks import FileLock
+with FileLock(Path(sys.argv[1]), sys.argv[2]):
+    print("held", flush=True)
+    sys.stdin.readline()  # hold until the test says go
+"""
+
+
+def _hold_lock(lock: Path, what: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(lock), what], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def _release(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    assert proc.wait(timeout=30) == 0
+
+
+def test_second_backup_on_same_path_refused(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    make_collection(str(store), "c", "int-unnamed", 300)
+    close_all()
+    root = tmp_path / "b"
+    holder = _hold_lock(root / ".qdrant-ops.lock", f"backup path {root}")  # what backup takes
+    try:
+        r = _cli("--quiet", "backup", "--source", str(store), "--backup-path", str(root))
+        assert r.returncode == 2, r.stderr
+        lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+        assert len(lines) == 1 and "in use by another qdrant-ops run" in lines[0], r.stderr
+        assert "Traceback" not in r.stderr
+        assert not [d for d in root.iterdir() if d.name != ".qdrant-ops.lock"], "the refused run wrote"
+    finally:
+        _release(holder)
+    r = _cli("--quiet", "backup", "--source", str(store), "--backup-path", str(root))
+    assert r.returncode == 0, r.stderr
+    (bdir,) = [d for d in root.iterdir() if is_complete_backup(d)]
+    assert _cli("verify", str(bdir)).returncode == 0
+
+
+def test_second_run_refused_while_first_runs(tmp_path: Path) -> None:
+    """A real backup held open mid-run (a slow source hook) locks out a second; the first finishes intact."""
+    store = tmp_path / "store"
+    make_collection(str(store), "c", "int-unnamed", 300)
+    close_all()
+    other = tmp_path / "store-copy"
+    shutil.copytree(store, other)
+    root = tmp_path / "b"
+    gate = tmp_path / "gate"
+    script = f"""
+import sys, time
+from pathlib import Path
+from qdrant_ops.endpoints.qdrant import QdrantEndpoint
+real = QdrantEndpoint.scan
+def slow(self, *a, **k):
+    print("scanning", flush=True)
+    while not Path({str(gate)!r}).exists():
+        time.sleep(0.05)
+    yield from real(self, *a, **k)
+QdrantEndpoint.scan = slow
+from qdrant_ops.cli import main
+sys.argv = ["qdrant-ops", "--quiet", "backup", "--source", {str(store)!r}, "--backup-path", {str(root)!r}]
+main()
+"""
+    first = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout is not None and first.stdout.readline().strip() == "scanning"
+        # a copy of the store: local mode lets one process open a store directory at a time
+        second = _cli("--quiet", "backup", "--source", str(other), "--backup-path", str(root))
+        assert second.returncode == 2 and "in use by another qdrant-ops run" in second.stderr, second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1 and "Traceback" not in second.stderr
+    finally:
+        gate.touch()
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    (bdir,) = [d for d in root.iterdir() if is_complete_backup(d)]
+    assert load_manifest(bdir).collections["c"].points_count == 300
+    assert _cli("verify", str(bdir)).returncode == 0
+
+
+def test_second_migrate_on_same_state_refused(tmp_path: Path) -> None:
+    from qdrant_ops.migrate import STATE_FILE
+
+    store = tmp_path / "store"
+    make_collection(str(store), "c", "int-unnamed", 300)
+    close_all()
+    mb = tmp_path / "mb"
+    state = mb / STATE_FILE
+    args = ["--quiet", "migrate", "--source", str(store), "--target", str(tmp_path / "target"),
+            "--backup-path", str(mb), "--no-backup"]
+    holder = _hold_lock(state.with_name(state.name + ".lock"), f"migration state {state}")
+    try:
+        r = _cli(*args)
+        assert r.returncode == 2, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and "in use by another qdrant-ops run" in r.stderr, r.stderr
+        assert not state.exists(), "the refused run wrote migration state"
+        from qdrant_ops.endpoints import open_endpoint
+
+        assert open_endpoint(str(tmp_path / "target")).list_collections() == [], "the refused run wrote"
+        close_all()
+    finally:
+        _release(holder)
+    r = _cli(*args)
+    assert r.returncode == 0, r.stderr
+    assert not state.exists()
+    assert _cli("verify", "--source", str(store), "--target", str(tmp_path / "target")).returncode == 0
