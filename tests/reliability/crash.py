@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qdrant_ops.endpoints import close_all, open_endpoint
 from qdrant_ops.endpoints.archive import MANIFEST, PARTIAL_PREFIX, is_complete_backup, load_manifest
 from qdrant_ops.errors import QdrantOpsError
 from qdrant_ops.integrity import Digest
@@ -62,16 +61,24 @@ class Content:
 
 
 def store_content(store: str, name: str) -> Content:
-    """Ids and digest of a collection in a local-mode store (opened, read, closed)."""
+    """Ids and digest of a collection in a local-mode store (opened, read, closed).
+
+    A private client, not the shared registry: trials run in threads, and ``close_all`` in one
+    would close the store another is reading."""
+    from qdrant_client import QdrantClient
+
+    from qdrant_ops.endpoints.qdrant import QdrantEndpoint
+
+    client = QdrantClient(path=store)
     try:
-        ep = open_endpoint(store)
+        ep = QdrantEndpoint(client, store, "local")
         fields = ep.get_spec(name).vector_fields()
         ids: Counter[Any] = Counter()
         for page in ep.scan(name, batch_size=2000, with_vectors=False):
             ids.update(p.id for p in page.points)
         return Content(ids, digest_endpoint(ep, name, fields, 2000))
     finally:
-        close_all()
+        client.close()
 
 
 def backup_content(backup_dir: Path, name: str) -> Content:
