@@ -84,8 +84,13 @@ def _dense_array(values: list[Any], size: int) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(child, size, mask=pa.array(mask) if mask.any() else None)
 
 
-def encode_points(points: Sequence[Point], fields: Sequence[VectorField]) -> pa.RecordBatch:
-    """A record batch of ``points`` in the backup schema."""
+def encode_points(
+    points: Sequence[Point], fields: Sequence[VectorField], *, payload_text: bool = True
+) -> pa.RecordBatch:
+    """A record batch of ``points`` in the backup schema.
+
+    ``payload_text=False`` leaves the payload column null (for a digest given the payload objects).
+    """
     import pyarrow as pa
 
     schema = arrow_schema(fields)
@@ -127,7 +132,10 @@ def encode_points(points: Sequence[Point], fields: Sequence[VectorField]) -> pa.
                     schema.field(f.column).type,
                 )
             )
-    arrays.append(pa.array([None if p.payload is None else _dump(p.payload) for p in points], pa.string()))
+    if payload_text:
+        arrays.append(pa.array([None if p.payload is None else _dump(p.payload) for p in points], pa.string()))
+    else:
+        arrays.append(pa.nulls(len(points), pa.string()))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -171,11 +179,32 @@ def decode_batch(batch: pa.RecordBatch, fields: Sequence[VectorField]) -> Iterat
                     ],
                 )
             )
-    payloads = batch.column("payload").to_pylist()
+    payloads = decode_payloads(batch.column("payload").to_pylist())
     for i, pid in enumerate(ids):
         vectors = {f.name: vals[i] for f, vals in cols if vals[i] is not None}
-        text = payloads[i]
-        yield Point(id=pid, vectors=vectors, payload=None if text is None else json.loads(text))
+        yield Point(id=pid, vectors=vectors, payload=payloads[i])
+
+
+_load = json.JSONDecoder().decode
+
+
+def decode_payloads(texts: Sequence[str | None]) -> list[Any]:
+    """Each payload text parsed (None stays None), all in one ``loads`` of a JSON array.
+
+    One call shares the key strings among the batch's payloads (the decoder memoises keys within
+    a call): parsed one by one, every payload held its own copy of every key, which is what made
+    a restored store's memory grow faster than the engine's own. A text that is not a single
+    JSON value (so the joined array would not parse) is parsed alone, raising as before.
+    """
+    if not texts:
+        return []
+    try:
+        out = _load("[" + ",".join("null" if t is None else t for t in texts) + "]")
+    except ValueError:
+        out = None
+    if not isinstance(out, list) or len(out) != len(texts):
+        return [None if t is None else json.loads(t) for t in texts]
+    return out
 
 
 def dense_matrix(col: Any, size: int) -> tuple[Any, Any]:
@@ -184,8 +213,19 @@ def dense_matrix(col: Any, size: int) -> tuple[Any, Any]:
     start = col.offset * size
     flat = col.values.to_numpy(zero_copy_only=False)[start : start + n * size]
     rows = flat.reshape(n, size) if n else np.zeros((0, size), dtype=np.float32)
-    valid = col.is_valid().to_numpy(zero_copy_only=False)
+    valid = _validity(col)
     return rows, valid
+
+
+def _validity(col: Any) -> Any:
+    """A bool array, True where the row is not null (read from the validity bitmap: ``is_valid``
+    would import pyarrow.compute, a tenth of a second on a first call)."""
+    n = len(col)
+    bitmap = col.buffers()[0] if col.null_count else None
+    if bitmap is None:
+        return np.ones(n, dtype=bool)
+    bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little")
+    return bits[col.offset : col.offset + n].astype(bool)
 
 
 def _dense_rows(col: Any, size: int) -> list[Any]:

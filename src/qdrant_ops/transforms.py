@@ -407,3 +407,17 @@ def _cast(payload: dict[str, Any], cfg: CastField) -> None:
 def clone_points(points: Sequence[Point]) -> list[Point]:
     """Deep copies (dry-run shows points before and after the steps)."""
     return [Point(p.id, copy.deepcopy(p.vectors), copy.deepcopy(p.payload)) for p in points]
+
+
+def originals_for(transformer: Transformer, points: Sequence[Point]) -> list[Point]:
+    """What ``points`` are before ``transformer.apply`` changes them, as cheaply as is safe.
+
+    With no steps, ``apply`` changes a point only by setting ``payload["_migration"]`` (a new
+    top-level key, or a new payload dict): a shallow payload copy keeps the original intact, where a
+    deep copy of every vector and payload cost more than the scroll and the upsert together.
+    """
+    if transformer.steps:
+        return clone_points(points)
+    if transformer.stamp is None:
+        return list(points)
+    return [Point(p.id, p.vectors, None if p.payload is None else dict(p.payload)) for p in points]
