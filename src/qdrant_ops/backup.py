@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +39,9 @@ from qdrant_ops.errors import LockedError, NotFoundError, PlanChangedError, Unsu
 from qdrant_ops.integrity import Digest, digest_batch, sha256_file
 from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.locks import FileLock
+from qdrant_ops.pipeline.prefetch import prefetch
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, call_with_retry
+from qdrant_ops.pipeline.sizing import page_size
 from qdrant_ops.progress import NullProgress, ProgressSink, ProgressTask
 from qdrant_ops.reports import Report, atomic_write_text, md_table
 
@@ -319,7 +322,14 @@ def _backup_slice(
     file_digest = Digest()
     scan_slice = slice_ if total > 1 else None
     cursor = offset  # where the next page starts
-    pages = src.scan(name, batch_size=cfg.batch_size, slice_=scan_slice, offset=cursor)
+    page_points = page_size(fields, cfg.batch_size)
+
+    def scan_from(start: Any) -> Iterator[Any]:
+        # The next page is scrolled while this one is encoded, hashed and written.
+        scan = src.scan(name, batch_size=page_points, slice_=scan_slice, offset=start)
+        return prefetch(scan, name=f"scan-{name}-{index}")
+
+    pages = scan_from(cursor)
 
     def attempt() -> Any:
         nonlocal pages
@@ -328,7 +338,7 @@ def _backup_slice(
         except Exception:
             # A generator that raised is finished: a retry must start a new scan at the cursor,
             # or next() would return None and the slice would look complete with points missing.
-            pages = src.scan(name, batch_size=cfg.batch_size, slice_=scan_slice, offset=cursor)
+            pages = scan_from(cursor)
             raise
 
     def next_page() -> Any:

@@ -161,7 +161,8 @@ class BackupConfig(Model):
     collections: list[str] = Field(default_factory=list)
     verify_integrity: bool = True
     compression_level: int = Field(default=3, ge=1, le=22)
-    batch_size: int = Field(default=1000, ge=1, le=100_000)
+    # Points per scroll page and row group; None: sized from the vectors (pipeline/sizing.py).
+    batch_size: int | None = Field(default=None, ge=1, le=100_000)
     parallel: int = Field(default=1, ge=1, le=64)
     rows_per_file: int = Field(default=50_000, ge=1)
     tar: bool = False

@@ -1,0 +1,41 @@
+"""Page and batch sizes chosen from what a point weighs, not a fixed point count.
+
+A scroll page costs a fixed amount per call (a round trip to a server; in qdrant-client's local
+mode, a sort of every id in the collection), so pages should be as large as memory allows. Measured
+on local mode ``:memory:`` at 10k 128-d points: 11-19k points/s at 1,000-point pages, 41k at 16,000.
+A page is sized to about ``PAGE_BYTES`` of vectors and payload, between ``MIN_PAGE`` and
+``MAX_PAGE`` points; an explicit ``--batch-size`` always wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from qdrant_ops.endpoints.base import VectorField
+
+PAGE_BYTES = 8 * 1024 * 1024
+MIN_PAGE = 256
+MAX_PAGE = 16_384
+PAYLOAD_GUESS = 256  # bytes of payload per point, before anything has been read
+MULTI_ROWS_GUESS = 16  # rows of a multi-vector
+SPARSE_GUESS = 100  # non-zero entries of a sparse vector
+
+
+def point_bytes(fields: Sequence[VectorField]) -> int:
+    """An estimate of one point's size in memory and on the wire (float32 vectors + payload)."""
+    size = 16 + PAYLOAD_GUESS
+    for f in fields:
+        if f.kind == "dense":
+            size += 4 * f.size
+        elif f.kind == "multi":
+            size += 4 * f.size * MULTI_ROWS_GUESS
+        else:
+            size += 8 * SPARSE_GUESS
+    return size
+
+
+def page_size(fields: Sequence[VectorField], configured: int | None = None) -> int:
+    """Points per scroll page: ``configured`` when given, otherwise about ``PAGE_BYTES`` of points."""
+    if configured is not None:
+        return configured
+    return max(MIN_PAGE, min(MAX_PAGE, PAGE_BYTES // point_bytes(fields)))
