@@ -389,7 +389,8 @@ class MigrateConfig(Model):
     backup_path: str = "./backups/migration"
     state_path: str | None = None
     collections: list[str] = Field(default_factory=list)
-    batch_size: int = Field(default=1000, ge=1, le=100_000)
+    # Points per scroll page and write; None: sized from the vectors (pipeline/sizing.py).
+    batch_size: int | None = Field(default=None, ge=1, le=100_000)
     max_batch_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     parallel: int = Field(default=1, ge=1, le=64)
     validate_after: bool = True

@@ -50,7 +50,9 @@ from qdrant_ops.migrate_plan import (
 from qdrant_ops.migrate_report import CollectionMigration, MigrateReport, SamplePoint, ValidateReport
 from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.locks import FileLock
+from qdrant_ops.pipeline.prefetch import prefetch
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, retrying_scan
+from qdrant_ops.pipeline.sizing import page_size, write_batch
 from qdrant_ops.pipeline.writer import BatchWriter, WriteFailure, estimate_bytes, write_dead_letter
 from qdrant_ops.progress import NullProgress, ProgressSink, ProgressTask
 from qdrant_ops.transforms import Transformer, clone_points, originals_for
@@ -264,7 +266,7 @@ def _plan_job(
     # Run a sample through the transforms: output that cannot fit the target fails here.
     started = time.monotonic()
     sample: list[Point] = []
-    for page in src.scan(name, batch_size=min(cfg.batch_size, SAMPLE_SIZE)):
+    for page in src.scan(name, batch_size=min(cfg.batch_size or SAMPLE_SIZE, SAMPLE_SIZE)):
         sample.extend(page.points)
         break
     job.sample_read_s = time.monotonic() - started
@@ -298,6 +300,11 @@ def _vector_names(spec: CollectionSpec, transformer: Transformer) -> dict[str, s
         if new is not None and origin is not None:
             current[new] = origin
     return current
+
+
+def _check_batch(cfg: MigrateConfig) -> int:
+    """Points per page when validating: ``--batch-size``, or 1000."""
+    return cfg.batch_size or 1000
 
 
 def _plan_dict(cfg: MigrateConfig, report: MigrateReport, jobs: list[_Job], slices: int) -> dict[str, Any]:
@@ -480,9 +487,15 @@ def _copy_slice(
     digest = Digest.from_json(extra["digest"]) if extra.get("digest") else Digest()
     # retrying_scan restarts a failed scroll at the cursor (retrying next() on the dead generator
     # ended the slice early: the migration looked complete and validated with points missing).
-    pages = retrying_scan(src, job.name, policy, stats, batch_size=cfg.batch_size,
-                          slice_=slice_ if total > 1 else None, offset=st["offset"])
     source_fields = job.spec.vector_fields()
+    page_points = page_size(source_fields, cfg.batch_size)
+    write_points = write_batch(writer.endpoint.info().kind, cfg.batch_size)
+    # The next page is scrolled while this one is transformed, written and digested.
+    pages = prefetch(
+        retrying_scan(src, job.name, policy, stats, batch_size=page_points,
+                      slice_=slice_ if total > 1 else None, offset=st["offset"]),
+        name=f"scan-{job.name}-{index}",
+    )
     while not stop.is_set():
         page = next(pages, None)
         if page is None:
@@ -505,8 +518,8 @@ def _copy_slice(
         retries_before = stats.retries
         batches_before = writer.stats.batches
         failures: list[WriteFailure] = []
-        for start in range(0, len(fits), cfg.batch_size):
-            failures += writer.write(fits[start : start + cfg.batch_size])
+        for start in range(0, len(fits), write_points):
+            failures += writer.write(fits[start : start + write_points])
         failed_ids = {id(p) for f in failures for p in f.points}
         written = [p for p in fits if id(p) not in failed_ids]
         n_failed = len(bad_source) + sum(len(f.points) for f in failures)
@@ -563,8 +576,8 @@ def _validate_job(
     if cfg.validation.content:
         check_content(
             report, job.name, written=written, dst=dst, tname=job.tname, tspec=tspec,
-            rebuild=lambda: expected_points(src, job.name, job.transformer, cfg.batch_size),
-            ulps=ulps, batch_size=cfg.batch_size, dropped=row.dropped,
+            rebuild=lambda: expected_points(src, job.name, job.transformer, _check_batch(cfg)),
+            ulps=ulps, batch_size=_check_batch(cfg), dropped=row.dropped,
         )
     else:
         count = dst.count(job.tname)
@@ -713,15 +726,15 @@ def validate(
             written = Digest.from_json(meta["digest"])
         else:
             written = Digest()
-            for batch in expected_points(src, name, transformer, cfg.batch_size):
+            for batch in expected_points(src, name, transformer, _check_batch(cfg)):
                 written.add(digest_points(batch, tspec.vector_fields()))
             report.notes.append(f"{tname}: no migration digest in its metadata; expected content computed from the source")
         ok = True
         if cfg.validation.content:
             ok = check_content(
                 report, name, written=written, dst=dst, tname=tname, tspec=tspec,
-                rebuild=_rebuilder(src, name, transformer, cfg.batch_size),
-                ulps=ulps, batch_size=cfg.batch_size, dropped=int(meta.get("points_dropped") or 0),
+                rebuild=_rebuilder(src, name, transformer, _check_batch(cfg)),
+                ulps=ulps, batch_size=_check_batch(cfg), dropped=int(meta.get("points_dropped") or 0),
             )
         if cfg.validation.parity:
             ok = check_parity(
