@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from qdrant_ops.codec import batch_ids, dense_matrix
+from qdrant_ops.codec import batch_ids, decode_payloads, dense_matrix
 from qdrant_ops.endpoints.base import VectorField
 
 MOD = 1 << 128
@@ -153,7 +153,12 @@ def digest_batch(batch: Any, fields: Sequence[VectorField], payloads: Sequence[A
     if payloads is not None:
         pays = [canonical_payload_object(p) for p in payloads]
     else:
-        pays = [canonical_payload(t) for t in batch.column("payload").to_pylist()]
+        # Parsed in one call per batch (see ``decode_payloads``), then canonicalised one by one.
+        texts = batch.column("payload").to_pylist()
+        pays = [
+            b"n" if t is None else b"p" + _CANONICAL(o).encode("utf-8")
+            for t, o in zip(texts, decode_payloads(texts), strict=True)
+        ]
     parts = [_field_parts(f, batch.column(f.column), n) for f in fields]
     h = xxhash.xxh3_128_intdigest
     full_sum = 0

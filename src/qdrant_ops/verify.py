@@ -29,6 +29,7 @@ from qdrant_ops.endpoints.archive import (
 from qdrant_ops.endpoints.base import Endpoint, Point, VectorField
 from qdrant_ops.errors import CorruptBackupError, NotFoundError, UsageError
 from qdrant_ops.integrity import Digest, digest_batch
+from qdrant_ops.pipeline.prefetch import prefetch
 from qdrant_ops.progress import NullProgress, ProgressSink
 from qdrant_ops.reports import Report, md_table
 from qdrant_ops.snapshot_verify import check_snapshots
@@ -194,7 +195,8 @@ def _digest_file(path: Path, entry: CollectionEntry) -> Digest:
         raise CorruptBackupError(f"{path}: unreadable Parquet: {exc}", file=path) from None
     check_schema(schema, entry.fields, str(path))
     d = Digest()
-    for batch in iter_batches(path):
+    # The next row group is read and decompressed (no GIL) while this one is hashed.
+    for batch in prefetch(iter_batches(path), name=f"verify-{path.name}"):
         d.add(digest_batch(batch, entry.fields))
     return d
 
