@@ -49,8 +49,11 @@ def test_backup_restore_verify_cli(store_uri: str, target_uri: str, tmp_path: Pa
     code, out, err = run("verify", "--source", store_uri, "--target", target_uri, "--suffix", "_v2")
     assert code == 0, err
 
-    # existing target: one line, exit 2
+    # the same restore again: recognised as done, nothing written
     code, out, err = run("restore", backup_dir, "--target", target_uri, "--suffix", "_v2")
+    assert code == 0 and "already restored" in out, err
+    # another restore into existing targets: one line, exit 2
+    code, out, err = run("restore", backup_dir, "--target", target_uri, "--suffix", "_v2", "--collections", "emails")
     assert code == 2 and "already exist" in err
     _one_line(err)
     # skip and replace work

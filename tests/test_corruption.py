@@ -103,3 +103,26 @@ def test_verify_and_restore_refuse_and_name_the_file(backup_dir: Path, tmp_path:
     assert named in str(info.value)
     # nothing was written before the refusal
     assert not target.exists() or not any(target.rglob("*.sqlite"))
+
+
+@pytest.mark.parametrize(
+    "where,value",
+    [
+        (("collections", "docs", "snapshots"), "x"),
+        (("collections", "docs", "snapshots"), [1]),
+        (("collections", "docs", "vector_fields", 0, "size"), 1e300),
+        (("collections", "docs", "spec", "config", "params", "vectors", "text", "size"), -1),
+        (("collections", "docs", "vector_fields", 0, "kind"), "sparse"),
+    ],
+)
+def test_malformed_manifest_values_are_refused_cleanly(backup_dir: Path, tmp_path: Path, where: tuple[object, ...], value: object) -> None:
+    m = json.loads((backup_dir / "manifest.json").read_text())
+    node = m
+    for k in where[:-1]:
+        node = node[k]  # type: ignore[index]
+    node[where[-1]] = value  # type: ignore[index]
+    (backup_dir / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(CorruptBackupError, match="manifest"):
+        verify_backup(str(backup_dir))
+    with pytest.raises(CorruptBackupError):
+        restore(RestoreConfig(backup=str(backup_dir), target=endpoint_from_uri(str(tmp_path / "t"))))

@@ -121,3 +121,20 @@ def test_spec_to_create_kwargs_keeps_every_setting() -> None:
     assert isinstance(kw["quantization_config"], models.ScalarQuantization)
     assert kw["quantization_config"].scalar.quantile == 0.99
     assert kw["metadata"] == {"k": "v"}
+
+
+def test_rerun_of_a_finished_restore_reports_it_done(tmp_path: Path, target_uri: str) -> None:
+    """A restore killed after it finished (state gone) is recognised by the rerun, not refused."""
+    from qdrant_ops.errors import TargetExistsError
+
+    make_collection(":memory:", "a", "int-unnamed", n=40)
+    rep = backup(BackupConfig(source=endpoint_from_uri(":memory:"), backup_path=str(tmp_path / "bk")))
+    cfg = RestoreConfig(backup=rep.backup_dir, target=endpoint_from_uri(target_uri))
+    assert restore(cfg).status == "ok"
+    again = restore(cfg)
+    assert again.status == "ok" and again.collections[0].action == "already restored"
+    assert again.collections[0].written == 0
+    # once the target no longer holds what was restored, the rerun refuses as usual
+    open_endpoint(target_uri).client.delete("a", points_selector=[1])  # type: ignore[attr-defined]
+    with pytest.raises(TargetExistsError):
+        restore(cfg)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from qdrant_ops.codec import decode_batch
+from qdrant_ops.codec import decode_batch, request_sizes
 from qdrant_ops.config import RestoreConfig
 from qdrant_ops.endpoints import open_endpoint
 from qdrant_ops.endpoints.archive import (
@@ -38,10 +38,11 @@ from qdrant_ops.errors import (
 )
 from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.locks import FileLock
+from qdrant_ops.pipeline.prefetch import prefetch
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats
 from qdrant_ops.pipeline.writer import BatchWriter, write_dead_letter
 from qdrant_ops.progress import NullProgress, ProgressSink
-from qdrant_ops.reports import Report, md_table
+from qdrant_ops.reports import Report, atomic_write_text, md_table, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,11 @@ def restore(
     }
     key = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
     state_path = root / f".restore-{key}.sqlite"
+    done_path = root / f".restore-{key}.done.json"
     with FileLock(root / f".restore-{key}.lock", f"restore state {state_path}"):
+        if not state_path.exists() and _already_restored(done_path, dst, mapping, cfg.on_exists, report):
+            report.finish()
+            return report
         state = Checkpoint(state_path)
         try:
             report.resumed = state.bind_plan(plan, what="restore")
@@ -166,11 +171,50 @@ def restore(
             report.check(
                 "count", ok and not c.failed, f"{count} points in target, backup has {c.points}", collection=c.name
             )
+        if failed == 0 and not report.failed_checks:
+            # Record the finished restore before dropping its state: a run killed in between is
+            # recognised as done by the rerun instead of refused for existing targets.
+            done = {"completed_at": utcnow().isoformat(), "targets": {c.target_name: c.points for c in report.collections if c.action != "skipped"}}
+            atomic_write_text(done_path, json.dumps(done, sort_keys=True))
         if failed == 0:
             for suffix in ("", "-wal", "-shm"):
                 Path(str(state_path) + suffix).unlink(missing_ok=True)
     report.finish("partial" if failed else None)
     return report
+
+
+def _already_restored(
+    done_path: Path, dst: Endpoint, mapping: dict[str, str], on_exists: str, report: RestoreReport
+) -> bool:
+    """True when an earlier run of this same restore finished and its targets are still intact.
+
+    Only for ``--on-exists fail`` (any other mode writes again on purpose): the rerun of a restore
+    killed after it finished, but before it exited, reports the earlier result instead of refusing
+    the targets it created.
+    """
+    if on_exists != "fail" or not done_path.is_file():
+        return False
+    try:
+        done = json.loads(done_path.read_text(encoding="utf-8"))
+        targets = {str(k): int(v) for k, v in dict(done["targets"]).items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if set(targets) != set(mapping.values()):
+        return False
+    for tname, points in targets.items():
+        if not dst.collection_exists(tname) or dst.count(tname) != points:
+            done_path.unlink(missing_ok=True)
+            return False
+    for name, tname in mapping.items():
+        report.collections.append(
+            CollectionRestore(name=name, target_name=tname, action="already restored", points=targets[tname])
+        )
+        report.check("count", True, f"{targets[tname]} points in target, as restored", collection=name)
+    report.notes.append(
+        f"this restore already completed at {done.get('completed_at')}; its targets hold the restored "
+        "counts, so nothing was written"
+    )
+    return True
 
 
 def _check_columns(path: Path, entry: CollectionEntry) -> None:
@@ -240,15 +284,18 @@ def _restore_collection(
 
     def run(unit: tuple[str, Path]) -> None:
         rel, path = unit
-        for rg_index, batch in enumerate(iter_batches(path)):
+        # The next row group is read and decompressed (no GIL) while this one is written.
+        for rg_index, batch in enumerate(prefetch(iter_batches(path), name=f"read-{name}")):
             key = f"{name}:{rel}:{rg_index}"
             if state.unit_done(key) is not None:
                 task.advance(batch.num_rows)
                 continue
             points = list(decode_batch(batch, entry.fields))
+            sizes = request_sizes(batch, entry.fields)
             failures = []
             for start in range(0, len(points), cfg.batch_size):
-                failures += writer.write(points[start : start + cfg.batch_size])
+                end = start + cfg.batch_size
+                failures += writer.write(points[start:end], None if sizes is None else sizes[start:end])
             if failures:
                 write_dead_letter(dead_letter, failures, entry.fields)
                 if not cfg.continue_on_error:

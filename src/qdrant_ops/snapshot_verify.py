@@ -24,7 +24,7 @@ def check_snapshot(root: Path, item: dict[str, Any]) -> Path:
         raise CorruptBackupError(f"{path}: native snapshot file missing", file=path)
     expected_bytes = item.get("bytes")
     size = path.stat().st_size
-    if expected_bytes is not None and size != int(expected_bytes):
+    if expected_bytes is not None and (not isinstance(expected_bytes, int) or size != expected_bytes):
         raise CorruptBackupError(
             f"{path}: native snapshot size {size} differs from the manifest's {expected_bytes}", file=path
         )

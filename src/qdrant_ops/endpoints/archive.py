@@ -27,6 +27,7 @@ FORMAT_NAME = "qdrant-ops-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 PARTIAL_PREFIX = ".partial-"
+MAX_VECTOR_SIZE = 65536  # Qdrant's limit on a dense vector's dimension
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -102,8 +103,17 @@ class CollectionEntry:
             digest=Digest.from_json(d["digest"]),
             files=[FileEntry.from_json(f) for f in d["files"]],
             slices=int(d.get("slices", 1)),
-            snapshots=list(d.get("snapshots") or []),
+            snapshots=_snapshot_list(d.get("snapshots")),
         )
+
+
+def _snapshot_list(value: Any) -> list[dict[str, Any]]:
+    """The manifest's ``snapshots`` entry: a list of objects, or a ValueError (a corrupt manifest)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(s, dict) for s in value):
+        raise ValueError("'snapshots' must be a list of objects")
+    return list(value)
 
 
 @dataclass
@@ -176,7 +186,13 @@ def _check_spec(path: Path, entry: CollectionEntry) -> None:
         raise CorruptBackupError(f"{path}: collection {entry.spec.name!r} has invalid aliases", file=path)
     try:
         spec_to_create_kwargs(entry.spec)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        spec_fields = entry.spec.vector_fields()
+        for f in entry.fields:
+            if f.kind != "sparse" and not 1 <= f.size <= MAX_VECTOR_SIZE:
+                raise ValueError(f"vector {f.name or '(default)'} has size {f.size}")
+        if spec_fields != entry.fields:
+            raise ValueError("its vector fields differ from its config")
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CorruptBackupError(
             f"{path}: collection {entry.spec.name!r} has an invalid config ({first})", file=path
