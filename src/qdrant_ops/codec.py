@@ -233,6 +233,22 @@ def _dense_rows(col: Any, size: int) -> list[Any]:
     return [rows[i] if ok else None for i, ok in enumerate(valid)]
 
 
+def request_sizes(batch: pa.RecordBatch, fields: Sequence[VectorField]) -> list[int] | None:
+    """``pipeline.writer.estimate_bytes`` of every row, read off the columns (payload text lengths,
+    10 bytes per dense float); None where a field is sparse or multi (the writer then estimates)."""
+    if any(f.kind != "dense" for f in fields):
+        return None
+    n = batch.num_rows
+    col = batch.column("payload")
+    if n == 0:
+        return []
+    offsets = np.frombuffer(col.buffers()[1], dtype=np.int32)[col.offset : col.offset + n + 1]
+    sizes = 40 + np.diff(offsets).astype(np.int64)
+    for f in fields:
+        sizes += 10 * f.size * _validity(batch.column(f.column))
+    return [int(v) for v in sizes]
+
+
 def normalize_id(pid: int | str) -> int | str:
     """Ids as Qdrant compares them: ints as ints, UUIDs in canonical hyphenated lower case."""
     if isinstance(pid, int):
