@@ -290,12 +290,12 @@ def _restore_collection(
             if state.unit_done(key) is not None:
                 task.advance(batch.num_rows)
                 continue
-            points = list(decode_batch(batch, entry.fields))
-            sizes = request_sizes(batch, entry.fields)
             failures = []
-            for start in range(0, len(points), cfg.batch_size):
-                end = start + cfg.batch_size
-                failures += writer.write(points[start:end], None if sizes is None else sizes[start:end])
+            # Decoded one write batch at a time: Python objects for a whole row group (the
+            # backup's scroll page) would set the peak memory, not the batch size.
+            for start in range(0, batch.num_rows, cfg.batch_size):
+                part = batch.slice(start, cfg.batch_size)
+                failures += writer.write(list(decode_batch(part, entry.fields)), request_sizes(part, entry.fields))
             if failures:
                 write_dead_letter(dead_letter, failures, entry.fields)
                 if not cfg.continue_on_error:
