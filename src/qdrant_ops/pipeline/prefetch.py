@@ -2,7 +2,8 @@
 
 Used to overlap a scan (scroll the next page) or a Parquet read with encoding and writing the
 current one: pyarrow, zstd and the hashes release the GIL, so the two overlap even in one process.
-The queue is bounded (``depth`` items ahead), so memory stays bounded by the page size.
+At most ``depth`` items are read ahead of the one the caller holds (a read starts only once the
+caller has taken the item before it), so memory stays bounded by the page size.
 
 An exception raised by the source iterator is re-raised, unchanged, by the ``next()`` that would
 have returned that item; the source is then finished, like a generator that raised. Closing the
@@ -23,27 +24,28 @@ _END = object()
 
 def prefetch(source: Iterable[T], depth: int = 1, *, name: str = "prefetch") -> Iterator[T]:
     """Iterate ``source`` one or more items ahead in a daemon thread; see the module docstring."""
-    q: queue.Queue[tuple[object, BaseException | None]] = queue.Queue(maxsize=max(1, depth))
+    q: queue.Queue[tuple[object, BaseException | None]] = queue.Queue()
+    slots = threading.Semaphore(max(1, depth))
     stop = threading.Event()
 
-    def put(item: tuple[object, BaseException | None]) -> bool:
+    def wait_slot() -> bool:
         while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
+            if slots.acquire(timeout=0.1):
                 return True
-            except queue.Full:
-                continue
         return False
 
     def run() -> None:
+        it = iter(source)
         try:
-            for item in source:
-                if not put((item, None)):
+            while wait_slot():
+                try:
+                    item = next(it)
+                except StopIteration:
+                    q.put((_END, None))
                     return
+                q.put((item, None))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, never dropped
-            put((_END, exc))
-            return
-        put((_END, None))
+            q.put((_END, exc))
 
     thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
@@ -54,6 +56,7 @@ def prefetch(source: Iterable[T], depth: int = 1, *, name: str = "prefetch") -> 
                 raise exc
             if item is _END:
                 return
+            slots.release()  # the caller takes ``item``: read the next one meanwhile
             yield item  # type: ignore[misc]
     finally:
         stop.set()

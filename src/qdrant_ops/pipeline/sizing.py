@@ -4,9 +4,9 @@ A scroll page costs a fixed amount per call (a round trip to a server; in qdrant
 mode, a sort of every id in the collection), so pages should be large. Measured on local mode
 ``:memory:`` at 10k 128-d points: 11-19k points/s at 1,000-point pages, 41-52k at 10-16k.
 But a page arrives as Python objects (a float object per vector component), and with one page
-read ahead up to three are alive at once: a page is sized to about ``PAGE_BYTES`` of those
+read ahead two are alive at once: a page is sized to about ``PAGE_BYTES`` of those
 objects (``point_bytes``), between ``MIN_PAGE`` and ``MAX_PAGE`` points, so that peak memory is
-a few pages whatever the collection size (10,699-point pages of 128-d points held ~130 MiB).
+a few pages whatever the collection size (three 10,699-point pages of 128-d points held ~130 MiB).
 An explicit ``--batch-size`` always wins.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from qdrant_ops.endpoints.base import VectorField
 
-PAGE_BYTES = 16 * 1024 * 1024
+PAGE_BYTES = 8 * 1024 * 1024
 MIN_PAGE = 256
 MAX_PAGE = 16_384
 PY_FLOAT = 32  # a float object and the list slot pointing at it
