@@ -15,12 +15,16 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
+from qdrant_ops.config import endpoint_from_uri
 from qdrant_ops.errors import EXIT_USAGE, QdrantOpsError
 from qdrant_ops.progress import NullProgress, ProgressSink, RichProgress
 from qdrant_ops.reports import Report, write_report
 from qdrant_ops.secrets import RedactingFilter, redact
 
 EXIT_INTERNAL = 70
+
+REPORT_HELP = "Write the report as JSON and Markdown (PATH.json and PATH.md)."
+CONFIG_HELP = "Config file (JSON, YAML or TOML); flags win over it."
 
 app = typer.Typer(
     name="qdrant-ops",
@@ -178,3 +182,14 @@ def split_csv(values: list[str] | None) -> list[str] | None:
     for v in values:
         out.extend(x.strip() for x in v.split(",") if x.strip())
     return out
+
+
+def endpoint_flags(uri: str | None, api_key: str | None) -> dict[str, Any] | None:
+    """An endpoint URI (and ``--api-key``) as a config block for ``flags``; None when neither is given."""
+    if uri is None:
+        if api_key:
+            return {"api_key": api_key}
+        return None
+    return endpoint_from_uri(uri, api_key).model_dump(exclude_none=True, exclude={"prefer_grpc"}) | (
+        {"api_key": api_key} if api_key else {}
+    )

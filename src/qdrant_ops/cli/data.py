@@ -7,23 +7,20 @@ from typing import Any
 
 import typer
 
-from qdrant_ops.cli.app import app, finish, handle_errors, progress_sink, split_csv
+from qdrant_ops.cli.app import (
+    CONFIG_HELP,
+    REPORT_HELP,
+    app,
+    endpoint_flags,
+    finish,
+    handle_errors,
+    progress_sink,
+    split_csv,
+)
 from qdrant_ops.config import BackupConfig, RestoreConfig, VerifyConfig, endpoint_from_uri, load_typed
 from qdrant_ops.errors import UsageError
 
 SOURCE_HELP = "Source: http(s)://host:6333, grpc://host:6334, a local-mode directory, :memory:."
-REPORT_HELP = "Write the report as JSON and Markdown (PATH.json and PATH.md)."
-CONFIG_HELP = "Config file (JSON, YAML or TOML); flags win over it."
-
-
-def _endpoint(uri: str | None, api_key: str | None) -> dict[str, Any] | None:
-    if uri is None:
-        if api_key:
-            return {"api_key": api_key}
-        return None
-    return endpoint_from_uri(uri, api_key).model_dump(exclude_none=True, exclude={"prefer_grpc"}) | (
-        {"api_key": api_key} if api_key else {}
-    )
 
 
 def _pairs(values: list[str] | None, flag: str) -> dict[str, str] | None:
@@ -102,7 +99,7 @@ def restore(
     """Restore collections from a backup, checking every file first (resumable)."""
     flags: dict[str, Any] = {
         "backup": backup,
-        "target": _endpoint(target, api_key),
+        "target": endpoint_flags(target, api_key),
         "collections": split_csv(collections),
         "rename": _pairs(rename, "--rename"),
         "suffix": suffix,
@@ -136,9 +133,9 @@ def verify(
     """Check a backup's files and digests, or compare it (or a source) with a live endpoint."""
     flags: dict[str, Any] = {
         "backup": backup,
-        "against": _endpoint(against, api_key),
-        "source": _endpoint(source, api_key),
-        "target": _endpoint(target, api_key),
+        "against": endpoint_flags(against, api_key),
+        "source": endpoint_flags(source, api_key),
+        "target": endpoint_flags(target, api_key),
         "collections": split_csv(collections),
         "rename": _pairs(rename, "--rename"),
         "suffix": suffix,

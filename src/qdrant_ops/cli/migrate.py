@@ -9,11 +9,10 @@ from typing import Any
 
 import typer
 
-from qdrant_ops.cli.app import app, finish, handle_errors, progress_sink, split_csv
+from qdrant_ops.cli.app import REPORT_HELP, app, finish, handle_errors, progress_sink, split_csv
 from qdrant_ops.config import MigrateConfig, ValidateConfig, endpoint_from_uri, load_verb_config
 from qdrant_ops.errors import UsageError
 
-REPORT_HELP = "Write the report as JSON and Markdown (PATH.json and PATH.md)."
 CONFIG_HELP = "Migration config (JSON, YAML or TOML; default: $MIGRATION_CONFIG); flags win over it."
 SOURCE_HELP = "Source endpoint: http(s)://host:6333, grpc://host:6334, a local-mode directory, :memory:, edge:DIR."
 TARGET_HELP = "Target endpoint (same forms as --source)."

@@ -7,8 +7,8 @@ from typing import Any
 
 import typer
 
-from qdrant_ops.cli.app import app, finish, handle_errors, split_csv
-from qdrant_ops.config import SnapshotConfig, endpoint_from_uri, load_verb_config
+from qdrant_ops.cli.app import CONFIG_HELP, REPORT_HELP, app, endpoint_flags, finish, handle_errors, split_csv
+from qdrant_ops.config import SnapshotConfig, load_verb_config
 from qdrant_ops.errors import UsageError
 
 snapshot_app = typer.Typer(
@@ -20,18 +20,13 @@ app.add_typer(snapshot_app, name="snapshot")
 
 URL_HELP = "Qdrant server: http(s)://host:6333 (or QDRANT_URL). Embedded stores have no snapshots."
 NODE_HELP = "A cluster node's REST URL, repeatable (default: read from cluster info)."
-REPORT_HELP = "Write the report as JSON and Markdown (PATH.json and PATH.md)."
-CONFIG_HELP = "Config file (JSON, YAML or TOML); flags win over it."
 
 
 def _cfg(url: str | None, api_key: str | None, config: Path | None, **flags: Any) -> SnapshotConfig:
     data: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
-    if url is not None:
-        data["endpoint"] = endpoint_from_uri(url, api_key).model_dump(exclude_none=True, exclude={"prefer_grpc"})
-        if api_key:
-            data["endpoint"]["api_key"] = api_key
-    elif api_key:
-        data["endpoint"] = {"api_key": api_key}
+    endpoint = endpoint_flags(url, api_key)
+    if endpoint is not None:
+        data["endpoint"] = endpoint
     cfg = load_verb_config("snapshot", file=config, flags=data)
     if not isinstance(cfg, SnapshotConfig):
         raise UsageError("internal: expected SnapshotConfig")
