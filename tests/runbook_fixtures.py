@@ -5,15 +5,17 @@ modules and a test suite."""
 from __future__ import annotations
 
 import hashlib
-import subprocess
 import sys
 from pathlib import Path
 
 from qdrant_ops.config import endpoint_from_uri
 from qdrant_ops.demodata import create_demo_collections
+from qdrant_ops.demorepo import write_repo
 from qdrant_ops.endpoints import open_endpoint
 from qdrant_ops.integrity import Digest
 from qdrant_ops.verify import digest_endpoint
+
+from codebase.fixture_repos import git  # noqa: F401  (used by the runbook tests)
 
 CLIENT = '''"""Shared Qdrant helper."""
 from qdrant_client import QdrantClient
@@ -79,20 +81,9 @@ if __name__ == "__main__":
 }
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
-
-
 def make_repo(root: Path) -> Path:
-    for rel, text in REPO_FILES.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(text.encode("utf-8"))
-    (root / ".gitignore").write_text("__pycache__/\n.pytest_cache/\nbackups/\n")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "initial")
-    return root
+    files = {**REPO_FILES, ".gitignore": "__pycache__/\n.pytest_cache/\nbackups/\n"}
+    return write_repo(root, files, "initial", branch="main")
 
 
 def make_store(path: Path, points: int = 60) -> dict[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from qdrant_ops.errors import QdrantOpsError
@@ -93,15 +94,25 @@ def _git(repo: Path, *args: str) -> None:
         raise QdrantOpsError(f"git {args[0]} failed in {repo}: {proc.stderr.strip()}")
 
 
+def write_files(root: Path, files: Mapping[str, str]) -> None:
+    """Write ``files`` (POSIX path relative to ``root`` -> text) as UTF-8, line endings kept as given."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode("utf-8"))
+
+
+def write_repo(root: Path, files: Mapping[str, str], message: str, *, branch: str | None = None) -> Path:
+    """Write ``files`` under ``root`` and commit them all as the first commit of a new git repository."""
+    write_files(root, files)
+    _git(root, "init", "-q", *(["-b", branch] if branch else []))
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", message)
+    return root
+
+
 def create_demo_repo(root: Path) -> Path:
     """(Re)create the demo repository at ``root`` and commit it."""
     if root.exists():
         shutil.rmtree(root)
-    for rel, text in FILES.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(text.encode("utf-8"))
-    _git(root, "init", "-q")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-q", "-m", "demo project before phase 7")
-    return root
+    return write_repo(root, FILES, "demo project before phase 7")

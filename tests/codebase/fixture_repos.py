@@ -6,6 +6,8 @@ import hashlib
 import subprocess
 from pathlib import Path
 
+from qdrant_ops.demorepo import write_files, write_repo
+
 HELPER = '''"""Shared Qdrant helper."""
 from qdrant_client import QdrantClient
 
@@ -62,14 +64,9 @@ def git(repo: Path, *args: str) -> str:
 
 def make_repo(root: Path, files: dict[str, str], commit: bool = True) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
     if commit:
-        git(root, "init", "-q", "-b", "main")
-        git(root, "add", "-A")
-        git(root, "commit", "-q", "-m", "fixture")
+        return write_repo(root, files, "fixture", branch="main")
+    write_files(root, files)
     return root
 
 

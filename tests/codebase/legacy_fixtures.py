@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
+
+from qdrant_ops.demorepo import write_files
+
+from .fixture_repos import git
 
 FILES: dict[str, str] = {
     "scripts/reindex_qdrant.py": '''"""Rebuild the collection from the export (legacy)."""
@@ -140,18 +143,9 @@ dev = ["pytest>=8"]
 }
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
-    ).stdout
-
-
 def make_repo(root: Path, *, with_git: bool = True) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    for rel, text in FILES.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(text.encode("utf-8"))
+    write_files(root, FILES)
     if with_git:
         git(root, "init", "-q")
         git(root, "config", "commit.gpgsign", "false")
