@@ -23,13 +23,13 @@ import json
 import logging
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from qdrant_ops.config import CastField, TransformConfig
+from qdrant_ops.config import CastField, FieldMove, TransformConfig
 from qdrant_ops.endpoints.base import Point
 from qdrant_ops.errors import ConfigError
 
@@ -267,25 +267,11 @@ class Transformer:
 
     def vector_renames(self) -> list[tuple[str, str | None]]:
         """``(old, new)`` in order; ``new`` None for a dropped vector."""
-        out: list[tuple[str, str | None]] = []
-        for s in self.steps:
-            if s.cfg.rename_vector is not None:
-                out.append((s.cfg.rename_vector.from_, s.cfg.rename_vector.to))
-            elif s.cfg.drop_vector is not None:
-                names = [s.cfg.drop_vector] if isinstance(s.cfg.drop_vector, str) else s.cfg.drop_vector
-                out.extend((n, None) for n in names)
-        return out
+        return _renames((s.cfg.rename_vector, s.cfg.drop_vector) for s in self.steps)
 
     def field_renames(self) -> list[tuple[str, str | None]]:
         """Payload fields renamed (or dropped) in order, to carry payload indexes along."""
-        out: list[tuple[str, str | None]] = []
-        for s in self.steps:
-            if s.cfg.rename_field is not None:
-                out.append((s.cfg.rename_field.from_, s.cfg.rename_field.to))
-            elif s.cfg.drop_field is not None:
-                names = [s.cfg.drop_field] if isinstance(s.cfg.drop_field, str) else s.cfg.drop_field
-                out.extend((n, None) for n in names)
-        return out
+        return _renames((s.cfg.rename_field, s.cfg.drop_field) for s in self.steps)
 
     def describe(self) -> list[str]:
         return [
@@ -389,6 +375,20 @@ class Transformer:
             for name in [cfg.drop_vector] if isinstance(cfg.drop_vector, str) else cfg.drop_vector:
                 p.vectors.pop(name, None)
         return True
+
+
+def _renames(
+    steps: Iterable[tuple[FieldMove | None, str | list[str] | None]],
+) -> list[tuple[str, str | None]]:
+    """``(old, new)`` for each step's rename, ``(name, None)`` for each name it drops, in order."""
+    out: list[tuple[str, str | None]] = []
+    for rename, drop in steps:
+        if rename is not None:
+            out.append((rename.from_, rename.to))
+        elif drop is not None:
+            names = [drop] if isinstance(drop, str) else drop
+            out.extend((n, None) for n in names)
+    return out
 
 
 def _cast(payload: dict[str, Any], cfg: CastField) -> None:
