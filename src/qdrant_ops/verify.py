@@ -244,15 +244,25 @@ def _compare(
         )
     else:
         row.verdict = "differs"
-        assert_detail = (
+        detail = (
             f"missing {result.missing}, extra {result.extra}, payload differs {result.payload_differs}, "
             f"vector differs {result.vector_differs}"
             if result
             else "digest differs"
         )
-        report.check("digest", False, assert_detail, collection=row.name)
+        report.check("digest", False, detail, collection=row.name)
     if result is not None and full:
         report.check("points", result.ok, f"{result.equal}/{result.compared} points equal", collection=row.name)
+
+
+def _target_present(report: VerifyReport, row: CollectionVerify, live: Endpoint, where: str) -> bool:
+    """Add ``row`` to the report; False (and a failed check) when its target collection is absent."""
+    report.collections.append(row)
+    if live.collection_exists(row.target_name):
+        return True
+    row.verdict = "differs"
+    report.check("exists", False, f"{row.target_name} not found at {where}", collection=row.name)
+    return False
 
 
 def verify_against(
@@ -277,10 +287,7 @@ def verify_against(
         entry = manifest.collections[name]
         tname = target_name(name, rename or {}, suffix)
         row = CollectionVerify(name=name, target_name=tname, expected_points=entry.points_count, expected_digest=f"{entry.digest.full:032x}")
-        report.collections.append(row)
-        if not live.collection_exists(tname):
-            row.verdict = "differs"
-            report.check("exists", False, f"{tname} not found at {report.against}", collection=name)
+        if not _target_present(report, row, live, report.against):
             continue
         _compare(
             report, row, archive_points(root, entry, batch_size), entry.digest, live, tname, entry.fields,
@@ -311,10 +318,7 @@ def verify_live(
         spec = source.get_spec(name)
         fields = spec.vector_fields()
         row = CollectionVerify(name=name, target_name=tname)
-        report.collections.append(row)
-        if not target.collection_exists(tname):
-            row.verdict = "differs"
-            report.check("exists", False, f"{tname} not found at {report.target}", collection=name)
+        if not _target_present(report, row, target, report.target):
             continue
         left_digest = digest_endpoint(source, name, fields, batch_size)
         row.expected_points = left_digest.count
