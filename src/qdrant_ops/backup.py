@@ -38,6 +38,7 @@ from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, VectorField
 from qdrant_ops.errors import LockedError, NotFoundError, PlanChangedError, UnsupportedError
 from qdrant_ops.integrity import Digest, digest_batch, sha256_file
 from qdrant_ops.pipeline.checkpoint import Checkpoint
+from qdrant_ops.pipeline.scope import select_collections, slice_count
 from qdrant_ops.pipeline.locks import FileLock
 from qdrant_ops.pipeline.prefetch import prefetch
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, call_with_retry
@@ -156,18 +157,12 @@ def backup(
     src = source or open_endpoint(cfg.source_endpoint())
     info = src.info()
     report.source = info.display
-    names = cfg.collections or src.list_collections()
-    existing = set(src.list_collections())
-    missing = [n for n in names if n not in existing]
-    if missing:
-        raise NotFoundError(f"collection(s) not found at {info.display}: {', '.join(missing)}")
+    names = select_collections(src, cfg.collections)
     if cfg.snapshot and info.kind in ("local", "memory"):
         from qdrant_ops.snapshot import EMBEDDED_MESSAGE
 
         raise UnsupportedError(EMBEDDED_MESSAGE.format(what=f"{info.display} is qdrant-client local mode"))
-    slices = cfg.parallel if (cfg.parallel > 1 and info.supports_slice) else 1
-    if cfg.parallel > 1 and slices == 1:
-        report.notes.append(f"{info.display} does not support the slice condition: one stream")
+    slices = slice_count(src, cfg.parallel, report.notes)
     report.parallel_mode = f"{slices} slice(s) in parallel" if slices > 1 else "one stream"
 
     root = Path(cfg.backup_path)

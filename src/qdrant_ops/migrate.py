@@ -48,6 +48,7 @@ from qdrant_ops.migrate_plan import (
     target_name,
 )
 from qdrant_ops.migrate_report import CollectionMigration, MigrateReport, SamplePoint, ValidateReport
+from qdrant_ops.pipeline.scope import select_collections, slice_count
 from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.locks import FileLock
 from qdrant_ops.pipeline.prefetch import prefetch
@@ -113,18 +114,12 @@ def migrate(
     tinfo = dst.info()
     report.source, report.target = sinfo.display, tinfo.display
     same_store = src is dst
-    existing = src.list_collections()
-    names = cfg.collections or existing
-    missing = [n for n in names if n not in existing]
-    if missing:
-        raise NotFoundError(f"collection(s) not found at {sinfo.display}: {', '.join(missing)}")
+    names = select_collections(src, cfg.collections)
     if not names:
         raise NotFoundError(f"no collections to migrate at {sinfo.display}")
     if cfg.switch_alias and len(names) != 1:
         raise UsageError("--switch-alias names one alias: migrate exactly one collection with it")
-    slices = cfg.parallel if (cfg.parallel > 1 and sinfo.supports_slice) else 1
-    if cfg.parallel > 1 and slices == 1:
-        report.notes.append(f"{sinfo.display} does not support the slice condition: one stream")
+    slices = slice_count(src, cfg.parallel, report.notes)
     report.slices = slices
     state_path = Path(cfg.state_path) if cfg.state_path else Path(cfg.backup_path) / STATE_FILE
     report.state_file = str(state_path)
@@ -703,11 +698,7 @@ def validate(
     src = source or open_endpoint(cfg.source_endpoint())
     dst = target or open_endpoint(cfg.target_endpoint())
     report = ValidateReport(source=src.info().display, target=dst.info().display)
-    existing = src.list_collections()
-    names = cfg.collections or existing
-    missing = [n for n in names if n not in existing]
-    if missing:
-        raise NotFoundError(f"collection(s) not found at {report.source}: {', '.join(missing)}")
+    names = select_collections(src, cfg.collections)
     ulps = 1 if "edge" in (src.info().kind, dst.info().kind) else 0
     for name in names:
         tname = target_name(cfg, name, src is dst)

@@ -1,0 +1,30 @@
+"""What a copy covers: the collections it names (all by default) and how many slices it scans."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from qdrant_ops.endpoints.base import Endpoint
+from qdrant_ops.errors import NotFoundError
+
+
+def select_collections(src: Endpoint, wanted: Sequence[str] | None) -> list[str]:
+    """``wanted`` (every collection when empty), refusing names the endpoint does not hold."""
+    existing = src.list_collections()
+    names = list(wanted) if wanted else existing
+    missing = [n for n in names if n not in existing]
+    if missing:
+        raise NotFoundError(f"collection(s) not found at {src.info().display}: {', '.join(missing)}")
+    return names
+
+
+def slice_count(src: Endpoint, parallel: int, notes: list[str]) -> int:
+    """Slices to scan at once: ``parallel`` where the endpoint supports the slice condition, else one
+    stream (and a note saying so)."""
+    info = src.info()
+    if parallel <= 1:
+        return 1
+    if not info.supports_slice:
+        notes.append(f"{info.display} does not support the slice condition: one stream")
+        return 1
+    return parallel
