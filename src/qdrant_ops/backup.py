@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from qdrant_ops import __version__
-from qdrant_ops.codec import check_schema, encode_points
+from qdrant_ops.codec import check_schema, encode_payloads, encode_points
 from qdrant_ops.config import BackupConfig
 from qdrant_ops.endpoints import open_endpoint
 from qdrant_ops.endpoints.archive import (
@@ -366,7 +366,8 @@ def _backup_slice(
             close_file(None, True)
             return
         if page.points:
-            batch = encode_points(page.points, fields)
+            texts, canonical = encode_payloads([p.payload for p in page.points])
+            batch = encode_points(page.points, fields, texts=texts)
             if writer is None:
                 path = cdir / f"part-{index:03d}-{seq:05d}.parquet"
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
@@ -378,7 +379,7 @@ def _backup_slice(
                     write_statistics=True,
                 )
             writer.write_batch(batch, row_group_size=max(len(page.points), 1))
-            file_digest.add(digest_batch(batch, fields, payloads=[p.payload for p in page.points]))
+            file_digest.add(digest_batch(batch, fields, canonical=canonical))
             file_rows += len(page.points)
             task.advance(len(page.points))
         if page.next_offset is None:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from qdrant_ops.codec import batch_ids, decode_payloads, dense_matrix
+from qdrant_ops.codec import batch_ids, decode_payloads_checked, dense_matrix, encode_payload
 from qdrant_ops.endpoints.base import VectorField
 
 MOD = 1 << 128
@@ -63,7 +63,7 @@ class Digest:
         return hash((self.full, self.keys, self.count))
 
 
-# One encoder each, built once: ``json.dumps`` with these arguments builds a new encoder per call.
+# The definition (see ``codec.encode_payload``, which gives the same bytes faster).
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 _loads = json.JSONDecoder().decode
 
@@ -76,9 +76,7 @@ def canonical_payload(text: str | None) -> bytes:
 
 def canonical_payload_object(payload: Any) -> bytes:
     """``canonical_payload(json.dumps(payload))`` without the round trip (payloads are JSON data)."""
-    if payload is None:
-        return b"n"
-    return b"p" + _CANONICAL(payload).encode("utf-8")
+    return encode_payload(payload)[1]
 
 
 def id_bytes(pid: int | str) -> bytes:
@@ -134,7 +132,12 @@ def _field_parts(f: VectorField, col: Any, n: int) -> tuple[list[bytes], list[by
     return keys, full
 
 
-def digest_batch(batch: Any, fields: Sequence[VectorField], payloads: Sequence[Any] | None = None) -> Digest:
+def digest_batch(
+    batch: Any,
+    fields: Sequence[VectorField],
+    payloads: Sequence[Any] | None = None,
+    canonical: Sequence[bytes] | None = None,
+) -> Digest:
     """The digest of one Arrow record batch in the backup schema.
 
     Each point's hash input is ``id_bytes + canonical_payload`` followed, for each vector field in
@@ -144,20 +147,25 @@ def digest_batch(batch: Any, fields: Sequence[VectorField], payloads: Sequence[A
     of the concatenation: the same value as feeding the parts one by one).
 
     ``payloads``: the rows' payloads already parsed (the caller encoded them from these objects),
-    which spares parsing the JSON text back.
+    which spares parsing the JSON text back; ``canonical``: their canonical bytes already made
+    (``codec.encode_payloads``).
     """
     n = batch.num_rows
     if n == 0:
         return Digest()
     heads = _id_column_bytes(batch)
-    if payloads is not None:
-        pays = [canonical_payload_object(p) for p in payloads]
+    pays: Sequence[bytes]
+    if canonical is not None:
+        pays = canonical
+    elif payloads is not None:
+        pays = [encode_payload(p)[1] for p in payloads]
     else:
         # Parsed in one call per batch (see ``decode_payloads``), then canonicalised one by one.
         texts = batch.column("payload").to_pylist()
+        objs, finite = decode_payloads_checked(texts)
         pays = [
-            b"n" if t is None else b"p" + _CANONICAL(o).encode("utf-8")
-            for t, o in zip(texts, decode_payloads(texts), strict=True)
+            b"n" if t is None else encode_payload(o, finite=finite)[1]
+            for t, o in zip(texts, objs, strict=True)
         ]
     parts = [_field_parts(f, batch.column(f.column), n) for f in fields]
     h = xxhash.xxh3_128_intdigest

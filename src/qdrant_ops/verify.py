@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from qdrant_ops.codec import check_schema, decode_batch, encode_points
+from qdrant_ops.codec import check_schema, decode_batch, encode_payloads, encode_points
 from qdrant_ops.compare import ComparisonResult, compare_with_endpoint
 from qdrant_ops.config import VerifyConfig
 from qdrant_ops.endpoints import open_endpoint
@@ -98,8 +98,9 @@ def digest_endpoint(ep: Endpoint, name: str, fields: Sequence[VectorField], batc
     digest = Digest()
     for page in ep.scan(name, batch_size=batch_size):
         if page.points:
-            payloads = [p.payload for p in page.points]
-            digest.add(digest_batch(encode_points(page.points, fields), fields, payloads=payloads))
+            _, canonical = encode_payloads([p.payload for p in page.points])
+            batch = encode_points(page.points, fields, payload_text=False)
+            digest.add(digest_batch(batch, fields, canonical=canonical))
     return digest
 
 

@@ -1,0 +1,74 @@
+"""The orjson fast path of payload encoding gives the stdlib definition's bytes, and keeps payloads exact."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qdrant_ops.codec import decode_payloads, encode_payload
+
+_REF = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _ref_canonical(payload: Any) -> bytes:
+    return b"n" if payload is None else b"p" + _REF(payload).encode("utf-8")
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+EDGE_FLOATS = [
+    1e-4, 9.999999999999999e-05, 1e-5, 1.5e-7, 5e-324, 1e16, 9999999999999998.0, 1e22, 1.7976931348623157e308,
+    0.1, -0.0, 0.0, 123456.789, 10.00001, float("nan"), float("inf"), float("-inf"),
+]
+EDGE_INTS = [0, -1, 2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 10**30, -(10**30)]
+
+
+@pytest.mark.parametrize("value", EDGE_FLOATS + EDGE_INTS + ["\x00\x1f\x7f\u2028\"\\/", "über 検索 \U0001f600"])
+def test_edge_values(value: Any) -> None:
+    payload = {"z": value, "a": [value, {"k": value}], "\U0001f600": None, "\uffff": 1}
+    text, canonical = encode_payload(payload)
+    assert canonical == _ref_canonical(payload)
+    assert text is not None
+    back = decode_payloads([text])[0]
+    assert _same(back, payload)
+    assert encode_payload(back)[1] == canonical
+
+
+def test_none_and_non_str_keys() -> None:
+    assert encode_payload(None) == (None, b"n")
+    payload = {2: "a", 1: (1, 2)}
+    assert encode_payload(payload)[1] == _ref_canonical(payload)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), json_values, max_size=6))
+def test_matches_stdlib_definition(payload: dict[str, Any]) -> None:
+    text, canonical = encode_payload(payload)
+    assert canonical == _ref_canonical(payload)
+    assert text is not None
+    back = decode_payloads([text, None, text])
+    assert _same(back[0], payload) and back[1] is None and _same(back[2], payload)
+    assert encode_payload(back[0])[1] == canonical
