@@ -113,6 +113,8 @@ def test_verify_and_restore_refuse_and_name_the_file(backup_dir: Path, tmp_path:
         (("collections", "docs", "vector_fields", 0, "size"), 1e300),
         (("collections", "docs", "spec", "config", "params", "vectors", "text", "size"), -1),
         (("collections", "docs", "vector_fields", 0, "kind"), "sparse"),
+        (("collections", "docs", "spec", "payload_schema"), {"a": 1}),
+        (("collections", "docs", "spec", "payload_schema"), {"a": {"data_type": "nope"}}),
     ],
 )
 def test_malformed_manifest_values_are_refused_cleanly(backup_dir: Path, tmp_path: Path, where: tuple[object, ...], value: object) -> None:

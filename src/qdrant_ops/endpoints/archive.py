@@ -180,12 +180,13 @@ def load_manifest(backup_dir: Path) -> Manifest:
 
 def _check_spec(path: Path, entry: CollectionEntry) -> None:
     """Refuse a manifest whose collection config could not recreate the collection."""
-    from qdrant_ops.endpoints.qdrant import spec_to_create_kwargs
+    from qdrant_ops.endpoints.qdrant import payload_indexes, spec_to_create_kwargs
 
     if not all(isinstance(a, str) and a for a in entry.spec.aliases):
         raise CorruptBackupError(f"{path}: collection {entry.spec.name!r} has invalid aliases", file=path)
     try:
         spec_to_create_kwargs(entry.spec)
+        payload_indexes(entry.spec)
         spec_fields = entry.spec.vector_fields()
         for f in entry.fields:
             if f.kind != "sparse" and not 1 <= f.size <= MAX_VECTOR_SIZE:

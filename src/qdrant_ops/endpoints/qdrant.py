@@ -184,10 +184,7 @@ class QdrantEndpoint:
             self.client.create_collection(name, **kwargs)
 
         self._meta(create, "create collection")
-        for field_name, schema in sorted(spec.payload_schema.items()):
-            field_schema = _payload_field_schema(schema)
-            if field_schema is None:
-                continue
+        for field_name, field_schema in payload_indexes(spec):
             if self.embedded:
                 continue  # local mode ignores payload indexes (and warns); nothing to create
             self._create_index(name, field_name, field_schema)
@@ -407,6 +404,18 @@ def spec_to_create_kwargs(spec: CollectionSpec) -> dict[str, Any]:
     if cfg.get("metadata"):
         kwargs["metadata"] = cfg["metadata"]
     return kwargs
+
+
+def payload_indexes(spec: CollectionSpec) -> list[tuple[str, Any]]:
+    """``(field, field_schema)`` of every payload index in ``spec``; ValueError when malformed."""
+    out: list[tuple[str, Any]] = []
+    for field_name, schema in sorted(spec.payload_schema.items()):
+        if not isinstance(schema, dict):
+            raise ValueError(f"payload index {field_name!r} is not an object")
+        field_schema = _payload_field_schema(schema)
+        if field_schema is not None:
+            out.append((field_name, field_schema))
+    return out
 
 
 def _payload_field_schema(schema: dict[str, Any]) -> Any:
