@@ -10,31 +10,14 @@ from pathlib import Path
 
 from qdrant_ops.config import endpoint_from_uri
 from qdrant_ops.demodata import create_demo_collections
-from qdrant_ops.demorepo import write_repo
+from qdrant_ops.demorepo import CLIENT_MODULE, write_repo
 from qdrant_ops.endpoints import open_endpoint
 from qdrant_ops.integrity import Digest
 from qdrant_ops.verify import digest_endpoint
 
 from codebase.fixture_repos import git  # noqa: F401  (used by the runbook tests)
 
-CLIENT = '''"""Shared Qdrant helper."""
-from qdrant_client import QdrantClient
-
-DEFAULT_URL = "http://localhost:6333"
-
-
-def get_client(url=DEFAULT_URL):
-    client = QdrantClient(url=url)
-    return client
-
-
-class VectorStore:
-    def __init__(self, url=DEFAULT_URL):
-        self.client = get_client(url)
-
-    def search(self, collection, vector, limit=5):
-        return self.client.search(collection, vector, limit=limit)
-'''
+CLIENT = CLIENT_MODULE  # the shared Qdrant helper module of the demo repository
 
 REPO_FILES: dict[str, str] = {
     "scripts/old_reindex.py": '''"""Rebuild the collection (legacy)."""

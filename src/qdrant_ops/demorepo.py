@@ -15,7 +15,7 @@ from pathlib import Path
 
 from qdrant_ops.errors import QdrantOpsError
 
-_CLIENT = '''"""Shared Qdrant helper."""
+CLIENT_MODULE = '''"""Shared Qdrant helper."""
 from qdrant_client import QdrantClient
 
 DEFAULT_URL = "http://localhost:6333"
@@ -51,10 +51,10 @@ if __name__ == "__main__":
     "Makefile": "reindex:\n\tpython scripts/reindex_roadmap.py\n\ntest:\n\tpython -m unittest discover -s tests\n",
     "app/__init__.py": "",
     "app/search/__init__.py": "",
-    "app/search/qdrant_helper.py": _CLIENT,
+    "app/search/qdrant_helper.py": CLIENT_MODULE,
     "app/search/views.py": "from app.search.qdrant_helper import DEFAULT_URL\n\nSEARCH_URL = DEFAULT_URL\n",
     "app/ingest/__init__.py": "",
-    "app/ingest/qdrant_helper.py": _CLIENT,
+    "app/ingest/qdrant_helper.py": CLIENT_MODULE,
     "app/ingest/loader.py": "from app.ingest.qdrant_helper import DEFAULT_URL\n\nINGEST_URL = DEFAULT_URL\n",
     "tests/__init__.py": "",
     "tests/test_urls.py": (

@@ -6,26 +6,9 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-from qdrant_ops.demorepo import write_files, write_repo
+from qdrant_ops.demorepo import CLIENT_MODULE, write_files, write_repo
 
-HELPER = '''"""Shared Qdrant helper."""
-from qdrant_client import QdrantClient
-
-DEFAULT_URL = "http://localhost:6333"
-
-
-def get_client(url=DEFAULT_URL):
-    client = QdrantClient(url=url)
-    return client
-
-
-class VectorStore:
-    def __init__(self, url=DEFAULT_URL):
-        self.client = get_client(url)
-
-    def search(self, collection, vector, limit=5):
-        return self.client.search(collection, vector, limit=limit)
-'''
+HELPER = CLIENT_MODULE  # the shared Qdrant helper module of the demo repository
 
 # the same code, reformatted, commented, with renamed locals
 REFORMATTED = '''from qdrant_client import QdrantClient
