@@ -11,7 +11,6 @@ Columns:
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from qdrant_ops.endpoints.base import Point, SparseValue, VectorField
+from qdrant_ops.endpoints.base import PageColumns, Point, SparseValue, VectorField
 from qdrant_ops.errors import CorruptBackupError
 
 if TYPE_CHECKING:
@@ -139,7 +138,35 @@ def encode_points(
     payload_text: bool = True,
     texts: Sequence[str | None] | None = None,
 ) -> pa.RecordBatch:
-    """A record batch of ``points`` in the backup schema.
+    """A record batch of ``points`` in the backup schema (see ``encode_columns``)."""
+    return encode_columns(PageColumns.from_points(points), fields, payload_text=payload_text, texts=texts)
+
+
+def _id_arrays(ids: Sequence[int | str]) -> tuple[pa.Array, pa.Array]:
+    import pyarrow as pa
+
+    if all(type(i) is int for i in ids):  # the common page: one conversion, no UUID column
+        return pa.array(ids, pa.uint64()), pa.nulls(len(ids), pa.string())
+    id_int: list[int | None] = []
+    id_uuid: list[str | None] = []
+    for pid in ids:
+        if isinstance(pid, int):
+            id_int.append(pid)
+            id_uuid.append(None)
+        else:
+            id_int.append(None)
+            id_uuid.append(str(pid))
+    return pa.array(id_int, pa.uint64()), pa.array(id_uuid, pa.string())
+
+
+def encode_columns(
+    cols: PageColumns,
+    fields: Sequence[VectorField],
+    *,
+    payload_text: bool = True,
+    texts: Sequence[str | None] | None = None,
+) -> pa.RecordBatch:
+    """A record batch of a page's columns in the backup schema.
 
     ``payload_text=False`` leaves the payload column null (for a digest given the payload objects);
     ``texts``: the payload column already encoded (see ``encode_payloads``).
@@ -147,23 +174,20 @@ def encode_points(
     import pyarrow as pa
 
     schema = arrow_schema(fields)
-    id_int: list[int | None] = []
-    id_uuid: list[str | None] = []
-    for p in points:
-        if isinstance(p.id, int):
-            id_int.append(p.id)
-            id_uuid.append(None)
-        else:
-            id_int.append(None)
-            id_uuid.append(str(p.id))
-    arrays: list[pa.Array] = [pa.array(id_int, pa.uint64()), pa.array(id_uuid, pa.string())]
+    n = len(cols.ids)
+    arrays: list[pa.Array] = list(_id_arrays(cols.ids))
     known = {f.name for f in fields}
-    for p in points:
-        extra = set(p.vectors) - known
-        if extra:
-            raise ValueError(f"point {p.id} has vectors not in the collection config: {sorted(extra)}")
+    for name in cols.vectors:
+        if name not in known:
+            column = cols.vectors[name]
+            row = next((i for i, v in enumerate(column) if v is not None), None)
+            if row is not None:
+                extra = sorted(k for k in cols.vectors if k not in known and cols.vectors[k][row] is not None)
+                raise ValueError(f"point {cols.ids[row]} has vectors not in the collection config: {extra}")
     for f in fields:
-        vals = [p.vectors.get(f.name) for p in points]
+        vals = cols.vectors.get(f.name)
+        if vals is None:
+            vals = [None] * n
         if f.kind == "dense":
             arrays.append(_dense_array(vals, f.size))
         elif f.kind == "multi":
@@ -188,9 +212,9 @@ def encode_points(
     if texts is not None:
         arrays.append(pa.array(texts, pa.string()))
     elif payload_text:
-        arrays.append(pa.array(encode_payloads([p.payload for p in points])[0], pa.string()))
+        arrays.append(pa.array(encode_payloads(cols.payloads)[0], pa.string()))
     else:
-        arrays.append(pa.nulls(len(points), pa.string()))
+        arrays.append(pa.nulls(n, pa.string()))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -242,13 +266,21 @@ def decode_batch(batch: pa.RecordBatch, fields: Sequence[VectorField]) -> Iterat
 
 _load = json.JSONDecoder().decode
 # orjson reads an int beyond 64 bits (19 digits and more: -2^63 - 1 has 19) as a float: such texts,
-# and those orjson refuses (NaN, Infinity), are parsed by the stdlib.
-_LONG_DIGITS = re.compile(r"\d{19}")
+# and those orjson refuses (NaN, Infinity), are parsed by the stdlib. A run of 19 ASCII digits is
+# found by mapping every digit to "0" and anything else to " " and searching the bytes: seven
+# times faster than a regular expression over the text (JSON numbers are ASCII digits only).
+_DIGIT_MAP = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_RUN = b"0" * 19
+
+
+def has_long_digit_run(text: str) -> bool:
+    """Whether ``text`` holds 19 or more ASCII digits in a row."""
+    return _LONG_RUN in text.encode("utf-8", "surrogatepass").translate(_DIGIT_MAP)
 
 
 def _load_array(text: str) -> tuple[Any, bool]:
     """The parsed array, and whether orjson parsed it (then it holds no NaN/Infinity)."""
-    if _LONG_DIGITS.search(text) is None:
+    if not has_long_digit_run(text):
         try:
             return orjson.loads(text), True
         except orjson.JSONDecodeError:

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from qdrant_ops.codec import batch_ids, decode_payloads_checked, dense_matrix, encode_payload
-from qdrant_ops.endpoints.base import VectorField
+from qdrant_ops.codec import batch_ids, decode_payloads_checked, dense_matrix, encode_columns, encode_payload
+from qdrant_ops.endpoints.base import PageColumns, VectorField
 
 MOD = 1 << 128
 _U64 = struct.Struct("<Q")
@@ -183,6 +183,32 @@ def digest_batch(
             keys_sum += h(head + b"".join(k[i] for k, _ in parts))
             full_sum += h(head + b"".join(f[i] for _, f in parts))
     return Digest(full_sum % MOD, keys_sum % MOD, n)
+
+
+def digest_columns(cols: PageColumns, fields: Sequence[VectorField]) -> Digest:
+    """The digest of a page's columns (the payloads hashed from the objects, no JSON text)."""
+    if not len(cols):
+        return Digest()
+    batch = encode_columns(cols, fields, payload_text=False)
+    return digest_batch(batch, fields, payloads=cols.payloads)
+
+
+def scan_digest(
+    ep: Any, name: str, fields: Sequence[VectorField], batch_size: int | None = None
+) -> Digest:
+    """The digest of a live collection, from a fresh scan: pages sized like a backup's (see
+    ``pipeline.sizing``), read ahead from a server (``scan_ahead``), transient scroll errors
+    retried at the cursor."""
+    from qdrant_ops.pipeline.prefetch import scan_ahead
+    from qdrant_ops.pipeline.retry import retrying_scan
+    from qdrant_ops.pipeline.sizing import page_size
+
+    digest = Digest()
+    pages = retrying_scan(ep, name, batch_size=page_size(fields, batch_size))
+    for page in scan_ahead(pages, ep, name=f"digest-{name}"):
+        if len(page):
+            digest.add(digest_columns(page.columns, fields))
+    return digest
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -48,10 +48,11 @@ from qdrant_ops.migrate_plan import (
     target_name,
 )
 from qdrant_ops.migrate_report import CollectionMigration, MigrateReport, SamplePoint, ValidateReport
+from qdrant_ops.pipeline.gcpolicy import bulk
 from qdrant_ops.pipeline.scope import select_collections, slice_count
 from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.locks import FileLock
-from qdrant_ops.pipeline.prefetch import prefetch
+from qdrant_ops.pipeline.prefetch import scan_ahead
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, retrying_scan
 from qdrant_ops.pipeline.sizing import page_size, write_batch
 from qdrant_ops.pipeline.writer import BatchWriter, WriteFailure, estimate_bytes, write_dead_letter
@@ -86,6 +87,7 @@ class _Job:
     sample_filtered: int = 0
 
 
+@bulk
 def migrate(
     cfg: MigrateConfig,
     *,
@@ -485,10 +487,12 @@ def _copy_slice(
     source_fields = job.spec.vector_fields()
     page_points = page_size(source_fields, cfg.batch_size)
     write_points = write_batch(writer.endpoint.info().kind, cfg.batch_size)
-    # The next page is scrolled while this one is transformed, written and digested.
-    pages = prefetch(
+    # From a server, the next page is scrolled while this one is transformed, written and
+    # digested (see ``scan_ahead``).
+    pages = scan_ahead(
         retrying_scan(src, job.name, policy, stats, batch_size=page_points,
                       slice_=slice_ if total > 1 else None, offset=st["offset"]),
+        src,
         name=f"scan-{job.name}-{index}",
     )
     while not stop.is_set():
@@ -684,6 +688,7 @@ def _show(p: Point) -> dict[str, Any]:
 # -- validate alone ---------------------------------------------------------------------------------
 
 
+@bulk
 def validate(
     cfg: MigrateConfig,
     *,

@@ -37,6 +37,7 @@ from qdrant_ops.errors import (
     UsageError,
 )
 from qdrant_ops.pipeline.checkpoint import Checkpoint
+from qdrant_ops.pipeline.gcpolicy import bulk
 from qdrant_ops.pipeline.locks import FileLock
 from qdrant_ops.pipeline.prefetch import prefetch
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats
@@ -109,6 +110,7 @@ def _target_names(cfg: RestoreConfig, names: list[str]) -> dict[str, str]:
     return out
 
 
+@bulk
 def restore(
     cfg: RestoreConfig,
     *,

@@ -25,9 +25,9 @@ import numpy as np
 from qdrant_ops.codec import encode_points, normalize_id
 from qdrant_ops.compare import payload_equal, point_difference
 from qdrant_ops.config import ValidationSettings
-from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, Point, PointId, VectorField
+from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, PageColumns, Point, PointId, VectorField
 from qdrant_ops.errors import UnsupportedError
-from qdrant_ops.integrity import Digest, digest_batch
+from qdrant_ops.integrity import Digest, digest_columns, scan_digest
 from qdrant_ops.pipeline.retry import RetryPolicy, call_with_retry, retrying_scan
 from qdrant_ops.reports import Report
 from qdrant_ops.transforms import Transformer
@@ -43,18 +43,14 @@ _LOOSE = {"float16": (2e-3, 2e-3), "uint8": (0.0, 0.51)}
 
 
 def digest_points(points: Sequence[Point], fields: Sequence[VectorField]) -> Digest:
-    if not points:
-        return Digest()
     # The payloads are at hand: the digest takes them as objects, sparing a JSON round trip.
-    batch = encode_points(points, fields, payload_text=False)
-    return digest_batch(batch, fields, payloads=[p.payload for p in points])
+    return digest_columns(PageColumns.from_points(points), fields)
 
 
-def target_digest(ep: Endpoint, name: str, fields: Sequence[VectorField], batch_size: int = 1000) -> Digest:
-    d = Digest()
-    for page in retrying_scan(ep, name, batch_size=batch_size):
-        d.add(digest_points(page.points, fields))
-    return d
+def target_digest(
+    ep: Endpoint, name: str, fields: Sequence[VectorField], batch_size: int | None = None
+) -> Digest:
+    return scan_digest(ep, name, fields, batch_size)
 
 
 def expected_points(

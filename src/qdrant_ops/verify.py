@@ -28,7 +28,8 @@ from qdrant_ops.endpoints.archive import (
 )
 from qdrant_ops.endpoints.base import Endpoint, Point, VectorField
 from qdrant_ops.errors import CorruptBackupError, NotFoundError, UsageError
-from qdrant_ops.integrity import Digest, digest_batch
+from qdrant_ops.integrity import Digest, digest_batch, scan_digest
+from qdrant_ops.pipeline.gcpolicy import bulk
 from qdrant_ops.pipeline.prefetch import prefetch
 from qdrant_ops.progress import NullProgress, ProgressSink
 from qdrant_ops.reports import Report, md_table
@@ -93,15 +94,11 @@ class VerifyReport(Report):
 # -- building blocks ---------------------------------------------------------------------------
 
 
-def digest_endpoint(ep: Endpoint, name: str, fields: Sequence[VectorField], batch_size: int = 1000) -> Digest:
-    """The digest of a live collection, from a fresh scan."""
-    digest = Digest()
-    for page in ep.scan(name, batch_size=batch_size):
-        if page.points:
-            _, canonical = encode_payloads([p.payload for p in page.points])
-            batch = encode_points(page.points, fields, payload_text=False)
-            digest.add(digest_batch(batch, fields, canonical=canonical))
-    return digest
+def digest_endpoint(
+    ep: Endpoint, name: str, fields: Sequence[VectorField], batch_size: int | None = None
+) -> Digest:
+    """The digest of a live collection, from a fresh scan (``integrity.scan_digest``)."""
+    return scan_digest(ep, name, fields, batch_size)
 
 
 def archive_points(root: Path, entry: CollectionEntry, batch_size: int = 1000) -> Iterator[list[Point]]:
@@ -133,6 +130,7 @@ def target_name(name: str, rename: dict[str, str], suffix: str) -> str:
 # -- verbs -------------------------------------------------------------------------------------
 
 
+@bulk
 def verify_backup(
     location: str,
     *,
@@ -266,6 +264,7 @@ def _target_present(report: VerifyReport, row: CollectionVerify, live: Endpoint,
     return False
 
 
+@bulk
 def verify_against(
     location: str,
     live: Endpoint,
@@ -298,6 +297,7 @@ def verify_against(
     return report
 
 
+@bulk
 def verify_live(
     source: Endpoint,
     target: Endpoint,
@@ -332,6 +332,7 @@ def verify_live(
     return report
 
 
+@bulk
 def verify(cfg: VerifyConfig, *, progress: ProgressSink | None = None) -> VerifyReport:
     """Dispatch on what the config names: a backup, a backup and a live endpoint, or two endpoints."""
     if cfg.backup and (cfg.source or cfg.target):

@@ -8,7 +8,7 @@ collection: its config as Qdrant reports it, payload indexes, aliases and metada
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -123,9 +123,126 @@ class EndpointInfo:
 
 
 @dataclass
+class PageColumns:
+    """A page of points as columns: ids, each vector name's values by row (None where a point
+    lacks that vector) and payloads. Endpoints build it straight from the client's records, so
+    a backup or a digest reads a page without making a ``Point`` per record."""
+
+    ids: list[PointId]
+    vectors: dict[str, list[VectorValue]]
+    payloads: list[dict[str, Any] | None]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_points(cls, points: Sequence[Point]) -> PageColumns:
+        names: dict[str, None] = {}
+        for p in points:
+            for name in p.vectors:
+                names.setdefault(name, None)
+        return cls(
+            ids=[p.id for p in points],
+            vectors={name: [p.vectors.get(name) for p in points] for name in names},
+            payloads=[p.payload for p in points],
+        )
+
+    def to_points(self) -> list[Point]:
+        cols = list(self.vectors.items())
+        return [
+            Point(
+                id=pid,
+                vectors={name: vals[i] for name, vals in cols if vals[i] is not None},
+                payload=self.payloads[i],
+            )
+            for i, pid in enumerate(self.ids)
+        ]
+
+
+def vector_value(v: Any) -> VectorValue:
+    """A client's vector as a point holds it: sparse vectors (anything with ``indices`` and
+    ``values``) as ``SparseValue``, dense and multi-vectors unchanged."""
+    if hasattr(v, "indices") and hasattr(v, "values"):
+        return SparseValue(list(v.indices), list(v.values))
+    return v
+
+
+def columns_from_records(
+    records: Sequence[Any], id_out: Callable[[Any], PointId] | None = None
+) -> PageColumns:
+    """``PageColumns`` of a client's records (anything with ``id``, ``vector`` and ``payload``:
+    qdrant-client's ``Record``, Qdrant Edge's ``Record``). ``id_out`` maps ids that are not ints.
+
+    The common page (every point holds one unnamed dense vector as a list) is three list
+    comprehensions; anything else (named, sparse, missing vectors) is sorted out row by row.
+    """
+    n = len(records)
+    ids: list[PointId] = [r.id for r in records]
+    if id_out is not None and not all(type(i) is int for i in ids):
+        ids = [i if type(i) is int else id_out(i) for i in ids]
+    vecs = [r.vector for r in records]
+    payloads = [r.payload for r in records]
+    vectors: dict[str, list[VectorValue]] = {}
+    if n and all(type(v) is list for v in vecs):
+        vectors[""] = vecs
+        return PageColumns(ids, vectors, payloads)
+    for i, v in enumerate(vecs):
+        if v is None:
+            continue
+        if isinstance(v, dict):
+            for name, value in v.items():
+                if value is None:
+                    continue
+                col = vectors.get(name)
+                if col is None:
+                    col = vectors[name] = [None] * n
+                col[i] = vector_value(value)
+        else:
+            col = vectors.get("")
+            if col is None:
+                col = vectors[""] = [None] * n
+            col[i] = vector_value(v)
+    return PageColumns(ids, vectors, payloads)
+
+
 class ScanPage:
-    points: list[Point]
-    next_offset: Offset
+    """One page of a scan and where the next starts: as points, as columns, or both.
+
+    An endpoint gives either form; the other is built on first use and kept."""
+
+    __slots__ = ("_columns", "_points", "next_offset")
+
+    def __init__(
+        self,
+        points: list[Point] | None = None,
+        next_offset: Offset = None,
+        *,
+        columns: PageColumns | None = None,
+    ) -> None:
+        if points is None and columns is None:
+            points = []
+        self._points = points
+        self._columns = columns
+        self.next_offset = next_offset
+
+    @property
+    def points(self) -> list[Point]:
+        if self._points is None:
+            assert self._columns is not None
+            self._points = self._columns.to_points()
+        return self._points
+
+    @property
+    def columns(self) -> PageColumns:
+        if self._columns is None:
+            self._columns = PageColumns.from_points(self.points)
+        return self._columns
+
+    def __len__(self) -> int:
+        return len(self._points) if self._points is not None else len(self.columns)
+
+    def __repr__(self) -> str:
+        return f"ScanPage({len(self)} points, next_offset={self.next_offset!r})"
 
 
 @runtime_checkable

@@ -38,6 +38,8 @@ from qdrant_ops.endpoints.base import (
     PointId,
     ScanPage,
     SparseValue,
+    columns_from_records,
+    vector_value,
 )
 from qdrant_ops.endpoints.edge_config import (
     EDGE_CONFIG_FILE,
@@ -280,9 +282,8 @@ class EdgeEndpoint:
                 offset=current, limit=batch_size, filter=flt, with_payload=True, with_vector=with_vectors
             )
             records, nxt = self._call(name, _scroller(request), "scroll")
-            points = [record_to_point(r) for r in records]
             next_offset = _id_out(nxt) if nxt is not None else None
-            yield ScanPage(points, next_offset)
+            yield ScanPage(columns=columns_from_records(records, _id_out), next_offset=next_offset)
             if next_offset is None or not records:
                 return
             current = next_offset
@@ -478,17 +479,11 @@ def _id_out(pid: Any) -> PointId:
     return str(pid)
 
 
-def _vector_in(v: Any) -> Any:
-    if hasattr(v, "indices") and hasattr(v, "values"):
-        return SparseValue(list(v.indices), list(v.values))
-    return v
-
-
 def record_to_point(rec: Any) -> Point:
     vec = rec.vector
     vectors: dict[str, Any] = {}
     if isinstance(vec, dict):
-        vectors = {str(k): _vector_in(v) for k, v in vec.items()}
+        vectors = {str(k): vector_value(v) for k, v in vec.items()}
     elif vec is not None:
         vectors[""] = vec
     return Point(id=_id_out(rec.id), vectors=vectors, payload=rec.payload)

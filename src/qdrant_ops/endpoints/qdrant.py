@@ -22,7 +22,9 @@ from qdrant_ops.endpoints.base import (
     PointId,
     ScanPage,
     SparseValue,
+    columns_from_records,
     is_vector_params,
+    vector_value,
 )
 from qdrant_ops.errors import (
     EndpointError,
@@ -224,8 +226,7 @@ class QdrantEndpoint:
         current = offset
         while True:
             records, nxt = self._scroll(name, batch_size, current, flt, with_vectors)
-            points = [record_to_point(r) for r in records]
-            yield ScanPage(points, nxt)
+            yield ScanPage(columns=columns_from_records(records), next_offset=nxt)
             if nxt is None or not records:
                 return
             current = nxt
@@ -310,21 +311,20 @@ def record_to_point(rec: Any) -> Point:
         pass
     elif isinstance(vec, dict):
         for k, v in vec.items():
-            vectors[k] = _vector_in(v)
+            vectors[k] = vector_value(v)
     else:
-        vectors[""] = _vector_in(vec)
+        vectors[""] = vector_value(vec)
     return Point(id=rec.id, vectors=vectors, payload=rec.payload)
-
-
-def _vector_in(v: Any) -> Any:
-    if hasattr(v, "indices") and hasattr(v, "values"):
-        return SparseValue(list(v.indices), list(v.values))
-    return v
 
 
 def point_to_struct(p: Point) -> Any:
     from qdrant_client import models
 
+    if len(p.vectors) == 1 and "" in p.vectors:  # the common point: one unnamed dense vector
+        v = p.vectors[""]
+        if not isinstance(v, SparseValue):
+            dense = v.tolist() if hasattr(v, "tolist") else v
+            return models.PointStruct.model_construct(id=p.id, vector=dense, payload=p.payload)
     vectors: dict[str, Any] = {}
     for k, v in p.vectors.items():
         if isinstance(v, SparseValue):

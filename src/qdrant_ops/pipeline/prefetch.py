@@ -1,7 +1,10 @@
 """Read ahead: pull the next item of an iterator in a background thread while the caller works.
 
 Used to overlap a scan (scroll the next page) or a Parquet read with encoding and writing the
-current one: pyarrow, zstd and the hashes release the GIL, so the two overlap even in one process.
+current one: pyarrow, zstd and network waits release the GIL, so the two overlap even in one
+process. The embedded engines' own calls do not (qdrant-client's local mode is Python, Qdrant
+Edge holds the GIL while it scrolls): there a read-ahead thread only adds switching, so
+``scan_ahead`` reads their pages in the caller's thread.
 At most ``depth`` items are read ahead of the one the caller holds (a read starts only once the
 caller has taken the item before it), so memory stays bounded by the page size.
 
@@ -15,7 +18,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -60,3 +63,15 @@ def prefetch(source: Iterable[T], depth: int = 1, *, name: str = "prefetch") -> 
             yield item  # type: ignore[misc]
     finally:
         stop.set()
+
+
+# Endpoint kinds whose calls hold the GIL (see the module docstring).
+GIL_BOUND_KINDS = frozenset({"local", "memory", "edge"})
+
+
+def scan_ahead(pages: Iterable[T], endpoint: Any, *, name: str) -> Iterator[T]:
+    """``prefetch(pages)`` for an endpoint whose calls release the GIL (a server); the pages as
+    they are for an embedded engine (``GIL_BOUND_KINDS``)."""
+    if endpoint.info().kind in GIL_BOUND_KINDS:
+        return iter(pages)
+    return prefetch(pages, name=name)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from qdrant_ops.endpoints.base import Endpoint
 from qdrant_ops.errors import NotFoundError
+from qdrant_ops.pipeline.prefetch import GIL_BOUND_KINDS
 
 
 def select_collections(src: Endpoint, wanted: Sequence[str] | None) -> list[str]:
@@ -27,4 +28,9 @@ def slice_count(src: Endpoint, parallel: int, notes: list[str]) -> int:
     if not info.supports_slice:
         notes.append(f"{info.display} does not support the slice condition: one stream")
         return 1
+    if info.kind in GIL_BOUND_KINDS:
+        notes.append(
+            f"{info.display} is an embedded engine whose calls hold Python's GIL: its {parallel} "
+            "slices take turns, so --parallel gives no speed-up there (it does against a server)"
+        )
     return parallel

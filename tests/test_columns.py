@@ -1,0 +1,152 @@
+"""Pages as columns: built straight from client records, equal to the per-point path."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from datagen import make_collection
+
+from qdrant_ops.codec import encode_columns, encode_points, has_long_digit_run
+from qdrant_ops.endpoints import open_endpoint
+from qdrant_ops.endpoints.base import PageColumns, Point, ScanPage, SparseValue, VectorField, columns_from_records
+from qdrant_ops.endpoints.qdrant import record_to_point
+from qdrant_ops.integrity import digest_batch, digest_columns, scan_digest
+from qdrant_ops.pipeline.prefetch import scan_ahead
+from qdrant_ops.pipeline.scope import slice_count
+
+
+def rec(pid: Any, vector: Any, payload: Any) -> SimpleNamespace:
+    return SimpleNamespace(id=pid, vector=vector, payload=payload)
+
+
+def test_unnamed_dense_page_is_three_columns() -> None:
+    recs = [rec(i, [float(i), 1.0], {"i": i}) for i in range(3)]
+    cols = columns_from_records(recs)
+    assert cols.ids == [0, 1, 2]
+    assert list(cols.vectors) == [""]
+    assert cols.vectors[""][2] == [2.0, 1.0]
+    assert cols.payloads == [{"i": 0}, {"i": 1}, {"i": 2}]
+    assert [p.vectors for p in cols.to_points()] == [{"": [float(i), 1.0]} for i in range(3)]
+
+
+def test_named_sparse_and_missing_vectors_match_record_to_point() -> None:
+    sparse = SimpleNamespace(indices=[1, 5], values=[0.5, 0.25])
+    recs = [
+        rec(1, {"text": [1.0, 2.0], "kw": sparse}, {"a": 1}),
+        rec("6f1c6c2e-6f8a-4c53-9a53-0b3c4d5e6f70", {"text": [3.0, 4.0]}, None),
+        rec(3, None, {"b": None}),
+    ]
+    cols = columns_from_records(recs)
+    assert cols.vectors["kw"] == [SparseValue([1, 5], [0.5, 0.25]), None, None]
+    assert cols.vectors["text"] == [[1.0, 2.0], [3.0, 4.0], None]
+    assert cols.to_points() == [record_to_point(r) for r in recs]
+
+
+def test_ids_that_are_not_ints_are_mapped() -> None:
+    u = uuid.UUID("6f1c6c2e-6f8a-4c53-9a53-0b3c4d5e6f70")
+    cols = columns_from_records([rec(7, [1.0], None), rec(u, [2.0], None)], id_out=str)
+    assert cols.ids == [7, str(u)]
+
+
+def test_scan_page_builds_the_other_form_once() -> None:
+    pts = [Point(1, {"": [1.0, 0.0]}, {"x": 1}), Point(2, {"": [0.0, 1.0]}, None)]
+    page = ScanPage(pts, 5)
+    assert page.columns.ids == [1, 2] and len(page) == 2
+    assert page.columns is page.columns
+    page2 = ScanPage(columns=PageColumns.from_points(pts), next_offset=None)
+    assert page2.points == pts and page2.points is page2.points
+    assert len(ScanPage()) == 0 and ScanPage().points == []
+
+
+FIELDS = [VectorField("", "dense", 2, "Cosine")]
+
+
+def test_encode_columns_equals_encode_points() -> None:
+    pts = [Point(i, {"": [float(i), 0.5]}, {"k": [i, "é"]}) for i in range(5)]
+    pts.append(Point("6f1c6c2e-6f8a-4c53-9a53-0b3c4d5e6f70", {"": [1.0, 1.0]}, None))
+    a = encode_points(pts, FIELDS)
+    b = encode_columns(PageColumns.from_points(pts), FIELDS)
+    assert a.equals(b)
+    assert digest_batch(a, FIELDS) == digest_columns(PageColumns.from_points(pts), FIELDS)
+
+
+def test_unknown_vector_names_are_refused_with_the_point() -> None:
+    cols = PageColumns([1, 2], {"": [[1.0, 0.0], [0.0, 1.0]], "extra": [None, [1.0]]}, [None, None])
+    with pytest.raises(ValueError, match=r"point 2 has vectors not in the collection config: \['extra'\]"):
+        encode_columns(cols, FIELDS)
+
+
+def test_wrong_vector_size_is_refused() -> None:
+    cols = PageColumns([1], {"": [[1.0, 0.0, 3.0]]}, [None])
+    with pytest.raises(ValueError, match="size 3"):
+        encode_columns(cols, FIELDS)
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ('{"a":1234567890123456789}', True),
+        ('{"a":-123456789012345678901}', True),
+        ('{"a":123456789012345678}', False),
+        ('{"a":"١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩٠"}', False),  # not ASCII digits: never a JSON number
+        ('{"a":1.5e300,"b":[1,2,3]}', False),
+    ],
+)
+def test_long_digit_runs(text: str, expected: bool) -> None:
+    assert has_long_digit_run(text) is expected
+
+
+def test_embedded_scans_stay_in_the_callers_thread() -> None:
+    ep = open_endpoint(":memory:")
+    seen: list[str] = []
+
+    def pages() -> Any:
+        for i in range(3):
+            seen.append(threading.current_thread().name)
+            yield i
+
+    assert list(scan_ahead(pages(), ep, name="t")) == [0, 1, 2]
+    assert set(seen) == {threading.current_thread().name}
+
+
+def test_scan_digest_equals_digest_of_every_point(store_uri: str) -> None:
+    make_collection(store_uri, "c", "sparse", n=120)
+    ep = open_endpoint(store_uri)
+    fields = ep.get_spec("c").vector_fields()
+    pts = [p for page in ep.scan("c", batch_size=1000) for p in page.points]
+    assert scan_digest(ep, "c", fields, batch_size=7) == digest_columns(PageColumns.from_points(pts), fields)
+
+
+def test_parallel_slices_on_an_embedded_engine_are_noted() -> None:
+    notes: list[str] = []
+    assert slice_count(open_endpoint(":memory:"), 2, notes) == 2
+    assert notes and "no speed-up" in notes[0]
+
+
+def test_a_failed_background_parquet_write_fails_the_backup(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    from qdrant_ops.backup import backup
+    from qdrant_ops.config import BackupConfig, endpoint_from_uri
+    from qdrant_ops.endpoints.archive import PARTIAL_PREFIX
+
+    make_collection(":memory:", "w", "int-unnamed", n=300)
+    calls: list[str] = []
+
+    def broken(self: Any, batch: Any, row_group_size: Any = None) -> None:
+        calls.append(threading.current_thread().name)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_batch", broken)
+    cfg = BackupConfig(source=endpoint_from_uri(":memory:"), backup_path=str(tmp_path), batch_size=50)
+    with pytest.raises(OSError, match="No space left"):
+        backup(cfg)
+    assert calls and calls[0].startswith("write-w-")  # written off the main thread
+    assert len(calls) == 1  # the error stopped the backup at the next wait
+    assert not [p for p in tmp_path.iterdir() if not p.name.startswith((PARTIAL_PREFIX, "."))]

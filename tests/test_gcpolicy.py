@@ -1,0 +1,117 @@
+"""Bulk verbs raise the garbage collector's young threshold and always put it back."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from datagen import make_collection
+
+from qdrant_ops.backup import backup
+from qdrant_ops.config import BackupConfig, endpoint_from_uri
+from qdrant_ops.endpoints import open_endpoint
+from qdrant_ops.endpoints.base import ScanPage
+from qdrant_ops.pipeline.gcpolicy import BULK_THRESHOLD, bulk, bulk_gc
+
+
+@pytest.fixture(autouse=True)
+def _keep_thresholds():
+    saved = gc.get_threshold()
+    yield
+    gc.set_threshold(*saved)
+
+
+def test_raised_inside_and_restored_after_nested_blocks() -> None:
+    gc.set_threshold(700, 10, 10)
+    with bulk_gc():
+        assert gc.get_threshold() == (BULK_THRESHOLD, 10, 10)
+        with bulk_gc():
+            assert gc.get_threshold()[0] == BULK_THRESHOLD
+        assert gc.get_threshold()[0] == BULK_THRESHOLD  # the inner block leaves the outer's setting
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_restored_when_the_verb_raises() -> None:
+    gc.set_threshold(500, 7, 3)
+
+    @bulk
+    def verb() -> None:
+        assert gc.get_threshold() == (BULK_THRESHOLD, 7, 3)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        verb()
+    assert gc.get_threshold() == (500, 7, 3)
+
+
+def test_a_higher_or_disabled_threshold_is_left_alone() -> None:
+    gc.set_threshold(BULK_THRESHOLD * 2, 10, 10)
+    with bulk_gc():
+        assert gc.get_threshold()[0] == BULK_THRESHOLD * 2
+    gc.set_threshold(0, 10, 10)
+    with bulk_gc():
+        assert gc.get_threshold()[0] == 0
+    assert gc.get_threshold()[0] == 0
+
+
+def test_overlapping_blocks_in_threads_restore_once_all_end() -> None:
+    gc.set_threshold(700, 10, 10)
+    inside = threading.Barrier(3)
+    leave = threading.Event()
+
+    def worker() -> None:
+        with bulk_gc():
+            inside.wait()
+            leave.wait()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    inside.wait()
+    assert gc.get_threshold()[0] == BULK_THRESHOLD
+    leave.set()
+    for t in threads:
+        t.join()
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+class ThresholdRecorder:
+    """Delegates to a real endpoint; notes the young-generation threshold while pages stream."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.seen: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def scan(self, name: str, **kw: Any) -> Iterator[ScanPage]:
+        for page in self.inner.scan(name, **kw):
+            self.seen.append(gc.get_threshold()[0])
+            yield page
+
+
+def test_backup_and_restore_stream_with_the_bulk_threshold(tmp_path: Path) -> None:
+    gc.set_threshold(700, 10, 10)
+    make_collection(":memory:", "a", "int-unnamed", n=300)
+    src = ThresholdRecorder(open_endpoint(":memory:"))
+    rep = backup(
+        BackupConfig(source=endpoint_from_uri(":memory:"), backup_path=str(tmp_path), batch_size=100),
+        source=src,  # type: ignore[arg-type]
+    )
+    assert rep.status == "ok"
+    assert src.seen and set(src.seen) == {BULK_THRESHOLD}
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_every_data_verb_is_wrapped() -> None:
+    from qdrant_ops.migrate import migrate, validate
+    from qdrant_ops.restore import restore
+    from qdrant_ops.verify import verify, verify_against, verify_backup, verify_live
+
+    for verb in (backup, restore, migrate, validate, verify, verify_backup, verify_against, verify_live):
+        assert getattr(verb, "__wrapped__", None) is not None, verb.__name__
