@@ -3,7 +3,10 @@
 One generated dataset, one engine per run (``--engine memory|local|edge``). Every measured
 operation runs in a fresh subprocess (``--worker``), so peak RSS figures never mix; the engine is
 opened (and, for ``:memory:``, filled) before the baseline RSS is taken, so the peak reported is
-what the operation adds on top of the engine.
+what the operation adds on top of the engine: anonymous memory (``RssAnon``), since the
+engine's own files mapped into the process are the engine's; the total is reported beside it.
+On Edge, restore and migrate end with ``optimize()`` (the index a searchable collection needs),
+so the upsert ceiling there is the raw upsert followed by the raw ``optimize()``.
 
 Absolute numbers are noisy on a shared 2-core machine; the ratios, measured within one run on the
 same engine and data, carry the result. Targets (issue 9) are checked and shown PASS/FAIL.
@@ -178,12 +181,22 @@ def _status_kb(field: str) -> int:
     return 0
 
 
+# Memory is counted as anonymous RSS (``RssAnon``: the heap, Python objects, Arrow buffers):
+# file-backed pages are the engine's files mapped into the process (Qdrant Edge reads its
+# segments through mmap, so a scan of 200k points maps ~50 MiB more than one of 20k, raw scroll
+# or backup alike) and are counted apart, as ``rss_total_*``.
+ANON = "RssAnon"
+
+
 class PeakRss:
-    """Peak RSS during a block: the kernel's high-water mark (reset first), or 5 ms sampling."""
+    """Peak RSS during a block: anonymous memory sampled every 5 ms, and the total (the kernel's
+    high-water mark, reset first, or the samples)."""
 
     def __init__(self) -> None:
         self.baseline = 0
         self.peak = 0
+        self.anon_baseline = 0
+        self.anon_peak = 0
         self._stop = threading.Event()
         self._sampled = 0
         self._thread: threading.Thread | None = None
@@ -192,10 +205,12 @@ class PeakRss:
     def _sample(self) -> None:
         while not self._stop.wait(0.005):
             self._sampled = max(self._sampled, _status_kb("VmRSS"))
+            self.anon_peak = max(self.anon_peak, _status_kb(ANON))
 
     def __enter__(self) -> PeakRss:
         gc.collect()
         self.baseline = _status_kb("VmRSS")
+        self.anon_baseline = self.anon_peak = _status_kb(ANON)
         try:
             with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
                 fh.write("5")
@@ -213,6 +228,7 @@ class PeakRss:
             self._thread.join()
         hwm = _status_kb("VmHWM") if self._hwm_reset else 0
         self.peak = max(hwm, self._sampled, _status_kb("VmRSS"))
+        self.anon_peak = max(self.anon_peak, _status_kb(ANON))
 
 
 # -- worker: one operation in this (fresh) process ---------------------------------------------
@@ -227,7 +243,8 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any, PeakRss]:
 
 
 def _open_source(a: dict[str, Any]) -> tuple[Any, Any]:
-    """The source store, holding the dataset (``:memory:`` is filled here, untimed)."""
+    """The source store, holding the dataset (``:memory:`` is filled here, untimed), opened
+    before anything is timed (an Edge shard is loaded on first use)."""
     client = raw_client(a["engine"], a["source"])
     data = None
     if a["engine"] == "memory":
@@ -235,22 +252,26 @@ def _open_source(a: dict[str, Any]) -> tuple[Any, Any]:
         create_collection(a["engine"], client, COLLECTION, a["dims"])
         raw_upsert(a["engine"], client, COLLECTION, data, 4000)
         del data
+    client.count(COLLECTION)
     return client, None
 
 
 def _rss_fields(rss: PeakRss, engine_growth_kb: int = 0) -> dict[str, float]:
-    """Peak above the opened engine; for writes, what the engine itself grows by is excluded."""
-    engine_kb = rss.baseline + max(engine_growth_kb, 0)
+    """Peak anonymous memory above the opened engine; for writes, what the engine itself grows by
+    is excluded. The total RSS (file-backed pages included) is kept too, not subtracted."""
+    engine_kb = rss.anon_baseline + max(engine_growth_kb, 0)
     return {
         "rss_engine_mb": engine_kb / 1024,
-        "rss_peak_mb": rss.peak / 1024,
-        "rss_peak_above_engine_mb": max(rss.peak - engine_kb, 0) / 1024,
+        "rss_peak_mb": rss.anon_peak / 1024,
+        "rss_peak_above_engine_mb": max(rss.anon_peak - engine_kb, 0) / 1024,
+        "rss_total_engine_mb": rss.baseline / 1024,
+        "rss_total_peak_mb": rss.peak / 1024,
     }
 
 
 def _after_kb() -> int:
     gc.collect()
-    return _status_kb("VmRSS")
+    return _status_kb(ANON)
 
 
 def _preload() -> None:
@@ -270,7 +291,8 @@ def _preload() -> None:
 
 
 def _engine_growth_kb(engine: str, path: str, n: int, dims: int) -> int:
-    """RSS the engine itself gains holding ``n`` points (raw upsert, gc'd): excluded from restore's peak.
+    """Anonymous RSS the engine itself gains holding ``n`` points (raw upsert, gc'd; on Edge also
+    indexed): excluded from restore's and migrate's peaks.
 
     ``before`` is read before the dataset is generated: the dataset is freed before ``after``, so
     reading ``before`` with it alive subtracted its size (130 MiB at 100k 128-d points, 13 at 10k)
@@ -279,9 +301,11 @@ def _engine_growth_kb(engine: str, path: str, n: int, dims: int) -> int:
     client = raw_client(engine, path)
     create_collection(engine, client, COLLECTION, dims)
     gc.collect()
-    before = _status_kb("VmRSS")
+    before = _status_kb(ANON)
     data = gen_dataset(n, dims)
     raw_upsert(engine, client, COLLECTION, data, 1000)
+    if engine == "edge":  # restore and migrate index what they write: so does this store
+        raw_optimize(client, COLLECTION)
     del data
     return _after_kb() - before
 
@@ -549,12 +573,6 @@ def bench(opts: argparse.Namespace) -> dict[str, Any]:
     log("ceiling: raw upsert ...")
     upsert_run = run_worker({**spec(n), "op": "raw_upsert", "target": str(work / "raw-upsert")})
     upsert = upsert_run["rates"]
-    # The same raw calls inside qdrant-ops' own garbage-collector setting (pipeline/gcpolicy.py),
-    # which the verbs use: against these, a ratio measures only what qdrant-ops adds per point.
-    res["raw_scroll_bulk_gc_rates"] = scroll_run["rates_bulk_gc"]
-    res["raw_upsert_bulk_gc_rates"] = upsert_run["rates_bulk_gc"]
-    res["raw_scroll_bulk_gc_pps"] = max(scroll_run["rates_bulk_gc"].values())
-    res["raw_upsert_bulk_gc_pps"] = max(upsert_run["rates_bulk_gc"].values())
     if "rates_indexed" in upsert_run:
         # Edge: restore and migrate end with optimize() (the HNSW index a searchable collection
         # needs), so their ceiling is the raw upsert followed by the same raw optimize().
@@ -562,6 +580,12 @@ def bench(opts: argparse.Namespace) -> dict[str, Any]:
         res["raw_upsert_no_index_pps"] = max(upsert.values())
         upsert = upsert_run["rates_indexed"]
         upsert_run["rates_bulk_gc"] = upsert_run["rates_indexed_bulk_gc"]
+    # The same raw calls inside qdrant-ops' own garbage-collector setting (pipeline/gcpolicy.py),
+    # which the verbs use: against these, a ratio measures only what qdrant-ops adds per point.
+    res["raw_scroll_bulk_gc_rates"] = scroll_run["rates_bulk_gc"]
+    res["raw_upsert_bulk_gc_rates"] = upsert_run["rates_bulk_gc"]
+    res["raw_scroll_bulk_gc_pps"] = max(scroll_run["rates_bulk_gc"].values())
+    res["raw_upsert_bulk_gc_pps"] = max(upsert_run["rates_bulk_gc"].values())
     best_page = max(scroll, key=lambda k: scroll[k])
     best_batch = max(upsert, key=lambda k: upsert[k])
     res["raw_scroll_rates"] = scroll
@@ -686,20 +710,20 @@ def render(res: dict[str, Any]) -> str:
         f"qdrant-client {m['qdrant_client']}, pyarrow {m['pyarrow']}. Date: {res['date']}.",
         f"Note: {res['note']}.",
         "",
-        "| operation | points | points/s | peak RSS above engine (MiB) |",
-        "|---|---:|---:|---:|",
+        "| operation | points | points/s | peak anonymous RSS above engine (MiB) | peak total RSS (MiB) |",
+        "|---|---:|---:|---:|---:|",
     ]
-    lines.append(f"| raw scroll (best page {res['raw_scroll_best_page']}) | {res['points']:,} | {_fmt(res['raw_scroll_pps'], 0)} | |")
+    lines.append(f"| raw scroll (best page {res['raw_scroll_best_page']}) | {res['points']:,} | {_fmt(res['raw_scroll_pps'], 0)} | | |")
     if "raw_upsert_no_index_pps" in res:
-        lines.append(f"| raw upsert, no index | {res['points']:,} | {_fmt(res['raw_upsert_no_index_pps'], 0)} | |")
-        lines.append(f"| raw upsert + optimize() (best batch {res['raw_upsert_best_batch']}) | {res['points']:,} | {_fmt(res['raw_upsert_pps'], 0)} | |")
+        lines.append(f"| raw upsert, no index | {res['points']:,} | {_fmt(res['raw_upsert_no_index_pps'], 0)} | | |")
+        lines.append(f"| raw upsert + optimize() (best batch {res['raw_upsert_best_batch']}) | {res['points']:,} | {_fmt(res['raw_upsert_pps'], 0)} | | |")
     else:
-        lines.append(f"| raw upsert (best batch {res['raw_upsert_best_batch']}) | {res['points']:,} | {_fmt(res['raw_upsert_pps'], 0)} | |")
-    lines.append(f"| raw scroll+upsert ceiling | {res['points']:,} | {_fmt(res['scroll_upsert_ceiling_pps'], 0)} | |")
-    lines.append(f"| raw scroll, qdrant-ops' GC setting | {res['points']:,} | {_fmt(res['raw_scroll_bulk_gc_pps'], 0)} | |")
-    lines.append(f"| raw upsert, qdrant-ops' GC setting | {res['points']:,} | {_fmt(res['raw_upsert_bulk_gc_pps'], 0)} | |")
-    lines.append(f"| raw Parquet write (pyarrow) | {res['points']:,} | {_fmt(res['raw_parquet_write_pps'], 0)} | |")
-    lines.append(f"| raw Parquet read + sha256 + xxh3 | {res['points']:,} | {_fmt(res['raw_parquet_read_hash_pps'], 0)} | |")
+        lines.append(f"| raw upsert (best batch {res['raw_upsert_best_batch']}) | {res['points']:,} | {_fmt(res['raw_upsert_pps'], 0)} | | |")
+    lines.append(f"| raw scroll+upsert ceiling | {res['points']:,} | {_fmt(res['scroll_upsert_ceiling_pps'], 0)} | | |")
+    lines.append(f"| raw scroll, qdrant-ops' GC setting | {res['points']:,} | {_fmt(res['raw_scroll_bulk_gc_pps'], 0)} | | |")
+    lines.append(f"| raw upsert, qdrant-ops' GC setting | {res['points']:,} | {_fmt(res['raw_upsert_bulk_gc_pps'], 0)} | | |")
+    lines.append(f"| raw Parquet write (pyarrow) | {res['points']:,} | {_fmt(res['raw_parquet_write_pps'], 0)} | | |")
+    lines.append(f"| raw Parquet read + sha256 + xxh3 | {res['points']:,} | {_fmt(res['raw_parquet_read_hash_pps'], 0)} | | |")
     labels = {
         "backup_1x": "backup",
         "backup_10x": "backup (10x)",
@@ -715,11 +739,12 @@ def render(res: dict[str, Any]) -> str:
     for key, label in labels.items():
         o = ops.get(key)
         if o is None:
-            lines.append(f"| {label} | | not available | |")
+            lines.append(f"| {label} | | not available | | |")
             continue
         flag = "" if o.get("ok", True) else " (FAILED)"
         lines.append(
-            f"| {label}{flag} | {o['points']:,} | {_fmt(o['pps'], 0)} | {_fmt(o.get('rss_peak_above_engine_mb'), 1)} |"
+            f"| {label}{flag} | {o['points']:,} | {_fmt(o['pps'], 0)} | {_fmt(o.get('rss_peak_above_engine_mb'), 1)} "
+            f"| {_fmt(o.get('rss_total_peak_mb'), 0)} |"
         )
     lines += ["", "| target | ratio | limit | verdict |", "|---|---:|---:|---|"]
     for c in res["checks"]:

@@ -150,3 +150,36 @@ def test_a_failed_background_parquet_write_fails_the_backup(
     assert calls and calls[0].startswith("write-w-")  # written off the main thread
     assert len(calls) == 1  # the error stopped the backup at the next wait
     assert not [p for p in tmp_path.iterdir() if not p.name.startswith((PARTIAL_PREFIX, "."))]
+
+
+def test_upsert_request_is_one_batch_for_plain_dense_points() -> None:
+    from qdrant_client import models
+
+    from qdrant_ops.endpoints.qdrant import points_request
+
+    dense = [Point(1, {"": [1.0, 0.0]}, {"a": 1}), Point(2, {"": [0.0, 1.0]}, {})]
+    req = points_request(dense)
+    assert isinstance(req, models.Batch)
+    assert req.ids == [1, 2] and req.vectors == [[1.0, 0.0], [0.0, 1.0]] and req.payloads == [{"a": 1}, {}]
+    for odd in (
+        Point(3, {"": [1.0, 1.0]}, None),  # no payload: a batch row would get an empty one
+        Point(3, {"text": [1.0, 1.0]}, {}),
+        Point(3, {"": SparseValue([1], [0.5])}, {}),
+        Point(3, {"": [[1.0, 1.0], [0.5, 0.5]]}, {}),
+    ):
+        req = points_request([*dense, odd])
+        assert isinstance(req, list) and all(isinstance(s, models.PointStruct) for s in req)
+
+
+def test_batch_and_point_writes_store_the_same_points() -> None:
+    from qdrant_client import models
+
+    ep = open_endpoint(":memory:")
+    for name in ("viabatch", "viapoints"):
+        ep.client.create_collection(name, vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
+    pts = [Point(i, {"": [float(i), 0.5]}, {"i": i, "t": "é"}) for i in range(1, 6)]
+    ep.write("viabatch", pts)
+    ep.write("viapoints", [*pts, Point(99, {"": [1.0, 1.0]}, None)])
+    ep.client.delete("viapoints", points_selector=models.PointIdsList(points=[99]))
+    fields = ep.get_spec("viabatch").vector_fields()
+    assert scan_digest(ep, "viabatch", fields) == scan_digest(ep, "viapoints", fields)

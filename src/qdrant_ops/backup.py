@@ -320,6 +320,9 @@ def _backup_slice(
     scan_slice = slice_ if total > 1 else None
     cursor = offset  # where the next page starts
     page_points = page_size(fields, cfg.batch_size)
+    # A server and Qdrant Edge hold payloads as JSON values (serde_json), which cannot be NaN or
+    # Infinity; only qdrant-client's local mode keeps Python floats that can, and is checked.
+    finite = src.info().kind not in ("local", "memory")
 
     def scan_from(start: Any) -> Iterator[Any]:
         # From a server, the next page is scrolled while this one is encoded, hashed and
@@ -386,7 +389,7 @@ def _backup_slice(
             rows = len(page)
             if rows:
                 cols = page.columns
-                texts, canonical = encode_payloads(cols.payloads)
+                texts, canonical = encode_payloads(cols.payloads, finite=finite)
                 batch = encode_columns(cols, fields, texts=texts)
                 if writer is None:
                     path = cdir / f"part-{index:03d}-{seq:05d}.parquet"

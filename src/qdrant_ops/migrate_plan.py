@@ -6,6 +6,7 @@ does not fit the target, an existing target with other vector dimensions).
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -196,9 +197,14 @@ def build_target_spec(
 # -- checks -------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
+def _fields_by_name(fields: tuple[VectorField, ...]) -> dict[str, VectorField]:
+    return {f.name: f for f in fields}
+
+
 def misfit(p: Point, fields: Sequence[VectorField]) -> str | None:
     """Why ``p`` does not fit a collection with ``fields``, or None."""
-    by_name = {f.name: f for f in fields}
+    by_name = _fields_by_name(tuple(fields))
     for name, value in p.vectors.items():
         f = by_name.get(name)
         label = name or "(unnamed)"

@@ -162,7 +162,8 @@ def test_migrate_terminal_error_exit_4_dead_letter(tmp_path: Path, monkeypatch: 
             return None
         upserts.append(1)
         if len(upserts) == 3:
-            refused.extend(p.id for p in kwargs["points"])  # type: ignore[attr-defined]
+            request = kwargs["points"]  # a Batch (columns) or a list of PointStruct
+            refused.extend(request.ids if hasattr(request, "ids") else [p.id for p in request])  # type: ignore[attr-defined]
             return terminal_error(kind)
         return None
 

@@ -255,8 +255,8 @@ class QdrantEndpoint:
         return [record_to_point(r) for r in recs]
 
     def write(self, name: str, points: Sequence[Point]) -> None:
-        structs = [point_to_struct(p) for p in points]
-        self._call(lambda: self.client.upsert(name, points=structs, wait=True), "upsert")
+        request = points_request(points)
+        self._call(lambda: self.client.upsert(name, points=request, wait=True), "upsert")
 
     def set_alias(self, alias: str, collection: str) -> None:
         from qdrant_client import models
@@ -315,6 +315,25 @@ def record_to_point(rec: Any) -> Point:
     else:
         vectors[""] = vector_value(vec)
     return Point(id=rec.id, vectors=vectors, payload=rec.payload)
+
+
+def points_request(points: Sequence[Point]) -> Any:
+    """What ``upsert`` is given for ``points``: one ``Batch`` (ids, vectors and payloads as
+    columns) when every point holds only the unnamed dense vector and a payload, the common
+    page; otherwise a ``PointStruct`` per point. The engine builds a point from a batch row
+    itself, so a ``PointStruct`` made here first was built twice."""
+    from qdrant_client import models
+
+    vectors: list[Any] = []
+    for p in points:
+        v: Any = p.vectors.get("") if len(p.vectors) == 1 and p.payload is not None else None
+        dense = v.tolist() if hasattr(v, "tolist") else v
+        if not isinstance(dense, list) or (dense and isinstance(dense[0], list)):
+            return [point_to_struct(q) for q in points]  # sparse, multi-vector, none: per point
+        vectors.append(dense)
+    return models.Batch.model_construct(
+        ids=[p.id for p in points], vectors=vectors, payloads=[p.payload for p in points]
+    )
 
 
 def point_to_struct(p: Point) -> Any:
