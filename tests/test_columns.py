@@ -13,7 +13,6 @@ from datagen import make_collection
 from qdrant_ops.codec import encode_columns, encode_points, has_long_digit_run
 from qdrant_ops.endpoints import open_endpoint
 from qdrant_ops.endpoints.base import PageColumns, Point, ScanPage, SparseValue, VectorField, columns_from_records
-from qdrant_ops.endpoints.qdrant import record_to_point
 from qdrant_ops.integrity import digest_batch, digest_columns, scan_digest
 from qdrant_ops.pipeline.prefetch import scan_ahead
 from qdrant_ops.pipeline.scope import slice_count
@@ -33,7 +32,7 @@ def test_unnamed_dense_page_is_three_columns() -> None:
     assert [p.vectors for p in cols.to_points()] == [{"": [float(i), 1.0]} for i in range(3)]
 
 
-def test_named_sparse_and_missing_vectors_match_record_to_point() -> None:
+def test_named_sparse_and_missing_vectors() -> None:
     sparse = SimpleNamespace(indices=[1, 5], values=[0.5, 0.25])
     recs = [
         rec(1, {"text": [1.0, 2.0], "kw": sparse}, {"a": 1}),
@@ -43,7 +42,11 @@ def test_named_sparse_and_missing_vectors_match_record_to_point() -> None:
     cols = columns_from_records(recs)
     assert cols.vectors["kw"] == [SparseValue([1, 5], [0.5, 0.25]), None, None]
     assert cols.vectors["text"] == [[1.0, 2.0], [3.0, 4.0], None]
-    assert cols.to_points() == [record_to_point(r) for r in recs]
+    assert cols.to_points() == [
+        Point(1, {"text": [1.0, 2.0], "kw": SparseValue([1, 5], [0.5, 0.25])}, {"a": 1}),
+        Point("6f1c6c2e-6f8a-4c53-9a53-0b3c4d5e6f70", {"text": [3.0, 4.0]}, None),
+        Point(3, {}, {"b": None}),
+    ]
 
 
 def test_ids_that_are_not_ints_are_mapped() -> None:

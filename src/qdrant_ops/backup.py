@@ -380,7 +380,7 @@ def _backup_slice(
         writer, path, file_rows, file_digest = None, None, 0, Digest()
 
     def stream_pages() -> None:
-        nonlocal writer, path, file_rows, file_digest, cursor, in_flight
+        nonlocal writer, path, file_rows, cursor, in_flight
         while True:
             page = next_page()
             if page is None:
@@ -420,9 +420,7 @@ def _backup_slice(
     try:
         stream_pages()
     finally:
-        # On an error, let the write in flight end before the caller looks at the files.
-        if in_flight is not None:
-            in_flight.exception()
+        # On an error, the write in flight ends before the caller looks at the files.
         io_pool.shutdown(wait=True)
 
 

@@ -228,8 +228,7 @@ class ScanPage:
     @property
     def points(self) -> list[Point]:
         if self._points is None:
-            assert self._columns is not None
-            self._points = self._columns.to_points()
+            self._points = self._columns.to_points() if self._columns is not None else []
         return self._points
 
     @property

@@ -39,7 +39,6 @@ from qdrant_ops.endpoints.base import (
     ScanPage,
     SparseValue,
     columns_from_records,
-    vector_value,
 )
 from qdrant_ops.endpoints.edge_config import (
     EDGE_CONFIG_FILE,
@@ -292,7 +291,7 @@ class EdgeEndpoint:
         recs = self._call(
             name, lambda s: s.retrieve(list(ids), with_payload=True, with_vector=True), "retrieve"
         )
-        return [record_to_point(r) for r in recs]
+        return columns_from_records(recs, _id_out).to_points()
 
     def query(
         self,
@@ -477,16 +476,6 @@ def _id_out(pid: Any) -> PointId:
     if isinstance(pid, int):
         return pid
     return str(pid)
-
-
-def record_to_point(rec: Any) -> Point:
-    vec = rec.vector
-    vectors: dict[str, Any] = {}
-    if isinstance(vec, dict):
-        vectors = {str(k): vector_value(v) for k, v in vec.items()}
-    elif vec is not None:
-        vectors[""] = vec
-    return Point(id=_id_out(rec.id), vectors=vectors, payload=rec.payload)
 
 
 def point_to_edge(p: Point) -> Any:

@@ -24,7 +24,6 @@ from qdrant_ops.endpoints.base import (
     SparseValue,
     columns_from_records,
     is_vector_params,
-    vector_value,
 )
 from qdrant_ops.errors import (
     EndpointError,
@@ -252,7 +251,7 @@ class QdrantEndpoint:
             lambda: self.client.retrieve(name, ids=list(ids), with_payload=True, with_vectors=True),
             "retrieve",
         )
-        return [record_to_point(r) for r in recs]
+        return columns_from_records(recs).to_points()
 
     def write(self, name: str, points: Sequence[Point]) -> None:
         request = points_request(points)
@@ -304,19 +303,6 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def record_to_point(rec: Any) -> Point:
-    vec = rec.vector
-    vectors: dict[str, Any] = {}
-    if vec is None:
-        pass
-    elif isinstance(vec, dict):
-        for k, v in vec.items():
-            vectors[k] = vector_value(v)
-    else:
-        vectors[""] = vector_value(vec)
-    return Point(id=rec.id, vectors=vectors, payload=rec.payload)
-
-
 def points_request(points: Sequence[Point]) -> Any:
     """What ``upsert`` is given for ``points``: one ``Batch`` (ids, vectors and payloads as
     columns) when every point holds only the unnamed dense vector and a payload, the common
@@ -326,24 +312,31 @@ def points_request(points: Sequence[Point]) -> Any:
 
     vectors: list[Any] = []
     for p in points:
-        v: Any = p.vectors.get("") if len(p.vectors) == 1 and p.payload is not None else None
-        dense = v.tolist() if hasattr(v, "tolist") else v
-        if not isinstance(dense, list) or (dense and isinstance(dense[0], list)):
-            return [point_to_struct(q) for q in points]  # sparse, multi-vector, none: per point
+        dense = _only_dense(p) if p.payload is not None else None
+        if dense is None:
+            return [point_to_struct(q) for q in points]  # sparse, named, multi, no payload
         vectors.append(dense)
     return models.Batch.model_construct(
         ids=[p.id for p in points], vectors=vectors, payloads=[p.payload for p in points]
     )
 
 
+def _only_dense(p: Point) -> list[Any] | None:
+    """The point's vector as a float list when it holds only the unnamed dense vector (the common
+    point), else None."""
+    v: Any = p.vectors.get("") if len(p.vectors) == 1 else None
+    dense = v.tolist() if hasattr(v, "tolist") else v
+    if not isinstance(dense, list) or (dense and isinstance(dense[0], list)):
+        return None
+    return dense
+
+
 def point_to_struct(p: Point) -> Any:
     from qdrant_client import models
 
-    if len(p.vectors) == 1 and "" in p.vectors:  # the common point: one unnamed dense vector
-        v = p.vectors[""]
-        if not isinstance(v, SparseValue):
-            dense = v.tolist() if hasattr(v, "tolist") else v
-            return models.PointStruct.model_construct(id=p.id, vector=dense, payload=p.payload)
+    dense = _only_dense(p)
+    if dense is not None:
+        return models.PointStruct.model_construct(id=p.id, vector=dense, payload=p.payload)
     vectors: dict[str, Any] = {}
     for k, v in p.vectors.items():
         if isinstance(v, SparseValue):
