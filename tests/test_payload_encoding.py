@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qdrant_ops.codec import decode_payloads, encode_payload
+import pyarrow as pa
+
+from qdrant_ops.codec import decode_payloads, encode_payload, encode_payloads, encode_payloads_raw, text_array
 
 _REF = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
@@ -72,3 +74,47 @@ def test_matches_stdlib_definition(payload: dict[str, Any]) -> None:
     back = decode_payloads([text, None, text])
     assert _same(back[0], payload) and back[1] is None and _same(back[2], payload)
     assert encode_payload(back[0])[1] == canonical
+
+
+pages = st.lists(
+    st.none() | st.dictionaries(st.text(max_size=6), json_values, max_size=5),
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pages, st.booleans())
+def test_page_encoding_is_payload_by_payload(page: list[Any], finite: bool) -> None:
+    """A page encoded at once gives, payload for payload, what ``encode_payload`` gives alone."""
+    if finite:  # a finite source holds no NaN/Infinity (orjson-parsed JSON): keep to that
+        page = [p if p is None else decode_payloads([encode_payload(p)[0]])[0] for p in page]
+    one_by_one = [encode_payload(p, finite=finite) for p in page]
+    raw, canon = encode_payloads_raw(page, finite=finite)
+    assert canon == [c for _, c in one_by_one]
+    assert raw == [None if t is None else t.encode("utf-8") for t, _ in one_by_one]
+    assert encode_payloads(page, finite=finite) == ([t for t, _ in one_by_one], canon)
+    column = text_array(raw)
+    assert column.type == pa.string()
+    assert column.to_pylist() == [t for t, _ in one_by_one]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [float("nan"), float("inf"), 1e-7, 2**64, {1: "non-str key"}],
+    ids=["nan", "inf", "small-float", "beyond-u64", "int-key"],
+)
+def test_one_odd_payload_sends_its_page_down_the_exact_path(odd: Any) -> None:
+    page: list[Any] = [{"a": 1, "n": None}, None, {"odd": odd, "n": None}, {"b": "x"}]
+    raw, canon = encode_payloads_raw(page)
+    assert canon == [_ref_canonical(p) for p in page]
+    assert raw[1] is None
+    assert all(t is not None for i, t in enumerate(raw) if i != 1)
+
+
+def test_text_array_is_zero_copy_of_the_joined_bytes() -> None:
+    texts = [b'{"a":1}', "{\"\u00fc\":\"\u691c\u7d22\"}".encode(), b"{}"]
+    col = text_array(texts)
+    assert col.to_pylist() == [t.decode() for t in texts]
+    assert col.buffers()[2].to_pybytes() == b"".join(texts)
+    assert text_array([]).to_pylist() == []
+    assert text_array([b"{}", None]).to_pylist() == ["{}", None]

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from qdrant_ops import __version__
-from qdrant_ops.codec import check_schema, encode_columns, encode_payloads
+from qdrant_ops.codec import check_schema, encode_columns, encode_payloads_raw, text_array
 from qdrant_ops.config import BackupConfig
 from qdrant_ops.endpoints import open_endpoint
 from qdrant_ops.endpoints.archive import (
@@ -389,8 +389,8 @@ def _backup_slice(
             rows = len(page)
             if rows:
                 cols = page.columns
-                texts, canonical = encode_payloads(cols.payloads, finite=finite)
-                batch = encode_columns(cols, fields, texts=texts)
+                texts, canonical = encode_payloads_raw(cols.payloads, finite=finite)
+                batch = encode_columns(cols, fields, texts=text_array(texts))
                 if writer is None:
                     path = cdir / f"part-{index:03d}-{seq:05d}.parquet"
                     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))

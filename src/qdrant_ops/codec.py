@@ -97,13 +97,59 @@ def encode_payload(payload: Any, *, finite: bool = False) -> tuple[str | None, b
 
 def encode_payloads(payloads: Sequence[Any], *, finite: bool = False) -> tuple[list[str | None], list[bytes]]:
     """``encode_payload`` of each: the column texts and the canonical bytes."""
-    texts: list[str | None] = []
-    canon: list[bytes] = []
-    for p in payloads:
-        t, c = encode_payload(p, finite=finite)
-        texts.append(t)
-        canon.append(c)
-    return texts, canon
+    raw, canon = encode_payloads_raw(payloads, finite=finite)
+    return [None if t is None else t.decode("utf-8") for t in raw], canon
+
+
+def encode_payloads_raw(
+    payloads: Sequence[Any], *, finite: bool = False
+) -> tuple[list[bytes | None], list[bytes]]:
+    """``encode_payload`` of each, the texts as UTF-8 bytes: the same bytes, a page at a time.
+
+    The page is checked once, on all its texts joined, for what sends a payload down the stdlib
+    path (a small float, an int orjson refuses, a NaN/Infinity hidden as ``null``: see
+    ``encode_payload``); a page where any payload needs it is encoded payload by payload. The
+    checks are the same ones applied to the whole, so a page passes only if each payload would.
+    """
+    dumps = orjson.dumps
+    try:
+        raw: list[bytes | None] | None = [dumps(p) for p in payloads]  # (None gives b"null")
+    except TypeError:
+        raw = None
+    if raw is not None:
+        blob = b"\n".join(raw)  # type: ignore[arg-type]
+        if b"e-" in blob or b"0.0000" in blob:
+            raw = None
+        elif not finite and b"null" in blob:
+            # One parse of the page, compared with the objects: a NaN/Infinity became None.
+            if orjson.loads(b"[" + b",".join(raw) + b"]") != list(payloads):  # type: ignore[arg-type]
+                raw = None
+    if raw is None:
+        texts: list[bytes | None] = []
+        canon: list[bytes] = []
+        for p in payloads:
+            t, c = encode_payload(p, finite=finite)
+            texts.append(None if t is None else t.encode("utf-8"))
+            canon.append(c)
+        return texts, canon
+    if None in payloads:
+        raw = [None if p is None else t for p, t in zip(payloads, raw, strict=True)]
+        return raw, [b"n" if p is None else b"p" + dumps(p, option=_SORT) for p in payloads]
+    return raw, [b"p" + dumps(p, option=_SORT) for p in payloads]
+
+
+def text_array(texts: Sequence[bytes | None]) -> pa.Array:
+    """A string column of UTF-8 texts (None: null), laid out from the bytes without decoding."""
+    import pyarrow as pa
+
+    n = len(texts)
+    if n and None not in texts:
+        data = b"".join(texts)  # type: ignore[arg-type]
+        if len(data) < 2**31:
+            offsets = np.zeros(n + 1, dtype=np.int32)
+            np.cumsum(np.fromiter(map(len, texts), dtype=np.int32, count=n), out=offsets[1:])  # type: ignore[arg-type]
+            return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+    return pa.array(texts, pa.string())
 
 
 def _dense_array(values: list[Any], size: int) -> pa.Array:
@@ -116,7 +162,7 @@ def _dense_array(values: list[Any], size: int) -> pa.Array:
         except (ValueError, TypeError):
             whole = None
         if whole is not None and whole.shape == (n, size):
-            return pa.FixedSizeListArray.from_arrays(pa.array(whole.reshape(-1), type=pa.float32()), size)
+            return pa.FixedSizeListArray.from_arrays(_float32_array(whole), size)
     flat = np.zeros((n, size), dtype=np.float32)
     mask = np.zeros(n, dtype=bool)
     for i, v in enumerate(values):
@@ -127,8 +173,17 @@ def _dense_array(values: list[Any], size: int) -> pa.Array:
         if arr.shape != (size,):
             raise ValueError(f"vector of size {arr.size} where {size} was expected")
         flat[i] = arr
-    child = pa.array(flat.reshape(-1), type=pa.float32())
+    child = _float32_array(flat)
     return pa.FixedSizeListArray.from_arrays(child, size, mask=pa.array(mask) if mask.any() else None)
+
+
+def _float32_array(matrix: np.ndarray) -> pa.Array:
+    """A float32 Arrow array over a C-contiguous float32 numpy array's memory, without a copy (and
+    without ``pa.array``'s masked-array check, which imports ``numpy.ma`` on first use)."""
+    import pyarrow as pa
+
+    flat = np.ascontiguousarray(matrix, dtype=np.float32).reshape(-1)
+    return pa.Array.from_buffers(pa.float32(), len(flat), [None, pa.py_buffer(flat)])
 
 
 def encode_points(
@@ -136,7 +191,7 @@ def encode_points(
     fields: Sequence[VectorField],
     *,
     payload_text: bool = True,
-    texts: Sequence[str | None] | None = None,
+    texts: Sequence[str | None] | pa.Array | None = None,
 ) -> pa.RecordBatch:
     """A record batch of ``points`` in the backup schema (see ``encode_columns``)."""
     return encode_columns(PageColumns.from_points(points), fields, payload_text=payload_text, texts=texts)
@@ -164,12 +219,13 @@ def encode_columns(
     fields: Sequence[VectorField],
     *,
     payload_text: bool = True,
-    texts: Sequence[str | None] | None = None,
+    texts: Sequence[str | None] | pa.Array | None = None,
 ) -> pa.RecordBatch:
     """A record batch of a page's columns in the backup schema.
 
     ``payload_text=False`` leaves the payload column null (for a digest given the payload objects);
-    ``texts``: the payload column already encoded (see ``encode_payloads``).
+    ``texts``: the payload column already encoded (``text_array`` of ``encode_payloads_raw``, or
+    the texts of ``encode_payloads``).
     """
     import pyarrow as pa
 
@@ -209,10 +265,12 @@ def encode_columns(
                     schema.field(f.column).type,
                 )
             )
-    if texts is not None:
+    if isinstance(texts, pa.Array):
+        arrays.append(texts)
+    elif texts is not None:
         arrays.append(pa.array(texts, pa.string()))
     elif payload_text:
-        arrays.append(pa.array(encode_payloads(cols.payloads)[0], pa.string()))
+        arrays.append(text_array(encode_payloads_raw(cols.payloads)[0]))
     else:
         arrays.append(pa.nulls(n, pa.string()))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)

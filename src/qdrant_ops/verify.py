@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from qdrant_ops.codec import check_schema, decode_batch, encode_payloads, encode_points
+from qdrant_ops.codec import check_schema, decode_batch, encode_points
 from qdrant_ops.compare import ComparisonResult, compare_with_endpoint
 from qdrant_ops.config import VerifyConfig
 from qdrant_ops.endpoints import open_endpoint
