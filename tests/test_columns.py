@@ -186,3 +186,57 @@ def test_batch_and_point_writes_store_the_same_points() -> None:
     ep.client.delete("viapoints", points_selector=models.PointIdsList(points=[99]))
     fields = ep.get_spec("viabatch").vector_fields()
     assert scan_digest(ep, "viabatch", fields) == scan_digest(ep, "viapoints", fields)
+
+
+def test_clone_points_shares_nothing_a_step_could_change() -> None:
+    import numpy as np
+
+    from qdrant_ops.transforms import clone_points
+
+    original = Point(
+        7,
+        {
+            "": [0.5, 1.0, 2],
+            "multi": [[1.0, 2.0], [3.0, 4.0]],
+            "sparse": SparseValue([1, 4], [0.5, 0.25]),
+            "row": np.array([1.0, 2.0], dtype=np.float32),
+        },
+        {"a": {"b": [1, 2]}},
+    )
+    (clone,) = clone_points([original])
+    assert clone.vectors[""] == original.vectors[""] and clone.payload == original.payload
+    clone.vectors[""][0] = 9.0
+    clone.vectors["multi"][1][0] = 9.0
+    clone.vectors["sparse"].indices.append(9)
+    clone.vectors["row"][0] = 9.0
+    clone.payload["a"]["b"].append(3)  # type: ignore[index]
+    assert original.vectors[""] == [0.5, 1.0, 2]
+    assert original.vectors["multi"] == [[1.0, 2.0], [3.0, 4.0]]
+    assert original.vectors["sparse"] == SparseValue([1, 4], [0.5, 0.25])
+    assert original.vectors["row"][0] == 1.0
+    assert original.payload == {"a": {"b": [1, 2]}}
+
+
+def test_estimate_bytes_counts_payload_utf8_bytes() -> None:
+    from qdrant_ops.pipeline.writer import estimate_bytes
+
+    assert estimate_bytes(Point(1, {"": [0.0] * 4}, {"t": "über"})) == 40 + len('{"t":"über"}'.encode()) + 40
+    # orjson refuses ints beyond 64 bits: the stdlib measures those
+    assert estimate_bytes(Point(1, {}, {"n": 2**70})) == 40 + len('{"n": 1180591620717411303424}')
+    assert estimate_bytes(Point(1, {}, None)) == 40
+
+
+@pytest.mark.parametrize("finite", [False, True])
+def test_digest_columns_matches_the_written_file_digest(finite: bool) -> None:
+    fields = [VectorField("", "dense", 2, "Cosine")]
+    payloads: list[Any] = [{"x": i / 7, "n": None, "s": "ü"} if i % 3 else None for i in range(10)]
+    points = [Point(i, {"": [float(i), 0.5]}, payloads[i]) for i in range(10)]
+    expected = digest_batch(encode_points(points, fields), fields)
+    assert digest_columns(PageColumns.from_points(points), fields, finite=finite) == expected
+
+
+def test_digest_columns_tells_nan_from_null() -> None:
+    fields = [VectorField("", "dense", 2, "Cosine")]
+    nan = [Point(1, {"": [1.0, 0.5]}, {"v": float("nan")})]
+    null = [Point(1, {"": [1.0, 0.5]}, {"v": None})]
+    assert digest_columns(PageColumns.from_points(nan), fields) != digest_columns(PageColumns.from_points(null), fields)

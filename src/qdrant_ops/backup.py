@@ -34,7 +34,7 @@ from qdrant_ops.endpoints.archive import (
     collection_dirname,
     write_tar,
 )
-from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, VectorField
+from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, VectorField, payloads_are_json
 from qdrant_ops.errors import LockedError, NotFoundError, PlanChangedError, UnsupportedError
 from qdrant_ops.integrity import Digest, digest_batch, sha256_file
 from qdrant_ops.pipeline.checkpoint import Checkpoint
@@ -320,9 +320,7 @@ def _backup_slice(
     scan_slice = slice_ if total > 1 else None
     cursor = offset  # where the next page starts
     page_points = page_size(fields, cfg.batch_size)
-    # A server and Qdrant Edge hold payloads as JSON values (serde_json), which cannot be NaN or
-    # Infinity; only qdrant-client's local mode keeps Python floats that can, and is checked.
-    finite = src.info().kind not in ("local", "memory")
+    finite = payloads_are_json(src.info().kind)
 
     def scan_from(start: Any) -> Iterator[Any]:
         # From a server, the next page is scrolled while this one is encoded, hashed and

@@ -27,8 +27,15 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from qdrant_ops.codec import batch_ids, decode_payloads_checked, dense_matrix, encode_columns, encode_payload
-from qdrant_ops.endpoints.base import PageColumns, VectorField
+from qdrant_ops.codec import (
+    batch_ids,
+    decode_payloads_checked,
+    dense_matrix,
+    encode_columns,
+    encode_payload,
+    encode_payloads_raw,
+)
+from qdrant_ops.endpoints.base import PageColumns, VectorField, payloads_are_json
 
 MOD = 1 << 128
 _U64 = struct.Struct("<Q")
@@ -185,12 +192,14 @@ def digest_batch(
     return Digest(full_sum % MOD, keys_sum % MOD, n)
 
 
-def digest_columns(cols: PageColumns, fields: Sequence[VectorField]) -> Digest:
-    """The digest of a page's columns (the payloads hashed from the objects, no JSON text)."""
+def digest_columns(cols: PageColumns, fields: Sequence[VectorField], *, finite: bool = False) -> Digest:
+    """The digest of a page's columns (the payloads hashed from the objects, no JSON text).
+
+    ``finite``: the payloads were parsed from JSON (``endpoints.base.payloads_are_json``)."""
     if not len(cols):
         return Digest()
     batch = encode_columns(cols, fields, payload_text=False)
-    return digest_batch(batch, fields, payloads=cols.payloads)
+    return digest_batch(batch, fields, canonical=encode_payloads_raw(cols.payloads, finite=finite)[1])
 
 
 def scan_digest(
@@ -204,10 +213,11 @@ def scan_digest(
     from qdrant_ops.pipeline.sizing import page_size
 
     digest = Digest()
+    finite = payloads_are_json(ep.info().kind)
     pages = retrying_scan(ep, name, batch_size=page_size(fields, batch_size))
     for page in scan_ahead(pages, ep, name=f"digest-{name}"):
         if len(page):
-            digest.add(digest_columns(page.columns, fields))
+            digest.add(digest_columns(page.columns, fields, finite=finite))
     return digest
 
 

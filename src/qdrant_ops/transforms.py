@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from qdrant_ops.config import CastField, FieldMove, TransformConfig
-from qdrant_ops.endpoints.base import Point
+from qdrant_ops.endpoints.base import Point, SparseValue
 from qdrant_ops.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -404,9 +404,26 @@ def _cast(payload: dict[str, Any], cfg: CastField) -> None:
             raise ValueError(f"field {cfg.field!r}: cannot cast {value!r} to {cfg.to}: {exc}") from None
 
 
+def _clone_vector(v: Any) -> Any:
+    """A copy of a vector no step can change through the original: float lists and multi-vector
+    rows copied as lists (floats are immutable; ``deepcopy`` visited each one), anything else
+    deep-copied."""
+    if type(v) is list:
+        if v and type(v[0]) is list:
+            return [list(row) for row in v]
+        if all(type(x) is float or type(x) is int for x in v):
+            return list(v)
+    if isinstance(v, SparseValue):
+        return SparseValue(list(v.indices), list(v.values))
+    return copy.deepcopy(v)
+
+
 def clone_points(points: Sequence[Point]) -> list[Point]:
     """Deep copies (dry-run shows points before and after the steps)."""
-    return [Point(p.id, copy.deepcopy(p.vectors), copy.deepcopy(p.payload)) for p in points]
+    return [
+        Point(p.id, {k: _clone_vector(v) for k, v in p.vectors.items()}, copy.deepcopy(p.payload))
+        for p in points
+    ]
 
 
 def originals_for(transformer: Transformer, points: Sequence[Point]) -> list[Point]:

@@ -159,6 +159,13 @@ class PageColumns:
         ]
 
 
+def payloads_are_json(kind: str) -> bool:
+    """Whether an endpoint of ``kind`` (``EndpointInfo.kind``) returns payloads parsed from JSON
+    values: a server's and Qdrant Edge's are (serde_json), so hold no NaN or Infinity; only
+    qdrant-client's local mode keeps Python floats that can (see ``codec.encode_payload``)."""
+    return kind in ("remote", "edge")
+
+
 def vector_value(v: Any) -> VectorValue:
     """A client's vector as a point holds it: sparse vectors (anything with ``indices`` and
     ``values``) as ``SparseValue``, dense and multi-vectors unchanged."""

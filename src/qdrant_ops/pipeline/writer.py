@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from qdrant_ops.endpoints.base import Endpoint, Point, SparseValue, VectorField
 from qdrant_ops.errors import is_too_large, is_transient
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, call_with_retry
@@ -27,9 +29,17 @@ DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 _dumps = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), built once
 
 
+def _payload_bytes(payload: Any) -> int:
+    """The payload's JSON size in UTF-8 bytes (orjson; the stdlib for what orjson refuses)."""
+    try:
+        return len(orjson.dumps(payload))
+    except TypeError:
+        return len(_dumps(payload).encode("utf-8", "surrogatepass"))
+
+
 def estimate_bytes(p: Point) -> int:
     """A fast estimate of a point's request size (JSON numbers ~ 10 bytes each)."""
-    size = 40 + len(_dumps(p.payload)) if p.payload else 40
+    size = 40 + _payload_bytes(p.payload) if p.payload else 40
     for v in p.vectors.values():
         if isinstance(v, SparseValue):
             size += 16 * len(v.indices)
