@@ -112,3 +112,53 @@ def test_killed_between_manifest_and_rename_is_finished_by_rerun(store_uri: str,
     assert rep.resumed and Path(rep.backup_dir).name == done.name
     assert load_manifest(Path(rep.backup_dir)).collections["a"].points_count == 60
     assert not (Path(rep.backup_dir) / "plan.json").exists()
+
+
+def test_data_files_are_on_disk_before_the_checkpoint_names_them(
+    store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resume skips the files its checkpoint names done, so each is fsynced (file and directory
+    entry) first; the finished directory's rename and a tar's are made durable too."""
+    import qdrant_ops.backup as backup_mod
+    import qdrant_ops.endpoints.archive as archive_mod
+    from qdrant_ops.pipeline.checkpoint import Checkpoint
+
+    events: list[tuple[str, str]] = []
+    real_file, real_dir = backup_mod.fsync_file, backup_mod.fsync_dir
+
+    def rec_file(path: Path) -> None:
+        events.append(("fsync", Path(path).name))
+        real_file(path)
+
+    def rec_dir(path: Path) -> None:
+        events.append(("fsync-dir", Path(path).name))
+        real_dir(path)
+
+    real_save = Checkpoint.save_slice
+
+    def rec_save(self: Checkpoint, *a: Any, **kw: Any) -> None:
+        item = kw.get("item")
+        if item:
+            events.append(("done", Path(item["path"]).name))
+        real_save(self, *a, **kw)
+
+    monkeypatch.setattr(backup_mod, "fsync_file", rec_file)
+    monkeypatch.setattr(backup_mod, "fsync_dir", rec_dir)
+    monkeypatch.setattr(archive_mod, "fsync_file", rec_file)
+    monkeypatch.setattr(archive_mod, "fsync_dir", rec_dir)
+    monkeypatch.setattr(Checkpoint, "save_slice", rec_save)
+    make_collection(store_uri, "a", "int-unnamed", n=120)
+    root = tmp_path / "bk"
+    cfg = BackupConfig(source=endpoint_from_uri(store_uri), backup_path=str(root), batch_size=25, rows_per_file=50)
+    report = backup(cfg)
+    done = [name for kind, name in events if kind == "done"]
+    assert len(done) == 3  # 120 rows, 50 per file
+    for name in done:
+        at = events.index(("done", name))
+        assert events[at - 2 : at] == [("fsync", name), ("fsync-dir", "a")], events
+    assert ("fsync-dir", "bk") in events  # the rename into place
+    events.clear()
+    tarred = backup(cfg.model_copy(update={"tar": True}))
+    assert tarred.backup_dir.endswith(".tar") and Path(tarred.backup_dir).is_file()
+    assert ("fsync", f"{PARTIAL_PREFIX}{Path(tarred.backup_dir).stem}.tar") in events
+    assert report.status == "ok"

@@ -45,7 +45,7 @@ from qdrant_ops.pipeline.prefetch import scan_ahead
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, call_with_retry
 from qdrant_ops.pipeline.sizing import page_size
 from qdrant_ops.progress import NullProgress, ProgressSink, ProgressTask
-from qdrant_ops.reports import Report, atomic_write_text, md_table
+from qdrant_ops.reports import Report, atomic_write_text, fsync_dir, fsync_file, md_table
 
 log = logging.getLogger(__name__)
 
@@ -363,6 +363,9 @@ def _backup_slice(
             return
         writer.close()
         os.chmod(path, 0o600)
+        # On disk before the checkpoint names it done: a resume after a crash skips done files.
+        fsync_file(path)
+        fsync_dir(path.parent)
         rows_done += file_rows
         seq += 1
         item = FileEntry(
@@ -481,6 +484,7 @@ def _finalise(work: Path, root: Path, stamp: str, tar: bool) -> Path:
         final = root / f"{stamp}-{n}"
         n += 1
     work.rename(final)
+    fsync_dir(root)
     for leftover in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "plan.json", "started_at"):
         (final / leftover).unlink(missing_ok=True)
     if tar:

@@ -20,6 +20,7 @@ from typing import Any
 from qdrant_ops.endpoints.base import CollectionSpec, VectorField
 from qdrant_ops.errors import CorruptBackupError, NotFoundError
 from qdrant_ops.integrity import Digest, sha256_file
+from qdrant_ops.reports import fsync_dir, fsync_file
 
 log = logging.getLogger(__name__)
 
@@ -313,6 +314,8 @@ def write_tar(backup_dir: Path) -> Path:
     with tarfile.open(tmp, "w") as tf:
         tf.add(backup_dir, arcname=backup_dir.name)
     os.chmod(tmp, 0o600)
+    fsync_file(tmp)  # the tar is on disk before the directory it replaces is removed
     tmp.replace(out)
+    fsync_dir(out.parent)
     shutil.rmtree(backup_dir)
     return out
