@@ -33,6 +33,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
             "--scale", "2",
             "--dims", "8",
             "--repeat", "2",
+            "--migrate-points", "300",
             "--quiet",
             "--workdir", str(tmp_path / "work"),
             "--json", str(out),
@@ -58,3 +59,10 @@ def test_bench_smoke(tmp_path: Path) -> None:
         assert len(op["seconds_runs"]) == 2 and op["seconds"] == min(op["seconds_runs"]), key
     assert len(data["operations"]["backup_10x"]["seconds_runs"]) == 1
     assert "fastest of 2 runs" in proc.stdout
+    # every ceiling size measured in its own process (first pass), the warm pass kept beside it
+    assert set(data["raw_scroll_rates"]) == set(data["raw_scroll_warm_rates"]) == set(data["raw_scroll_bulk_gc_rates"])
+    assert data["backup_vs_raw_scroll_warm_ratio"] is not None
+    # migrate at its own size is compared with ceilings measured at that size
+    assert data["migrate_points"] == data["scroll_upsert_ceiling_points"] == 300
+    assert data["migrate_ceiling_raw_scroll_rates"] and data["migrate_ceiling_raw_upsert_rates"]
+    assert data["migrate_vs_bulk_gc_ceiling_ratio"] is None
