@@ -853,6 +853,8 @@ def render(res: dict[str, Any]) -> str:
         "Against the raw scroll's second pass in one process (the engine's caches warm; a backup is "
         "one pass in a fresh process; shown, not a target):",
         "",
+        "| ratio | value |",
+        "|---|---:|",
         f"| `backup_vs_raw_scroll_warm_ratio` | {_fmt(res.get('backup_vs_raw_scroll_warm_ratio'))} |",
         "",
     ]
