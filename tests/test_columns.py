@@ -200,6 +200,7 @@ def test_clone_points_shares_nothing_a_step_could_change() -> None:
             "multi": [[1.0, 2.0], [3.0, 4.0]],
             "sparse": SparseValue([1, 4], [0.5, 0.25]),
             "row": np.array([1.0, 2.0], dtype=np.float32),
+            "nested": [[1.0, [2.0]], [3.0]],  # not a vector shape qdrant-ops makes: deep-copied
         },
         {"a": {"b": [1, 2]}},
     )
@@ -209,11 +210,13 @@ def test_clone_points_shares_nothing_a_step_could_change() -> None:
     clone.vectors["multi"][1][0] = 9.0
     clone.vectors["sparse"].indices.append(9)
     clone.vectors["row"][0] = 9.0
+    clone.vectors["nested"][0][1].append(9.0)
     clone.payload["a"]["b"].append(3)  # type: ignore[index]
     assert original.vectors[""] == [0.5, 1.0, 2]
     assert original.vectors["multi"] == [[1.0, 2.0], [3.0, 4.0]]
     assert original.vectors["sparse"] == SparseValue([1, 4], [0.5, 0.25])
     assert original.vectors["row"][0] == 1.0
+    assert original.vectors["nested"] == [[1.0, [2.0]], [3.0]]
     assert original.payload == {"a": {"b": [1, 2]}}
 
 

@@ -404,17 +404,22 @@ def _cast(payload: dict[str, Any], cfg: CastField) -> None:
             raise ValueError(f"field {cfg.field!r}: cannot cast {value!r} to {cfg.to}: {exc}") from None
 
 
+def _numbers(v: list[Any]) -> bool:
+    return all(type(x) is float or type(x) is int for x in v)
+
+
 def _clone_vector(v: Any) -> Any:
-    """A copy of a vector no step can change through the original: float lists and multi-vector
-    rows copied as lists (floats are immutable; ``deepcopy`` visited each one), anything else
-    deep-copied."""
+    """A copy of a vector no step can change through the original: lists of numbers (dense, or
+    the rows of a multi-vector) and a sparse vector's lists copied as lists (numbers are
+    immutable; ``deepcopy`` visited each one), anything else deep-copied."""
     if type(v) is list:
-        if v and type(v[0]) is list:
-            return [list(row) for row in v]
-        if all(type(x) is float or type(x) is int for x in v):
+        if _numbers(v):
             return list(v)
-    if isinstance(v, SparseValue):
-        return SparseValue(list(v.indices), list(v.values))
+        if all(type(row) is list and _numbers(row) for row in v):
+            return [list(row) for row in v]
+    if isinstance(v, SparseValue) and type(v.indices) is list and type(v.values) is list:
+        if _numbers(v.indices) and _numbers(v.values):
+            return SparseValue(list(v.indices), list(v.values))
     return copy.deepcopy(v)
 
 
