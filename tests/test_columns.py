@@ -243,3 +243,44 @@ def test_digest_columns_tells_nan_from_null() -> None:
     nan = [Point(1, {"": [1.0, 0.5]}, {"v": float("nan")})]
     null = [Point(1, {"": [1.0, 0.5]}, {"v": None})]
     assert digest_columns(PageColumns.from_points(nan), fields) != digest_columns(PageColumns.from_points(null), fields)
+
+
+def test_float_rows_are_packed_to_the_same_float32_bits_as_numpy() -> None:
+    import warnings
+
+    import numpy as np
+
+    from qdrant_ops.codec import _float_matrix
+
+    rng = np.random.default_rng(3)
+    rows = rng.standard_normal((50, 7)).tolist()
+    rows[3] = [float("nan"), float("inf"), -0.0, 5e-324, 1e300, 3, True]  # ints, bools, subnormal, overflow
+    rows[4] = [np.float64(0.1)] * 7  # numpy scalars inside a list
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # float32 overflow, as numpy warns too
+        expected = np.asarray(rows, dtype=np.float32)
+        got = _float_matrix(rows, 7)
+    assert got is not None and got.dtype == np.float32 and got.shape == (50, 7)
+    assert got.tobytes() == expected.tobytes()
+    # numpy rows, and a mix of rows: the numpy path, the same values
+    as_np = [np.asarray(r, dtype=np.float64) for r in rows[5:]]
+    assert _float_matrix(as_np, 7).tobytes() == expected[5:].tobytes()  # type: ignore[union-attr]
+    assert _float_matrix([rows[5], as_np[1]], 7).tobytes() == expected[5:7].tobytes()  # type: ignore[union-attr]
+    # a row of another length, a multi-vector, text: not a matrix of that size (the caller says why)
+    assert _float_matrix([[1.0] * 7, [1.0] * 6], 7) is None
+    assert _float_matrix([[1.0] * 8], 7) is None
+    assert _float_matrix([[[1.0] * 7]], 7) is None
+    assert _float_matrix([["0.5"] * 7], 7).tolist() == [[0.5] * 7]  # type: ignore[union-attr]  # numpy parses text, as before
+
+
+def test_dense_column_of_float_lists_matches_numpy_rows() -> None:
+    import numpy as np
+
+    from qdrant_ops.codec import _dense_array
+
+    rows = np.random.default_rng(4).standard_normal((20, 5)).astype(np.float32)
+    a = _dense_array(rows.tolist(), 5)
+    b = _dense_array(list(rows), 5)
+    assert a.equals(b) and a.values.to_numpy().tobytes() == rows.tobytes()
+    with pytest.raises(ValueError, match="vector of size 4 where 5 was expected"):
+        _dense_array([[1.0] * 5, [1.0] * 4], 5)
