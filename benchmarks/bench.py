@@ -49,14 +49,14 @@ SCROLL_PAGES = (100, 1000, 4000)
 UPSERT_BATCHES = (64, 256, 1000, 4000)
 
 
-def ours_sizes(dims: int) -> tuple[int, int]:
-    """``(page, batch)``: the scroll page backup/migrate choose for this data and restore's write
-    batch; the ceilings' search includes them, so ours never runs at a size the ceiling skipped."""
-    from qdrant_ops.config import RestoreConfig
+def ours_sizes(dims: int, engine: str) -> tuple[int, int]:
+    """``(page, batch)``: the scroll page backup/migrate choose for this data and the write batch
+    restore/migrate choose for this engine; the ceilings' search includes them, so ours never runs
+    at a size the ceiling skipped."""
     from qdrant_ops.endpoints.base import VectorField
-    from qdrant_ops.pipeline.sizing import page_size
+    from qdrant_ops.pipeline.sizing import page_size, write_batch
 
-    return page_size([VectorField("", "dense", dims, "Cosine")]), int(RestoreConfig().batch_size)
+    return page_size([VectorField("", "dense", dims, "Cosine")]), write_batch(engine)
 
 
 DEFAULT_POINTS = {"memory": 10_000, "local": 2_000, "edge": 20_000}
@@ -509,13 +509,13 @@ def ceilings(args: dict[str, Any], work: Path, modes: tuple[str, ...] = ("plain"
     suffix = {"plain": "", "bulk": "_bulk_gc"}
     scroll: dict[str, Any] = {}
     upsert: dict[str, Any] = {}
-    for page in sorted({*SCROLL_PAGES, ours_sizes(args["dims"])[0]}):
+    for page in sorted({*SCROLL_PAGES, ours_sizes(args["dims"], args["engine"])[0]}):
         for mode in modes:
             r = run_worker({**args, "op": "raw_scroll", "page": page, "gc": mode})
             scroll.setdefault("rates" + suffix[mode], {})[str(page)] = r["rate"]
             if mode == "plain":
                 scroll.setdefault("rates_warm", {})[str(page)] = r["warm_rate"]
-    for batch in sorted({*UPSERT_BATCHES, *ours_sizes(args["dims"])}):
+    for batch in sorted({*UPSERT_BATCHES, *ours_sizes(args["dims"], args["engine"])}):
         for mode in modes:
             target = work / f"raw-upsert-{args['n']}-{batch}-{mode}"
             r = run_worker({**args, "op": "raw_upsert", "batch": batch, "gc": mode, "target": str(target)})

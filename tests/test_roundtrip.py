@@ -138,3 +138,20 @@ def test_rerun_of_a_finished_restore_reports_it_done(tmp_path: Path, target_uri:
     open_endpoint(target_uri).client.delete("a", points_selector=[1])  # type: ignore[attr-defined]
     with pytest.raises(TargetExistsError):
         restore(cfg)
+
+
+@pytest.mark.parametrize("configured,expected_batches", [(None, 3), (100, 6)])
+def test_restore_writes_in_the_targets_batch_size_unless_told(
+    target_uri: str, tmp_path: Path, configured: int | None, expected_batches: int
+) -> None:
+    """By default a restore writes as many points per request as suits the target
+    (``pipeline.sizing.write_batch``: 256 for an embedded store); ``batch_size`` overrides it."""
+    from qdrant_ops.pipeline.sizing import write_batch
+
+    make_collection(":memory:", "wb", "int-unnamed", n=600)
+    rep = backup(BackupConfig(source=endpoint_from_uri(":memory:"), backup_path=str(tmp_path / "bk"), collections=["wb"], batch_size=600))
+    assert write_batch(open_endpoint(target_uri).info().kind) == 256
+    rrep = restore(RestoreConfig(backup=rep.backup_dir, target=endpoint_from_uri(target_uri), suffix="_w", batch_size=configured))
+    assert rrep.status == "ok", rrep.summary_lines()
+    (row,) = rrep.collections
+    assert row.written == 600 and row.batches == expected_batches

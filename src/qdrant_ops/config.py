@@ -193,7 +193,8 @@ class RestoreConfig(Model):
     rename: dict[str, str] = Field(default_factory=dict)
     suffix: str = ""
     on_exists: Literal["fail", "skip", "replace", "append"] = "fail"
-    batch_size: int = Field(default=500, ge=1, le=100_000)
+    # Points per write; by default chosen for the target (pipeline.sizing.write_batch).
+    batch_size: int | None = Field(default=None, ge=1, le=100_000)
     parallel: int = Field(default=1, ge=1, le=64)
     continue_on_error: bool = False
     max_retries: int = Field(default=6, ge=0, le=100)

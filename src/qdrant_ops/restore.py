@@ -41,6 +41,7 @@ from qdrant_ops.pipeline.gcpolicy import bulk
 from qdrant_ops.pipeline.locks import FileLock
 from qdrant_ops.pipeline.prefetch import prefetch
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats
+from qdrant_ops.pipeline.sizing import write_batch
 from qdrant_ops.pipeline.writer import BatchWriter, write_dead_letter
 from qdrant_ops.progress import NullProgress, ProgressSink
 from qdrant_ops.reports import Report, atomic_write_text, md_table, utcnow
@@ -277,6 +278,7 @@ def _restore_collection(
             return row
     stats = RetryStats()
     writer = BatchWriter(dst, tname, policy=policy, retry_stats=stats)
+    per_write = write_batch(dst.info().kind, cfg.batch_size)
     task = progress.task(f"restore {name} -> {tname}", total=entry.points_count or None)
     dead_letter = root.parent / f"{root.name}.dead-letter-{tname}.parquet"
     units = []
@@ -295,8 +297,8 @@ def _restore_collection(
             failures = []
             # Decoded one write batch at a time: Python objects for a whole row group (the
             # backup's scroll page) would set the peak memory, not the batch size.
-            for start in range(0, batch.num_rows, cfg.batch_size):
-                part = batch.slice(start, cfg.batch_size)
+            for start in range(0, batch.num_rows, per_write):
+                part = batch.slice(start, per_write)
                 failures += writer.write(list(decode_batch(part, entry.fields)), request_sizes(part, entry.fields))
             if failures:
                 write_dead_letter(dead_letter, failures, entry.fields)
