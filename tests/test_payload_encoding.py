@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import pyarrow as pa
 
-from qdrant_ops.codec import decode_payloads, encode_payload, encode_payloads, encode_payloads_raw, text_array
+from qdrant_ops.codec import decode_payloads, encode_payload, encode_payloads_raw, text_array
 
 _REF = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
@@ -92,7 +92,6 @@ def test_page_encoding_is_payload_by_payload(page: list[Any], finite: bool) -> N
     raw, canon = encode_payloads_raw(page, finite=finite)
     assert canon == [c for _, c in one_by_one]
     assert raw == [None if t is None else t.encode("utf-8") for t, _ in one_by_one]
-    assert encode_payloads(page, finite=finite) == ([t for t, _ in one_by_one], canon)
     column = text_array(raw)
     assert column.type == pa.string()
     assert column.to_pylist() == [t for t, _ in one_by_one]

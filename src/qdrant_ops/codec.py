@@ -97,12 +97,6 @@ def encode_payload(payload: Any, *, finite: bool = False) -> tuple[str | None, b
     return text.decode("utf-8"), b"p" + orjson.dumps(payload, option=_SORT)
 
 
-def encode_payloads(payloads: Sequence[Any], *, finite: bool = False) -> tuple[list[str | None], list[bytes]]:
-    """``encode_payload`` of each: the column texts and the canonical bytes."""
-    raw, canon = encode_payloads_raw(payloads, finite=finite)
-    return [None if t is None else t.decode("utf-8") for t in raw], canon
-
-
 def encode_payloads_raw(
     payloads: Sequence[Any], *, finite: bool = False
 ) -> tuple[list[bytes | None], list[bytes]]:
@@ -221,7 +215,7 @@ def encode_points(
     fields: Sequence[VectorField],
     *,
     payload_text: bool = True,
-    texts: Sequence[str | None] | pa.Array | None = None,
+    texts: pa.Array | None = None,
 ) -> pa.RecordBatch:
     """A record batch of ``points`` in the backup schema (see ``encode_columns``)."""
     return encode_columns(PageColumns.from_points(points), fields, payload_text=payload_text, texts=texts)
@@ -249,13 +243,12 @@ def encode_columns(
     fields: Sequence[VectorField],
     *,
     payload_text: bool = True,
-    texts: Sequence[str | None] | pa.Array | None = None,
+    texts: pa.Array | None = None,
 ) -> pa.RecordBatch:
     """A record batch of a page's columns in the backup schema.
 
     ``payload_text=False`` leaves the payload column null (for a digest given the payload objects);
-    ``texts``: the payload column already encoded (``text_array`` of ``encode_payloads_raw``, or
-    the texts of ``encode_payloads``).
+    ``texts``: the payload column already encoded (``text_array`` of ``encode_payloads_raw``).
     """
     import pyarrow as pa
 
@@ -295,10 +288,8 @@ def encode_columns(
                     schema.field(f.column).type,
                 )
             )
-    if isinstance(texts, pa.Array):
+    if texts is not None:
         arrays.append(texts)
-    elif texts is not None:
-        arrays.append(pa.array(texts, pa.string()))
     elif payload_text:
         arrays.append(text_array(encode_payloads_raw(cols.payloads)[0]))
     else:

@@ -155,7 +155,7 @@ def digest_batch(
 
     ``payloads``: the rows' payloads already parsed (the caller encoded them from these objects),
     which spares parsing the JSON text back; ``canonical``: their canonical bytes already made
-    (``codec.encode_payloads``).
+    (``codec.encode_payloads_raw``).
     """
     n = batch.num_rows
     if n == 0:
@@ -165,15 +165,12 @@ def digest_batch(
     if canonical is not None:
         pays = canonical
     elif payloads is not None:
-        pays = [encode_payload(p)[1] for p in payloads]
+        pays = encode_payloads_raw(payloads)[1]
     else:
-        # Parsed in one call per batch (see ``decode_payloads``), then canonicalised one by one.
-        texts = batch.column("payload").to_pylist()
-        objs, finite = decode_payloads_checked(texts)
-        pays = [
-            b"n" if t is None else encode_payload(o, finite=finite)[1]
-            for t, o in zip(texts, objs, strict=True)
-        ]
+        # Parsed in one call per batch (see ``decode_payloads``), then canonicalised a page at a
+        # time (a null text parses to None, whose canonical bytes are b"n").
+        objs, finite = decode_payloads_checked(batch.column("payload").to_pylist())
+        pays = encode_payloads_raw(objs, finite=finite)[1]
     parts = [_field_parts(f, batch.column(f.column), n) for f in fields]
     h = xxhash.xxh3_128_intdigest
     full_sum = 0
