@@ -154,7 +154,7 @@ def migrate_fault_trials(args: argparse.Namespace, tmp: Path) -> list[list[objec
     from qdrant_ops.errors import QdrantOpsError
     from qdrant_ops.migrate import migrate
     from qdrant_ops.pipeline.retry import RetryPolicy
-    from qdrant_ops.verify import digest_endpoint
+    from qdrant_ops.integrity import scan_digest
     from reliability.faults import FaultyClient
 
     spath = str(tmp / "msource")
@@ -185,7 +185,7 @@ def migrate_fault_trials(args: argparse.Namespace, tmp: Path) -> list[list[objec
             b = QdrantEndpoint(QdrantClient(path=tpath), "target", "local")
             fields = a.get_spec("c").vector_fields()
             ids = [p.id for page in b.scan("c", batch_size=1000, with_vectors=False) for p in page.points]
-            same = digest_endpoint(a, "c", fields) == digest_endpoint(b, "c", fields)
+            same = scan_digest(a, "c", fields) == scan_digest(b, "c", fields)
             exact = same and len(ids) == len(set(ids)) == args.fault_points
             result = "exact digest" if exact else f"WRONG ({len(set(ids))} ids, {len(ids) - len(set(ids))} dup)"
             a.client.close()  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from qdrant_ops.demodata import create_demo_collections
 from qdrant_ops.demorepo import CLIENT_MODULE, write_repo
 from qdrant_ops.endpoints import open_endpoint
 from qdrant_ops.integrity import Digest
-from qdrant_ops.verify import digest_endpoint
+from qdrant_ops.integrity import scan_digest
 
 from codebase.fixture_repos import git  # noqa: F401  (used by the runbook tests)
 
@@ -89,7 +89,7 @@ def store_digests(path: Path) -> dict[str, str]:
     ep = open_endpoint(endpoint_from_uri(str(path)))
     out = {}
     for name in sorted(ep.list_collections()):
-        d: Digest = digest_endpoint(ep, name, ep.get_spec(name).vector_fields())
+        d: Digest = scan_digest(ep, name, ep.get_spec(name).vector_fields())
         out[name] = f"{d.full:032x}:{ep.count(name)}"
     return out
 

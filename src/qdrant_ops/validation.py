@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from qdrant_ops.codec import encode_points, normalize_id
+from qdrant_ops.codec import normalize_id
 from qdrant_ops.compare import payload_equal, point_difference
 from qdrant_ops.config import ValidationSettings
 from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, PageColumns, Point, PointId, VectorField
@@ -45,12 +45,6 @@ _LOOSE = {"float16": (2e-3, 2e-3), "uint8": (0.0, 0.51)}
 def digest_points(points: Sequence[Point], fields: Sequence[VectorField]) -> Digest:
     # The payloads are at hand: the digest takes them as objects, sparing a JSON round trip.
     return digest_columns(PageColumns.from_points(points), fields)
-
-
-def target_digest(
-    ep: Endpoint, name: str, fields: Sequence[VectorField], batch_size: int | None = None
-) -> Digest:
-    return scan_digest(ep, name, fields, batch_size)
 
 
 def expected_points(
@@ -174,7 +168,7 @@ def check_content(
         "count", ok_count, detail,
         collection=collection, figures={"target": count, "written": written.count, "dropped_by_hook": dropped},
     )
-    actual = target_digest(dst, tname, fields, batch_size)
+    actual = scan_digest(dst, tname, fields, batch_size)
     figures: dict[str, Any] = {"written": f"{written.full:032x}", "target": f"{actual.full:032x}"}
     if actual == written:
         report.check("content", True, f"bitwise equal digests {actual.full:032x}", collection=collection, figures=figures)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from qdrant_ops.codec import check_schema, decode_batch, encode_points
+from qdrant_ops.codec import check_schema, decode_batch
 from qdrant_ops.compare import ComparisonResult, compare_with_endpoint
 from qdrant_ops.config import VerifyConfig
 from qdrant_ops.endpoints import open_endpoint
@@ -92,13 +92,6 @@ class VerifyReport(Report):
 
 
 # -- building blocks ---------------------------------------------------------------------------
-
-
-def digest_endpoint(
-    ep: Endpoint, name: str, fields: Sequence[VectorField], batch_size: int | None = None
-) -> Digest:
-    """The digest of a live collection, from a fresh scan (``integrity.scan_digest``)."""
-    return scan_digest(ep, name, fields, batch_size)
 
 
 def archive_points(root: Path, entry: CollectionEntry, batch_size: int = 1000) -> Iterator[list[Point]]:
@@ -216,7 +209,7 @@ def _compare(
 ) -> None:
     right_count = right.count(right_name)
     row.actual_points = right_count
-    right_digest = digest_endpoint(right, right_name, fields, batch_size)
+    right_digest = scan_digest(right, right_name, fields, batch_size)
     row.actual_digest = f"{right_digest.full:032x}"
     exact = right_digest == left_digest
     report.check(
@@ -321,7 +314,7 @@ def verify_live(
         row = CollectionVerify(name=name, target_name=tname)
         if not _target_present(report, row, target, report.target):
             continue
-        left_digest = digest_endpoint(source, name, fields, batch_size)
+        left_digest = scan_digest(source, name, fields, batch_size)
         row.expected_points = left_digest.count
         row.expected_digest = f"{left_digest.full:032x}"
         _compare(

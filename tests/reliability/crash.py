@@ -23,7 +23,7 @@ from typing import Any
 from qdrant_ops.endpoints.archive import MANIFEST, PARTIAL_PREFIX, is_complete_backup, load_manifest
 from qdrant_ops.errors import QdrantOpsError
 from qdrant_ops.integrity import Digest
-from qdrant_ops.verify import digest_endpoint
+from qdrant_ops.integrity import scan_digest
 
 
 def cli(*args: str) -> list[str]:
@@ -76,7 +76,7 @@ def store_content(store: str, name: str) -> Content:
         ids: Counter[Any] = Counter()
         for page in ep.scan(name, batch_size=2000, with_vectors=False):
             ids.update(p.id for p in page.points)
-        return Content(ids, digest_endpoint(ep, name, fields, 2000))
+        return Content(ids, scan_digest(ep, name, fields, 2000))
     finally:
         client.close()
 

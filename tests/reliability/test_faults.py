@@ -14,10 +14,11 @@ from qdrant_ops.endpoints import close_all, open_endpoint
 from qdrant_ops.endpoints.archive import load_manifest
 from qdrant_ops.endpoints.qdrant import QdrantEndpoint
 from qdrant_ops.errors import PartialError
+from qdrant_ops.integrity import scan_digest
 from qdrant_ops.migrate import STATE_FILE, migrate
 from qdrant_ops.pipeline.retry import RetryPolicy
 from qdrant_ops.restore import restore
-from qdrant_ops.verify import digest_endpoint, verify_against, verify_live
+from qdrant_ops.verify import verify_against, verify_live
 from reliability.faults import FaultyClient, terminal_error
 
 N = 1500
@@ -44,7 +45,7 @@ def test_backup_scan_faults_lose_nothing(tmp_path: Path, rate: float) -> None:
     assert faulty.stats.faults > 0
     entry = load_manifest(Path(report.backup_dir)).collections["c"]
     assert entry.points_count == N
-    assert entry.digest == digest_endpoint(src, "c", entry.fields)
+    assert entry.digest == scan_digest(src, "c", entry.fields)
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.3])
@@ -133,7 +134,7 @@ def test_migrate_under_faults_is_exact(tmp_path: Path, rate: float) -> None:
     fields = source.get_spec("c").vector_fields()
     ids = [p.id for page in reopened.scan("c", batch_size=500, with_vectors=False) for p in page.points]
     assert len(ids) == len(set(ids)) == N
-    assert digest_endpoint(reopened, "c", fields) == digest_endpoint(source, "c", fields)
+    assert scan_digest(reopened, "c", fields) == scan_digest(source, "c", fields)
     assert [c.verdict for c in verify_live(source, reopened).collections] == ["exact"]
     reopened.client.close()
     source.client.close()
