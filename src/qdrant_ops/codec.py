@@ -72,6 +72,11 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",
 _SORT = orjson.OPT_SORT_KEYS
 
 
+def _writes_small_float(text: bytes) -> bool:
+    """Whether orjson's ``text`` may hold a float the stdlib writes differently (below 1e-4)."""
+    return b"e-" in text or b"0.0000" in text
+
+
 def _stdlib_encoding(payload: Any) -> tuple[str, bytes]:
     return _dump(payload), b"p" + _CANONICAL(payload).encode("utf-8")
 
@@ -89,7 +94,7 @@ def encode_payload(payload: Any, *, finite: bool = False) -> tuple[str | None, b
         text = orjson.dumps(payload)
     except TypeError:
         return _stdlib_encoding(payload)
-    if b"e-" in text or b"0.0000" in text:
+    if _writes_small_float(text):
         return _stdlib_encoding(payload)
     # NaN/Infinity became ``null``: only a payload with a null can hide one.
     if not finite and b"null" in text and orjson.loads(text) != payload:
@@ -114,7 +119,7 @@ def encode_payloads_raw(
         raw = None
     if raw is not None:
         blob = b"\n".join(raw)  # type: ignore[arg-type]
-        if b"e-" in blob or b"0.0000" in blob:
+        if _writes_small_float(blob):
             raw = None
         elif not finite and b"null" in blob:
             # One parse of the page, compared with the objects: a NaN/Infinity became None.
@@ -215,10 +220,9 @@ def encode_points(
     fields: Sequence[VectorField],
     *,
     payload_text: bool = True,
-    texts: pa.Array | None = None,
 ) -> pa.RecordBatch:
     """A record batch of ``points`` in the backup schema (see ``encode_columns``)."""
-    return encode_columns(PageColumns.from_points(points), fields, payload_text=payload_text, texts=texts)
+    return encode_columns(PageColumns.from_points(points), fields, payload_text=payload_text)
 
 
 def _id_arrays(ids: Sequence[int | str]) -> tuple[pa.Array, pa.Array]:
