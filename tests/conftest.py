@@ -56,3 +56,13 @@ def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def target_uri(tmp_path: Path) -> str:
     """A second, on-disk embedded store."""
     return str(tmp_path / "target-store")
+
+
+@pytest.fixture
+def sliced_local_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--parallel N`` slices qdrant-client's local mode as it slices a server's collection (by
+    default qdrant-ops scans local mode in one stream, see ``pipeline/scope.py``): tests of the
+    slice machinery run it on the embedded engines."""
+    import qdrant_ops.pipeline.scope as scope
+
+    monkeypatch.setattr(scope, "ONE_STREAM_KINDS", frozenset())

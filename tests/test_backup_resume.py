@@ -16,6 +16,9 @@ from qdrant_ops.endpoints.archive import PARTIAL_PREFIX, load_manifest, resolve_
 from qdrant_ops.endpoints.base import ScanPage
 from qdrant_ops.errors import CorruptBackupError, NotFoundError
 
+# These tests run ``--parallel N`` through the slice machinery on the embedded engines.
+pytestmark = pytest.mark.usefixtures("sliced_local_mode")
+
 
 class Crash(RuntimeError):
     pass

@@ -124,10 +124,18 @@ def test_scan_digest_equals_digest_of_every_point(store_uri: str) -> None:
     assert scan_digest(ep, "c", fields, batch_size=7) == digest_columns(PageColumns.from_points(pts), fields)
 
 
-def test_parallel_slices_on_an_embedded_engine_are_noted() -> None:
+def test_parallel_on_local_mode_scans_one_stream_and_says_so(store_uri: str) -> None:
     notes: list[str] = []
-    assert slice_count(open_endpoint(":memory:"), 2, notes) == 2
-    assert notes and "no speed-up" in notes[0]
+    assert slice_count(open_endpoint(store_uri), 2, notes) == 1
+    assert len(notes) == 1 and "--parallel 2 ignored" in notes[0] and "one stream" in notes[0]
+    notes.clear()
+    assert slice_count(open_endpoint(store_uri), 1, notes) == 1 and notes == []
+
+
+def test_parallel_slices_on_edge_are_kept_and_noted(tmp_path: Any) -> None:
+    notes: list[str] = []
+    assert slice_count(open_endpoint(f"edge:{tmp_path / 'shards'}"), 3, notes) == 3
+    assert len(notes) == 1 and "no speed-up" in notes[0]
 
 
 def test_a_failed_background_parquet_write_fails_the_backup(

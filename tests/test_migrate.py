@@ -16,6 +16,9 @@ from qdrant_ops.errors import ConfigError, PlanChangedError, TargetExistsError
 from qdrant_ops.migrate import migrate
 from qdrant_ops.verify import verify_live
 
+# These tests run ``--parallel N`` through the slice machinery on the embedded engines.
+pytestmark = pytest.mark.usefixtures("sliced_local_mode")
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 

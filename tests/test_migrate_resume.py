@@ -18,6 +18,9 @@ from qdrant_ops.errors import NotFoundError, PlanChangedError
 from qdrant_ops.migrate import migrate
 from qdrant_ops.pipeline.retry import RetryPolicy
 
+# These tests run ``--parallel N`` through the slice machinery on the embedded engines.
+pytestmark = pytest.mark.usefixtures("sliced_local_mode")
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 

@@ -15,6 +15,9 @@ from qdrant_ops.endpoints.archive import load_manifest
 from qdrant_ops.restore import restore
 from qdrant_ops.verify import verify_against, verify_backup, verify_live
 
+# These tests run ``--parallel N`` through the slice machinery on the embedded engines.
+pytestmark = pytest.mark.usefixtures("sliced_local_mode")
+
 
 def _all_points(uri: str, name: str) -> dict[object, tuple[object, object]]:
     ep = open_endpoint(uri)

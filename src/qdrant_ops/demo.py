@@ -42,7 +42,7 @@ def run(root: Path, points: int, console: Console) -> int:
 
     steps: list[tuple[str, Report]] = []
     bk = backup(
-        BackupConfig(source=endpoint_from_uri(str(source_dir)), backup_path=str(backups), compression_level=6, parallel=2),
+        BackupConfig(source=endpoint_from_uri(str(source_dir)), backup_path=str(backups), compression_level=6),
         progress=progress,
     )
     steps.append(("backup", bk))

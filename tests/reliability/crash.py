@@ -26,8 +26,17 @@ from qdrant_ops.integrity import Digest
 from qdrant_ops.integrity import scan_digest
 
 
+# The real command, with ``--parallel N`` slicing the embedded store as it slices a server's
+# collection (qdrant-ops scans local mode in one stream: see ``pipeline/scope.py``), so a kill
+# lands between slices that each checkpoint on their own.
+SLICED_CLI = (
+    "import qdrant_ops.pipeline.scope as scope; scope.ONE_STREAM_KINDS = frozenset(); "
+    "from qdrant_ops.cli import main; main()"
+)
+
+
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "qdrant_ops", "--quiet", *args]
+    return [sys.executable, "-c", SLICED_CLI, "--quiet", *args]
 
 
 def run(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:

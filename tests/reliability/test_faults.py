@@ -21,6 +21,9 @@ from qdrant_ops.restore import restore
 from qdrant_ops.verify import verify_against, verify_live
 from reliability.faults import FaultyClient, terminal_error
 
+# These tests run ``--parallel N`` through the slice machinery on the embedded engines.
+pytestmark = pytest.mark.usefixtures("sliced_local_mode")
+
 N = 1500
 
 

@@ -43,7 +43,7 @@ def backup(
     backup_path: str | None = typer.Option(None, "--backup-path", help="Backup root; each run writes <root>/<UTC stamp>/."),
     compression_level: int | None = typer.Option(None, "--compression-level", help="zstd level, 1-22."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Points per scroll page and row group."),
-    parallel: int | None = typer.Option(None, "--parallel", help="Scan N slices at once (where supported)."),
+    parallel: int | None = typer.Option(None, "--parallel", help="Scan N slices at once (a server or Edge; local mode scans one stream)."),
     tar: bool | None = typer.Option(None, "--tar/--no-tar", help="Pack the finished backup into one .tar."),
     snapshot: bool | None = typer.Option(None, "--snapshot", help="Also take native snapshots (server: per node; Edge: shard tar) into the backup, sha256 in the manifest."),
     verify_integrity: bool | None = typer.Option(None, "--verify/--no-verify", help="Re-read and check the backup after writing it."),

@@ -45,7 +45,7 @@ def migrate(
     target: str | None = typer.Option(None, "--target", "-t", help=TARGET_HELP),
     collections: list[str] | None = typer.Option(None, "--collections", help="Collections, comma-separated (default: all)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Points per scroll page and write (writes are also capped at 5 MB)."),
-    parallel: int | None = typer.Option(None, "--parallel", help="Copy N slices of each collection at once (where supported)."),
+    parallel: int | None = typer.Option(None, "--parallel", help="Copy N slices of each collection at once (a server or Edge; local mode copies one stream)."),
     dry_run: bool | None = typer.Option(None, "--dry-run", help="Read configs, counts and a sample; print the plan; write nothing."),
     no_backup: bool = typer.Option(False, "--no-backup", help="Skip the logical backup of the sources into backup_path."),
     backup_path: str | None = typer.Option(None, "--backup-path", help="Where the pre-migration backup and the state file go."),

@@ -8,6 +8,12 @@ from qdrant_ops.endpoints.base import Endpoint
 from qdrant_ops.errors import NotFoundError
 from qdrant_ops.pipeline.prefetch import GIL_BOUND_KINDS
 
+# qdrant-client's local mode (in memory or on disk) evaluates a slice filter point by point in
+# Python, on every scroll call, and its slices take turns on the GIL: two slices copied 10k points
+# 2.7 times and 100k points 8 times slower than one stream (benchmarks/bench.py, ``migrate_p2``).
+# ``--parallel`` there scans one stream, and says so.
+ONE_STREAM_KINDS = frozenset({"memory", "local"})
+
 
 def select_collections(src: Endpoint, wanted: Sequence[str] | None) -> list[str]:
     """``wanted`` (every collection when empty), refusing names the endpoint does not hold."""
@@ -20,13 +26,19 @@ def select_collections(src: Endpoint, wanted: Sequence[str] | None) -> list[str]
 
 
 def slice_count(src: Endpoint, parallel: int, notes: list[str]) -> int:
-    """Slices to scan at once: ``parallel`` where the endpoint supports the slice condition, else one
-    stream (and a note saying so)."""
+    """Slices to scan at once: ``parallel`` where the endpoint supports the slice condition and
+    slices can gain, else one stream (and a note saying so)."""
     info = src.info()
     if parallel <= 1:
         return 1
     if not info.supports_slice:
         notes.append(f"{info.display} does not support the slice condition: one stream")
+        return 1
+    if info.kind in ONE_STREAM_KINDS:
+        notes.append(
+            f"--parallel {parallel} ignored: {info.display} is qdrant-client's local mode, which "
+            "filters slices point by point in Python, so slices are slower than one stream: one stream"
+        )
         return 1
     if info.kind in GIL_BOUND_KINDS:
         notes.append(
