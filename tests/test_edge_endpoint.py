@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from datagen import make_collection
 
 from qdrant_ops.endpoints import close_all, open_endpoint
 from qdrant_ops.endpoints.base import CollectionSpec, Point
-from qdrant_ops.endpoints.edge import SIDECAR, EdgeEndpoint
+from qdrant_ops.endpoints.edge import SIDECAR, EdgeEndpoint, advise_scan
 from qdrant_ops.endpoints.qdrant import spec_to_create_kwargs
 from qdrant_ops.errors import NotFoundError, TargetExistsError, UnsupportedError, UsageError
 
@@ -112,6 +113,49 @@ def test_scan_slices_are_disjoint_and_resume_exactly(tmp_path: Path) -> None:
         resumed = [p.id for page in ep.scan(name, batch_size=10, offset=first[-1].next_offset) for p in page.points]
         assert [p.id for pg in first for p in pg.points] + resumed == whole
         assert isinstance(first[-1].next_offset, (int, str))  # JSON-safe for checkpoints
+
+
+def _record_advice(monkeypatch: pytest.MonkeyPatch, fail: bool = False) -> list[tuple[str, int]]:
+    advised: list[tuple[str, int]] = []
+
+    def fadvise(fd: int, offset: int, length: int, advice: int) -> None:
+        advised.append((os.readlink(f"/proc/self/fd/{fd}"), advice))
+        if fail:
+            raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(os, "posix_fadvise", fadvise)
+    return advised
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads fd paths from /proc")
+def test_a_scan_asks_for_read_ahead_of_payloads_and_vectors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    uri = f"edge:{tmp_path}"
+    make_collection(uri, "c", "int-unnamed", n=50)
+    close_all()
+    advised = _record_advice(monkeypatch)
+    ep = open_endpoint(uri)
+    assert len([p for page in ep.scan("c", batch_size=20) for p in page.points]) == 50
+    assert advised and {a for _, a in advised} == {os.POSIX_FADV_WILLNEED}
+    assert any("/payload_storage/" in f for f, _ in advised)
+    assert any("/vector_storage/" in f for f, _ in advised)
+    assert not any(seg in f for f, _ in advised for seg in ("/wal/", "vector_index", "payload_index"))
+    advised.clear()
+    list(ep.scan("c", batch_size=20, with_vectors=False))
+    assert advised and not any("vector_storage" in f for f, _ in advised)
+
+
+def test_read_ahead_is_skipped_over_its_cap_and_never_fails_a_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    uri = f"edge:{tmp_path}"
+    make_collection(uri, "c", "int-unnamed", n=50)
+    ep = open_endpoint(uri)
+    shard_dir = ep.shard_path("c")  # type: ignore[attr-defined]
+    advised = _record_advice(monkeypatch, fail=True)
+    assert advise_scan(shard_dir, cap=0) == 0 and advised == []
+    assert advise_scan(shard_dir) == 0 and len(advised) == 1  # the error stops the advice, silently
+    assert len([p for page in ep.scan("c", batch_size=20) for p in page.points]) == 50
+    monkeypatch.delattr(os, "posix_fadvise")
+    assert advise_scan(shard_dir) == 0
+    assert len([p for page in ep.scan("c", batch_size=20) for p in page.points]) == 50
 
 
 def test_points_keep_every_shape(tmp_path: Path) -> None:
