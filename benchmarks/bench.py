@@ -465,6 +465,7 @@ def _migrate_ours(a: dict[str, Any]) -> dict[str, Any]:
         "seconds": t,
         "ok": rep.status == "ok",
         "status": rep.status,
+        "slices": rep.slices,  # qdrant-ops scans local mode in one stream whatever --parallel says
         **_rss_fields(rss, a.get("engine_growth_kb", 0)),
     }
 
@@ -831,6 +832,8 @@ def render(res: dict[str, Any]) -> str:
             lines.append(f"| {label} | | not available | | |")
             continue
         flag = "" if o.get("ok", True) else " (FAILED)"
+        if key == "migrate_p2" and o.get("slices") == 1:
+            flag += " (one stream on this engine)"
         lines.append(
             f"| {label}{flag} | {o['points']:,} | {_fmt(o['pps'], 0)} | {_fmt(o.get('rss_peak_above_engine_mb'), 1)} "
             f"| {_fmt(o.get('rss_total_peak_mb'), 0)} |"

@@ -66,3 +66,6 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert data["migrate_points"] == data["scroll_upsert_ceiling_points"] == 300
     assert data["migrate_ceiling_raw_scroll_rates"] and data["migrate_ceiling_raw_upsert_rates"]
     assert data["migrate_vs_bulk_gc_ceiling_ratio"] is None
+    # --parallel 2 on local mode runs one stream, and the table says so
+    assert data["operations"]["migrate_p1"]["slices"] == data["operations"]["migrate_p2"]["slices"] == 1
+    assert "migrate --parallel 2 (one stream on this engine)" in proc.stdout
