@@ -281,6 +281,59 @@ def test_float_rows_are_packed_to_the_same_float32_bits_as_numpy() -> None:
     assert _float_matrix([["0.5"] * 7], 7).tolist() == [[0.5] * 7]  # type: ignore[union-attr]  # numpy parses text, as before
 
 
+def test_vectors_read_straight_from_records_are_the_same_float32_bits() -> None:
+    import warnings
+
+    import numpy as np
+
+    from qdrant_ops.codec import float_matrix_from_records
+
+    rng = np.random.default_rng(4)
+    rows = rng.standard_normal((40, 7)).tolist()
+    rows[2] = [float("nan"), float("inf"), -0.0, 5e-324, 1e300, 3, True]
+    recs = [SimpleNamespace(id=i, vector=v, payload={}) for i, v in enumerate(rows)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # float32 overflow, as numpy warns too
+        expected = np.asarray(rows, dtype=np.float32)
+        got = float_matrix_from_records(recs, 7)
+    assert got is not None and got.dtype == np.float32 and got.shape == (40, 7)
+    assert got.tobytes() == expected.tobytes()
+    # anything but a list of `size` values per record: None, for the general path
+    for bad in ([1.0] * 6, [1.0] * 8, None, {"": [1.0] * 7}, [[1.0] * 7], [object()] * 7, (1.0,) * 7):
+        assert float_matrix_from_records([*recs[5:10], SimpleNamespace(id=9, vector=bad, payload={})], 7) is None, bad
+    # None inside a list reads as NaN, as np.asarray reads it (and the general path)
+    odd = [SimpleNamespace(id=0, vector=[None, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], payload={})]
+    assert float_matrix_from_records(odd, 7).tobytes() == np.asarray([odd[0].vector], dtype=np.float32).tobytes()  # type: ignore[union-attr]
+    assert float_matrix_from_records([], 7) is None
+
+
+def test_a_page_of_records_encodes_the_same_batch_either_way() -> None:
+    """A backup reads a page of records' vectors straight into float32; the batch is the one
+    the page's columns give, and a page whose vectors are not one dense list each falls back."""
+    from qdrant_ops.endpoints.base import record_ids
+
+    f = VectorField("", "dense", 4, "Cosine")
+    recs = [SimpleNamespace(id=i if i % 2 else uuid.UUID(int=i), vector=[i * 0.5, -1.0, 2.0, 0.25], payload={"i": i})
+            for i in range(30)]
+    id_out = str
+    page = ScanPage(records=recs, id_out=id_out, next_offset=None)
+    assert len(page) == 30
+    cols, matrix = page.columns_with_matrix(f)
+    assert matrix is not None and cols.vectors == {} and cols.ids == record_ids(recs, id_out)
+    fast = encode_columns(cols, [f], dense={"": matrix})
+    general = encode_columns(columns_from_records(recs, id_out), [f])
+    assert fast.equals(general)
+    # once the columns are built (a migrate reads points), they are what the page gives
+    assert page.columns.ids == cols.ids and page.columns_with_matrix(f)[1] is None
+    assert page.points[3].vectors[""] == [1.5, -1.0, 2.0, 0.25]
+    # a named vector: no matrix, the general columns
+    named = ScanPage(records=[SimpleNamespace(id=1, vector={"a": [1.0] * 4}, payload=None)])
+    cols2, m2 = named.columns_with_matrix(VectorField("a", "dense", 4, "Cosine"))
+    assert m2 is None and cols2.vectors == {"a": [[1.0] * 4]}
+    with pytest.raises(ValueError, match="matrix"):
+        encode_columns(cols, [f], dense={"": matrix[:3]})
+
+
 def test_dense_column_of_float_lists_matches_numpy_rows() -> None:
     import numpy as np
 

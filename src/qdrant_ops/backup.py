@@ -389,9 +389,11 @@ def _backup_slice(
                 return
             rows = len(page)
             if rows:
-                cols = page.columns
+                # One vector field: its matrix straight from the engine's records where it can be.
+                cols, matrix = page.columns_with_matrix(fields[0]) if len(fields) == 1 else (page.columns, None)
                 texts, canonical = encode_payloads_raw(cols.payloads, finite=finite)
-                batch = encode_columns(cols, fields, texts=text_array(texts))
+                dense = {fields[0].name: matrix} if matrix is not None else None
+                batch = encode_columns(cols, fields, texts=text_array(texts), dense=dense)
                 if writer is None:
                     path = cdir / f"part-{index:03d}-{seq:05d}.parquet"
                     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))

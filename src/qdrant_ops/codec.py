@@ -14,7 +14,8 @@ import functools
 import json
 import struct
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -206,6 +207,38 @@ def _float_matrix(values: Sequence[Any], size: int) -> np.ndarray | None:
     return whole if whole.shape == (n, size) else None
 
 
+class _NotDenseRows(Exception):
+    pass
+
+
+def float_matrix_from_records(records: Sequence[Any], size: int) -> np.ndarray | None:
+    """The ``(n, size)`` float32 matrix of the records' unnamed dense vectors, converted as they
+    are read (``r.vector``, a list of ``size`` numbers each), the float lists never kept; None
+    when any record's vector is something else (named, sparse, missing, another size): the caller
+    reads the page the general way.
+
+    Qdrant Edge makes a new list of Python floats at each ``r.vector``: keeping a page of them and
+    converting them afterwards (``_float_matrix``) took 4.5 µs a 128-d point, this 3.3, lists
+    included. The values are those of ``np.asarray(rows, dtype=float32)``, bit for bit.
+    """
+    n = len(records)
+    if not n:
+        return None
+
+    def rows() -> Iterator[list[Any]]:
+        for r in records:
+            v = r.vector
+            if type(v) is not list or len(v) != size:
+                raise _NotDenseRows
+            yield v
+
+    try:
+        flat = np.fromiter(chain.from_iterable(rows()), dtype=np.float32, count=n * size)
+    except (_NotDenseRows, TypeError, ValueError):
+        return None
+    return flat.reshape(n, size)
+
+
 def _float32_array(matrix: np.ndarray) -> pa.Array:
     """A float32 Arrow array over a C-contiguous float32 numpy array's memory, without a copy (and
     without ``pa.array``'s masked-array check, which imports ``numpy.ma`` on first use)."""
@@ -248,11 +281,14 @@ def encode_columns(
     *,
     payload_text: bool = True,
     texts: pa.Array | None = None,
+    dense: Mapping[str, np.ndarray] | None = None,
 ) -> pa.RecordBatch:
     """A record batch of a page's columns in the backup schema.
 
     ``payload_text=False`` leaves the payload column null (for a digest given the payload objects);
-    ``texts``: the payload column already encoded (``text_array`` of ``encode_payloads_raw``).
+    ``texts``: the payload column already encoded (``text_array`` of ``encode_payloads_raw``);
+    ``dense``: dense vector fields already converted, an ``(n, size)`` float32 matrix by name
+    (``ScanPage.columns_with_matrix``), used in place of ``cols.vectors`` for those fields.
     """
     import pyarrow as pa
 
@@ -268,6 +304,12 @@ def encode_columns(
                 extra = sorted(k for k in cols.vectors if k not in known and cols.vectors[k][row] is not None)
                 raise ValueError(f"point {cols.ids[row]} has vectors not in the collection config: {extra}")
     for f in fields:
+        matrix = dense.get(f.name) if dense is not None else None
+        if matrix is not None and f.kind == "dense":
+            if matrix.shape != (n, f.size):
+                raise ValueError(f"a {matrix.shape} matrix for {n} points of {f.size} dimensions")
+            arrays.append(pa.FixedSizeListArray.from_arrays(_float32_array(matrix), f.size))
+            continue
         vals = cols.vectors.get(f.name)
         if vals is None:
             vals = [None] * n

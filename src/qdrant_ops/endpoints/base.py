@@ -174,6 +174,14 @@ def vector_value(v: Any) -> VectorValue:
     return v
 
 
+def record_ids(records: Sequence[Any], id_out: Callable[[Any], PointId] | None = None) -> list[PointId]:
+    """The records' ids, those that are not ints mapped by ``id_out``."""
+    ids: list[PointId] = [r.id for r in records]
+    if id_out is not None and not all(type(i) is int for i in ids):
+        ids = [i if type(i) is int else id_out(i) for i in ids]
+    return ids
+
+
 def columns_from_records(
     records: Sequence[Any], id_out: Callable[[Any], PointId] | None = None
 ) -> PageColumns:
@@ -184,9 +192,7 @@ def columns_from_records(
     comprehensions; anything else (named, sparse, missing vectors) is sorted out row by row.
     """
     n = len(records)
-    ids: list[PointId] = [r.id for r in records]
-    if id_out is not None and not all(type(i) is int for i in ids):
-        ids = [i if type(i) is int else id_out(i) for i in ids]
+    ids = record_ids(records, id_out)
     vecs = [r.vector for r in records]
     payloads = [r.payload for r in records]
     vectors: dict[str, list[VectorValue]] = {}
@@ -215,9 +221,10 @@ def columns_from_records(
 class ScanPage:
     """One page of a scan and where the next starts: as points, as columns, or both.
 
-    An endpoint gives either form; the other is built on first use and kept."""
+    An endpoint gives either form, or the client's records (``columns_from_records``), from which
+    the columns are built on first use; the other form is built on first use and kept."""
 
-    __slots__ = ("_columns", "_points", "next_offset")
+    __slots__ = ("_columns", "_points", "_records", "_id_out", "next_offset")
 
     def __init__(
         self,
@@ -225,27 +232,53 @@ class ScanPage:
         next_offset: Offset = None,
         *,
         columns: PageColumns | None = None,
+        records: Sequence[Any] | None = None,
+        id_out: Callable[[Any], PointId] | None = None,
     ) -> None:
-        if points is None and columns is None:
+        if points is None and columns is None and records is None:
             points = []
         self._points = points
         self._columns = columns
+        self._records = records
+        self._id_out = id_out
         self.next_offset = next_offset
 
     @property
     def points(self) -> list[Point]:
         if self._points is None:
-            self._points = self._columns.to_points() if self._columns is not None else []
+            self._points = self.columns.to_points()
         return self._points
 
     @property
     def columns(self) -> PageColumns:
         if self._columns is None:
-            self._columns = PageColumns.from_points(self.points)
+            if self._records is not None:
+                self._columns = columns_from_records(self._records, self._id_out)
+                self._records = None
+            else:
+                self._columns = PageColumns.from_points(self.points)
         return self._columns
 
+    def columns_with_matrix(self, f: VectorField) -> tuple[PageColumns, Any]:
+        """``(columns, matrix)`` for encoding a page whose one vector field is ``f``: while the
+        page still holds the client's records and ``f`` is the unnamed dense vector, its float32
+        matrix read straight from them (``codec.float_matrix_from_records``: the float lists are
+        never kept) and columns of ids and payloads only; otherwise ``(self.columns, None)``."""
+        records = self._records
+        if records is not None and self._columns is None and f.kind == "dense" and f.name == "":
+            from qdrant_ops.codec import float_matrix_from_records
+
+            matrix = float_matrix_from_records(records, f.size)
+            if matrix is not None:
+                return PageColumns(record_ids(records, self._id_out), {}, [r.payload for r in records]), matrix
+        return self.columns, None
+
     def __len__(self) -> int:
-        return len(self._points) if self._points is not None else len(self.columns)
+        if self._points is not None:
+            return len(self._points)
+        if self._columns is None and self._records is not None:
+            return len(self._records)
+        return len(self.columns)
 
     def __repr__(self) -> str:
         return f"ScanPage({len(self)} points, next_offset={self.next_offset!r})"

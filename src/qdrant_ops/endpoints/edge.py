@@ -331,7 +331,9 @@ class EdgeEndpoint:
             )
             records, nxt = self._call(name, _scroller(request), "scroll")
             next_offset = _id_out(nxt) if nxt is not None else None
-            yield ScanPage(columns=columns_from_records(records, _id_out), next_offset=next_offset)
+            # Columns are built from the records on first use (a backup reads the vectors
+            # straight into float32 instead: ``ScanPage.columns_with_matrix``).
+            yield ScanPage(records=records, id_out=_id_out, next_offset=next_offset)
             if next_offset is None or not records:
                 return
             current = next_offset
