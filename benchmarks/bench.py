@@ -664,9 +664,13 @@ def bench(opts: argparse.Namespace) -> dict[str, Any]:
         ops[f"restore_{tag}"] = {**r, "points": size, "pps": size / r["seconds"]}
     bdir = ops["backup_1x"]["backup_dir"]
     log("ceiling: raw Parquet write, read + hash ...")
-    pq_rates = run_worker({**spec(n), "op": "raw_parquet", "backup_dir": bdir, "scratch": str(work)})
-    res["raw_parquet_write_pps"] = pq_rates["write_rate"]
-    res["raw_parquet_read_hash_pps"] = pq_rates["read_hash_rate"]
+    # As many runs as ours get (``--repeat``), each in a fresh process, the best one counting: a
+    # single run of the ceiling against the fastest of ours would favour ours.
+    pq_runs = [run_worker({**spec(n), "op": "raw_parquet", "backup_dir": bdir, "scratch": str(work)}) for _ in range(k)]
+    res["raw_parquet_write_rates"] = [r["write_rate"] for r in pq_runs]
+    res["raw_parquet_read_hash_rates"] = [r["read_hash_rate"] for r in pq_runs]
+    res["raw_parquet_write_pps"] = max(res["raw_parquet_write_rates"])
+    res["raw_parquet_read_hash_pps"] = max(res["raw_parquet_read_hash_rates"])
     log("verify BACKUP ...")
     v = repeated(lambda i: {**spec(n), "op": "verify_backup", "backup_dir": bdir}, k)
     ops["verify_backup"] = {**v, "points": n, "pps": n / v["seconds"]}
@@ -796,7 +800,7 @@ def render(res: dict[str, Any]) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB; Python {m['python']}, "
         f"qdrant-client {m['qdrant_client']}, pyarrow {m['pyarrow']}. Date: {res['date']}.",
         f"Note: {res['note']}.",
-        f"Ceilings: the best page or batch size, each size the first pass in a fresh process. qdrant-ops' operations at {res['points']:,} points: the fastest of "
+        f"Ceilings: the best page or batch size, each size the first pass in a fresh process; raw Parquet: the best of {res.get('repeat', 1)} runs. qdrant-ops' operations at {res['points']:,} points: the fastest of "
         f"{res.get('repeat', 1)} runs, each in a fresh process (memory figures: the first run); the 10x runs: one each.",
         "",
         "| operation | points | points/s | peak anonymous RSS above engine (MiB) | peak total RSS (MiB) |",

@@ -59,6 +59,9 @@ def test_bench_smoke(tmp_path: Path) -> None:
         assert len(op["seconds_runs"]) == 2 and op["seconds"] == min(op["seconds_runs"]), key
     assert len(data["operations"]["backup_10x"]["seconds_runs"]) == 1
     assert "fastest of 2 runs" in proc.stdout
+    # the raw Parquet ceiling runs as often as ours, its best run counting
+    assert len(data["raw_parquet_read_hash_rates"]) == len(data["raw_parquet_write_rates"]) == 2
+    assert data["raw_parquet_read_hash_pps"] == max(data["raw_parquet_read_hash_rates"])
     # every ceiling size measured in its own process (first pass), the warm pass kept beside it
     assert set(data["raw_scroll_rates"]) == set(data["raw_scroll_warm_rates"]) == set(data["raw_scroll_bulk_gc_rates"])
     assert data["backup_vs_raw_scroll_warm_ratio"] is not None
