@@ -258,18 +258,22 @@ def test_float_rows_are_packed_to_the_same_float32_bits_as_numpy() -> None:
 
     import numpy as np
 
-    from qdrant_ops.codec import _float_matrix
+    from qdrant_ops.codec import _float_matrix, float_matrix_from_records
 
     rng = np.random.default_rng(3)
     rows = rng.standard_normal((50, 7)).tolist()
     rows[3] = [float("nan"), float("inf"), -0.0, 5e-324, 1e300, 3, True]  # ints, bools, subnormal, overflow
     rows[4] = [np.float64(0.1)] * 7  # numpy scalars inside a list
+    rows[2] = [None, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]  # None reads as NaN, as numpy reads it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # float32 overflow, as numpy warns too
         expected = np.asarray(rows, dtype=np.float32)
         got = _float_matrix(rows, 7)
-    assert got is not None and got.dtype == np.float32 and got.shape == (50, 7)
-    assert got.tobytes() == expected.tobytes()
+        # read straight from records (a backup from Edge): the same bits
+        from_records = float_matrix_from_records([SimpleNamespace(id=i, vector=r) for i, r in enumerate(rows)], 7)
+    for m in (got, from_records):
+        assert m is not None and m.dtype == np.float32 and m.shape == (50, 7)
+        assert m.tobytes() == expected.tobytes()
     # numpy rows, and a mix of rows: the numpy path, the same values
     as_np = [np.asarray(r, dtype=np.float64) for r in rows[5:]]
     assert _float_matrix(as_np, 7).tobytes() == expected[5:].tobytes()  # type: ignore[union-attr]
@@ -281,29 +285,14 @@ def test_float_rows_are_packed_to_the_same_float32_bits_as_numpy() -> None:
     assert _float_matrix([["0.5"] * 7], 7).tolist() == [[0.5] * 7]  # type: ignore[union-attr]  # numpy parses text, as before
 
 
-def test_vectors_read_straight_from_records_are_the_same_float32_bits() -> None:
-    import warnings
-
-    import numpy as np
-
+def test_vectors_not_read_straight_from_records_fall_back() -> None:
     from qdrant_ops.codec import float_matrix_from_records
 
-    rng = np.random.default_rng(4)
-    rows = rng.standard_normal((40, 7)).tolist()
-    rows[2] = [float("nan"), float("inf"), -0.0, 5e-324, 1e300, 3, True]
-    recs = [SimpleNamespace(id=i, vector=v, payload={}) for i, v in enumerate(rows)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # float32 overflow, as numpy warns too
-        expected = np.asarray(rows, dtype=np.float32)
-        got = float_matrix_from_records(recs, 7)
-    assert got is not None and got.dtype == np.float32 and got.shape == (40, 7)
-    assert got.tobytes() == expected.tobytes()
+    recs = [SimpleNamespace(id=i, vector=[float(i)] * 7, payload={}) for i in range(5)]
+    assert float_matrix_from_records(recs, 7).tolist() == [[float(i)] * 7 for i in range(5)]  # type: ignore[union-attr]
     # anything but a list of `size` values per record: None, for the general path
     for bad in ([1.0] * 6, [1.0] * 8, None, {"": [1.0] * 7}, [[1.0] * 7], [object()] * 7, (1.0,) * 7):
-        assert float_matrix_from_records([*recs[5:10], SimpleNamespace(id=9, vector=bad, payload={})], 7) is None, bad
-    # None inside a list reads as NaN, as np.asarray reads it (and the general path)
-    odd = [SimpleNamespace(id=0, vector=[None, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], payload={})]
-    assert float_matrix_from_records(odd, 7).tobytes() == np.asarray([odd[0].vector], dtype=np.float32).tobytes()  # type: ignore[union-attr]
+        assert float_matrix_from_records([*recs, SimpleNamespace(id=9, vector=bad, payload={})], 7) is None, bad
     assert float_matrix_from_records([], 7) is None
 
 
