@@ -15,7 +15,6 @@ import json
 import struct
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -207,36 +206,25 @@ def _float_matrix(values: Sequence[Any], size: int) -> np.ndarray | None:
     return whole if whole.shape == (n, size) else None
 
 
-class _NotDenseRows(Exception):
-    pass
-
-
 def float_matrix_from_records(records: Sequence[Any], size: int) -> np.ndarray | None:
-    """The ``(n, size)`` float32 matrix of the records' unnamed dense vectors, converted as they
-    are read (``r.vector``, a list of ``size`` numbers each), the float lists never kept; None
-    when any record's vector is something else (named, sparse, missing, another size): the caller
-    reads the page the general way.
+    """The ``(n, size)`` float32 matrix of the records' unnamed dense vectors, each ``r.vector``
+    packed as it is made and never kept; None when any record's vector is not ``size`` numbers
+    (named, sparse, missing, another size): the caller reads the page the general way.
 
-    Qdrant Edge makes a new list of Python floats at each ``r.vector``: keeping a page of them and
-    converting them afterwards (``_float_matrix``) took 4.5 µs a 128-d point, this 3.3, lists
-    included. The values are those of ``np.asarray(rows, dtype=float32)``, bit for bit.
+    Qdrant Edge makes a new list of Python floats at each ``r.vector``. Keeping a page of those
+    lists and packing them afterwards took 4.2-5.0 µs a 128-d point (18 at 384 dims), packing each
+    as it comes 2.4 (8.0), lists included; ``np.fromiter`` over them, 3.3-3.5 (10.4). The rows are
+    packed as ``_float_matrix`` packs them: the same float32 values, bit for bit.
     """
     n = len(records)
     if not n:
         return None
-
-    def rows() -> Iterator[list[Any]]:
-        for r in records:
-            v = r.vector
-            if type(v) is not list or len(v) != size:
-                raise _NotDenseRows
-            yield v
-
+    pack = _row_struct(size).pack
     try:
-        flat = np.fromiter(chain.from_iterable(rows()), dtype=np.float32, count=n * size)
-    except (_NotDenseRows, TypeError, ValueError):
+        packed = b"".join([pack(*r.vector) for r in records])
+    except (struct.error, TypeError):
         return None
-    return flat.reshape(n, size)
+    return np.frombuffer(packed, dtype="<f8").astype(np.float32).reshape(n, size)
 
 
 def _float32_array(matrix: np.ndarray) -> pa.Array:
