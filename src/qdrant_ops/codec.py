@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import struct
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -192,13 +193,9 @@ def _float_matrix(values: Sequence[Any], size: int) -> np.ndarray | None:
     """
     n = len(values)
     if type(values[0]) is list:
-        pack = _row_struct(size).pack
-        try:
-            packed = b"".join([pack(*v) for v in values])
-        except (struct.error, TypeError):
-            pass
-        else:
-            return np.frombuffer(packed, dtype="<f8").astype(np.float32).reshape(n, size)
+        packed = _packed_matrix(values, n, size)
+        if packed is not None:
+            return packed
     try:
         whole = np.asarray(values, dtype=np.float32)
     except (ValueError, TypeError):
@@ -217,11 +214,18 @@ def float_matrix_from_records(records: Sequence[Any], size: int) -> np.ndarray |
     packed as ``_float_matrix`` packs them: the same float32 values, bit for bit.
     """
     n = len(records)
-    if not n:
-        return None
+    return _packed_matrix(map(_vector_of, records), n, size) if n else None
+
+
+_vector_of = operator.attrgetter("vector")
+
+
+def _packed_matrix(rows: Iterable[Any], n: int, size: int) -> np.ndarray | None:
+    """``n`` rows of ``size`` numbers packed as doubles by ``struct`` and cast to float32 in one
+    numpy call; None when ``struct`` refuses a row (another length, not numbers)."""
     pack = _row_struct(size).pack
     try:
-        packed = b"".join([pack(*r.vector) for r in records])
+        packed = b"".join([pack(*v) for v in rows])
     except (struct.error, TypeError):
         return None
     return np.frombuffer(packed, dtype="<f8").astype(np.float32).reshape(n, size)
