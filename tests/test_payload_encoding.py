@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import pyarrow as pa
 
-from qdrant_ops.codec import decode_payloads, encode_payload, encode_payloads_raw, text_array
+from qdrant_ops.codec import canonical_payloads, decode_payloads, encode_payload, encode_payloads_raw, text_array
 
 _REF = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
@@ -91,6 +91,7 @@ def test_page_encoding_is_payload_by_payload(page: list[Any], finite: bool) -> N
     one_by_one = [encode_payload(p, finite=finite) for p in page]
     raw, canon = encode_payloads_raw(page, finite=finite)
     assert canon == [c for _, c in one_by_one]
+    assert canonical_payloads(page, finite=finite) == canon
     assert raw == [None if t is None else t.encode("utf-8") for t, _ in one_by_one]
     column = text_array(raw)
     assert column.type == pa.string()
@@ -106,6 +107,7 @@ def test_one_odd_payload_sends_its_page_down_the_exact_path(odd: Any) -> None:
     page: list[Any] = [{"a": 1, "n": None}, None, {"odd": odd, "n": None}, {"b": "x"}]
     raw, canon = encode_payloads_raw(page)
     assert canon == [_ref_canonical(p) for p in page]
+    assert canonical_payloads(page) == canon
     assert raw[1] is None
     assert all(t is not None for i, t in enumerate(raw) if i != 1)
 

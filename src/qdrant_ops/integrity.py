@@ -29,11 +29,11 @@ import xxhash
 
 from qdrant_ops.codec import (
     batch_ids,
+    canonical_payloads,
     decode_payloads_checked,
     dense_matrix,
     encode_columns,
     encode_payload,
-    encode_payloads_raw,
 )
 from qdrant_ops.endpoints.base import PageColumns, VectorField, payloads_are_json
 
@@ -155,7 +155,7 @@ def digest_batch(
 
     ``payloads``: the rows' payloads already parsed (the caller encoded them from these objects),
     which spares parsing the JSON text back; ``canonical``: their canonical bytes already made
-    (``codec.encode_payloads_raw``).
+    (``codec.encode_payloads_raw`` or ``codec.canonical_payloads``).
     """
     n = batch.num_rows
     if n == 0:
@@ -165,12 +165,12 @@ def digest_batch(
     if canonical is not None:
         pays = canonical
     elif payloads is not None:
-        pays = encode_payloads_raw(payloads)[1]
+        pays = canonical_payloads(payloads)
     else:
         # Parsed in one call per batch (see ``decode_payloads``), then canonicalised a page at a
         # time (a null text parses to None, whose canonical bytes are b"n").
         objs, finite = decode_payloads_checked(batch.column("payload").to_pylist())
-        pays = encode_payloads_raw(objs, finite=finite)[1]
+        pays = canonical_payloads(objs, finite=finite)
     parts = [_field_parts(f, batch.column(f.column), n) for f in fields]
     h = xxhash.xxh3_128_intdigest
     full_sum = 0
@@ -196,7 +196,7 @@ def digest_columns(cols: PageColumns, fields: Sequence[VectorField], *, finite: 
     if not len(cols):
         return Digest()
     batch = encode_columns(cols, fields, payload_text=False)
-    return digest_batch(batch, fields, canonical=encode_payloads_raw(cols.payloads, finite=finite)[1])
+    return digest_batch(batch, fields, canonical=canonical_payloads(cols.payloads, finite=finite))
 
 
 def scan_digest(
