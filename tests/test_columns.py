@@ -97,6 +97,13 @@ def test_wrong_vector_size_is_refused() -> None:
         ('{"a":123456789012345678}', False),
         ('{"a":"١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩٠"}', False),  # not ASCII digits: never a JSON number
         ('{"a":1.5e300,"b":[1,2,3]}', False),
+        ('{"a":0.0006460202213842692}', False),  # a float's fraction: both parsers read it alike
+        ('{"a":-0.00064602022138426921234}', False),
+        ('{"a":12345678901234567890.5}', True),  # a float's integer part still counts
+        ('{"a":"12345678901234567890"}', True),  # in a string: counted, which only costs speed
+        ("1234567890123456789", True),  # a bare number at the start of the text
+        (b'{"a":1234567890123456789}', True),
+        (b'{"a":0.1234567890123456789}', False),
     ],
 )
 def test_long_digit_runs(text: str, expected: bool) -> None:

@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 import pyarrow as pa
 
-from qdrant_ops.codec import canonical_payloads, decode_payloads, encode_payload, encode_payloads_raw, text_array
+from qdrant_ops.codec import (
+    canonical_payloads,
+    decode_payload_column,
+    decode_payloads,
+    decode_payloads_checked,
+    encode_payload,
+    encode_payloads_raw,
+    text_array,
+)
 
 _REF = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
@@ -119,3 +127,31 @@ def test_text_array_is_zero_copy_of_the_joined_bytes() -> None:
     assert col.buffers()[2].to_pybytes() == b"".join(texts)
     assert text_array([]).to_pylist() == []
     assert text_array([b"{}", None]).to_pylist() == ["{}", None]
+
+
+@settings(max_examples=200, deadline=None)
+@given(pages, st.integers(min_value=0, max_value=3))
+def test_column_decoding_is_text_decoding(page: list[Any], cut: int) -> None:
+    """A payload column parsed from its Arrow bytes gives what its texts parsed one list gives."""
+    texts = [None if p is None else encode_payload(p)[0] for p in page]
+    column = pa.array(texts, pa.string())
+    for col in (column, column.slice(min(cut, len(texts))), pa.chunked_array([column])):
+        expected = decode_payloads_checked(col.to_pylist())
+        got = decode_payload_column(col)
+        assert got[1] == expected[1]
+        assert all(_same(a, b) for a, b in zip(got[0], expected[0], strict=True))
+
+
+def test_column_decoding_takes_the_exact_path_where_it_must() -> None:
+    big = 2**70
+    texts = ['{"a":1}', None, f'{{"big":{big}}}', '{"x":0.0006460202213842692}', '{"n":NaN}']
+    out, finite = decode_payload_column(pa.array(texts, pa.string()))
+    assert out[1] is None and out[2] == {"big": big} and isinstance(out[2]["big"], int)
+    assert out[3] == {"x": 0.0006460202213842692} and out[4]["n"] != out[4]["n"]
+    assert finite is False
+    assert decode_payload_column(pa.array(['{"a":1}', '{"x":0.0006460202213842692}']))[1] is True
+
+
+def test_a_column_text_that_is_not_one_value_raises_as_before() -> None:
+    with pytest.raises(ValueError):
+        decode_payload_column(pa.array(['{"a":1}', '{"b":2},{"c":3}'], pa.string()))

@@ -395,7 +395,7 @@ def decode_batch(batch: pa.RecordBatch, fields: Sequence[VectorField]) -> Iterat
                     ],
                 )
             )
-    payloads = decode_payloads(batch.column("payload").to_pylist())
+    payloads = decode_payload_column(batch.column("payload"))[0]
     for i, pid in enumerate(ids):
         vectors = {f.name: vals[i] for f, vals in cols if vals[i] is not None}
         yield Point(id=pid, vectors=vectors, payload=payloads[i])
@@ -404,25 +404,30 @@ def decode_batch(batch: pa.RecordBatch, fields: Sequence[VectorField]) -> Iterat
 _load = json.JSONDecoder().decode
 # orjson reads an int beyond 64 bits (19 digits and more: -2^63 - 1 has 19) as a float: such texts,
 # and those orjson refuses (NaN, Infinity), are parsed by the stdlib. A run of 19 ASCII digits is
-# found by mapping every digit to "0" and anything else to " " and searching the bytes: seven
-# times faster than a regular expression over the text (JSON numbers are ASCII digits only).
-_DIGIT_MAP = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+# found by mapping every digit to "0", "." to itself and anything else to " " and searching the
+# bytes: seven times faster than a regular expression over the text (JSON numbers are ASCII digits
+# only). A run after a "." is the fraction of a float, which both parsers read alike (a score of
+# 0.0006460202213842692 has 19 digits there); any other run counts.
+_DIGIT_MAP = bytes(0x30 if 0x30 <= b <= 0x39 else 0x2E if b == 0x2E else 0x20 for b in range(256))
 _LONG_RUN = b"0" * 19
+_LONG_INT = b" " + _LONG_RUN
 
 
-def has_long_digit_run(text: str) -> bool:
-    """Whether ``text`` holds 19 or more ASCII digits in a row."""
-    return _LONG_RUN in text.encode("utf-8", "surrogatepass").translate(_DIGIT_MAP)
+def has_long_digit_run(text: str | bytes) -> bool:
+    """Whether ``text`` holds 19 or more ASCII digits in a row that are not a fraction's."""
+    raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    mapped = raw.translate(_DIGIT_MAP)
+    return _LONG_INT in mapped or mapped.startswith(_LONG_RUN)
 
 
-def _load_array(text: str) -> tuple[Any, bool]:
+def _load_array(text: str | bytes) -> tuple[Any, bool]:
     """The parsed array, and whether orjson parsed it (then it holds no NaN/Infinity)."""
     if not has_long_digit_run(text):
         try:
             return orjson.loads(text), True
         except orjson.JSONDecodeError:
             pass
-    return _load(text), False
+    return (json.loads(text) if isinstance(text, bytes) else _load(text)), False
 
 
 def decode_payloads(texts: Sequence[str | None]) -> list[Any]:
@@ -447,6 +452,28 @@ def decode_payloads_checked(texts: Sequence[str | None]) -> tuple[list[Any], boo
         out, finite = None, False
     if not isinstance(out, list) or len(out) != len(texts):
         return [None if t is None else json.loads(t) for t in texts], False
+    return out, finite
+
+
+def decode_payload_column(col: pa.Array) -> tuple[list[Any], bool]:
+    """``decode_payloads_checked`` of a string column, joined into one JSON array by Arrow from
+    the column's bytes (no Python string per row): 1.2 against 1.6 us a point."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    n = len(col)
+    if n == 0:
+        return [], True
+    filled = pc.fill_null(col, "null") if col.null_count else col
+    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, n], pa.int32()), filled), ",")[0]
+    try:
+        out, finite = _load_array(b"[" + joined.as_buffer().to_pybytes() + b"]")
+    except ValueError:
+        out, finite = None, False
+    if not isinstance(out, list) or len(out) != n:
+        return decode_payloads_checked(col.to_pylist())
     return out, finite
 
 

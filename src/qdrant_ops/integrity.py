@@ -30,7 +30,7 @@ import xxhash
 from qdrant_ops.codec import (
     batch_ids,
     canonical_payloads,
-    decode_payloads_checked,
+    decode_payload_column,
     dense_matrix,
     encode_columns,
     encode_payload,
@@ -169,7 +169,7 @@ def digest_batch(
     else:
         # Parsed in one call per batch (see ``decode_payloads``), then canonicalised a page at a
         # time (a null text parses to None, whose canonical bytes are b"n").
-        objs, finite = decode_payloads_checked(batch.column("payload").to_pylist())
+        objs, finite = decode_payload_column(batch.column("payload"))
         pays = canonical_payloads(objs, finite=finite)
     parts = [_field_parts(f, batch.column(f.column), n) for f in fields]
     h = xxhash.xxh3_128_intdigest
