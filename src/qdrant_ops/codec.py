@@ -456,20 +456,30 @@ def decode_payloads_checked(texts: Sequence[str | None]) -> tuple[list[Any], boo
 
 
 def decode_payload_column(col: pa.Array) -> tuple[list[Any], bool]:
-    """``decode_payloads_checked`` of a string column, joined into one JSON array by Arrow from
-    the column's bytes (no Python string per row): 1.2 against 1.6 us a point."""
+    """``decode_payloads_checked`` of a string column, its rows sliced as bytes from the column's
+    data buffer and joined into one JSON array: no Python string per row (1.4 against 1.7 µs a
+    point), and no ``pyarrow.compute`` (whose import costs about 30 ms in a fresh process)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
     n = len(col)
     if n == 0:
         return [], True
-    filled = pc.fill_null(col, "null") if col.null_count else col
-    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, n], pa.int32()), filled), ",")[0]
+    if col.type != pa.string():
+        return decode_payloads_checked(col.to_pylist())
+    _, offsets_buf, data_buf = col.buffers()
+    ends = np.frombuffer(offsets_buf, dtype=np.int32)[col.offset : col.offset + n + 1].tolist()
+    data = data_buf.to_pybytes() if data_buf is not None else b""
+    if col.null_count:
+        rows = [
+            data[a:b] if ok else b"null"
+            for a, b, ok in zip(ends[:-1], ends[1:], _validity(col).tolist(), strict=True)
+        ]
+    else:
+        rows = [data[a:b] for a, b in zip(ends[:-1], ends[1:], strict=True)]
     try:
-        out, finite = _load_array(b"[" + joined.as_buffer().to_pybytes() + b"]")
+        out, finite = _load_array(b"[" + b",".join(rows) + b"]")
     except ValueError:
         out, finite = None, False
     if not isinstance(out, list) or len(out) != n:
