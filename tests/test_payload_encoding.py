@@ -155,3 +155,10 @@ def test_column_decoding_takes_the_exact_path_where_it_must() -> None:
 def test_a_column_text_that_is_not_one_value_raises_as_before() -> None:
     with pytest.raises(ValueError):
         decode_payload_column(pa.array(['{"a":1}', '{"b":2},{"c":3}'], pa.string()))
+
+
+@pytest.mark.parametrize("start,length", [(0, 10), (5, 7), (997, 3), (999, 1), (3, 0)])
+def test_column_decoding_of_a_slice_reads_only_its_rows(start: int, length: int) -> None:
+    parent = pa.array([f'{{"i":{i}}}' if i % 3 else None for i in range(1000)], pa.string())
+    out, _ = decode_payload_column(parent.slice(start, length))
+    assert out == [None if i % 3 == 0 else {"i": i} for i in range(start, start + length)]

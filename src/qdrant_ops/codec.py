@@ -478,7 +478,11 @@ def decode_payload_column(col: pa.Array) -> tuple[list[Any], bool]:
         return decode_payloads_checked(col.to_pylist())
     _, offsets_buf, data_buf = col.buffers()
     ends = np.frombuffer(offsets_buf, dtype=np.int32)[col.offset : col.offset + n + 1].tolist()
-    data = data_buf.to_pybytes() if data_buf is not None else b""
+    lo = ends[0]
+    # Only this array's bytes are copied (a slice's parent may hold many more rows).
+    data = data_buf.slice(lo, ends[-1] - lo).to_pybytes() if data_buf is not None else b""
+    if lo:
+        ends = [e - lo for e in ends]
     if col.null_count:
         rows = [
             data[a:b] if ok else b"null"
