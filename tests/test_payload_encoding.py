@@ -158,7 +158,15 @@ def test_a_column_text_that_is_not_one_value_raises_as_before() -> None:
 
 
 @pytest.mark.parametrize("start,length", [(0, 10), (5, 7), (997, 3), (999, 1), (3, 0)])
-def test_column_decoding_of_a_slice_reads_only_its_rows(start: int, length: int) -> None:
+def test_column_decoding_of_a_slice_reads_only_its_rows(
+    start: int, length: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qdrant_ops.codec as codec
+
+    def no_fallback(texts: Any) -> Any:
+        raise AssertionError("the column path fell back to parsing Python strings")
+
+    monkeypatch.setattr(codec, "decode_payloads_checked", no_fallback)
     parent = pa.array([f'{{"i":{i}}}' if i % 3 else None for i in range(1000)], pa.string())
     out, _ = decode_payload_column(parent.slice(start, length))
     assert out == [None if i % 3 == 0 else {"i": i} for i in range(start, start + length)]
