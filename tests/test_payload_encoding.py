@@ -15,7 +15,6 @@ import pyarrow as pa
 from qdrant_ops.codec import (
     canonical_payloads,
     decode_payload_column,
-    decode_payloads,
     decode_payloads_checked,
     encode_payload,
     encode_payloads_raw,
@@ -54,7 +53,7 @@ def test_edge_values(value: Any) -> None:
     text, canonical = encode_payload(payload)
     assert canonical == _ref_canonical(payload)
     assert text is not None
-    back = decode_payloads([text])[0]
+    back = decode_payloads_checked([text])[0][0]
     assert _same(back, payload)
     assert encode_payload(back)[1] == canonical
 
@@ -79,7 +78,7 @@ def test_matches_stdlib_definition(payload: dict[str, Any]) -> None:
     text, canonical = encode_payload(payload)
     assert canonical == _ref_canonical(payload)
     assert text is not None
-    back = decode_payloads([text, None, text])
+    back = decode_payloads_checked([text, None, text])[0]
     assert _same(back[0], payload) and back[1] is None and _same(back[2], payload)
     assert encode_payload(back[0])[1] == canonical
 
@@ -95,7 +94,7 @@ pages = st.lists(
 def test_page_encoding_is_payload_by_payload(page: list[Any], finite: bool) -> None:
     """A page encoded at once gives, payload for payload, what ``encode_payload`` gives alone."""
     if finite:  # a finite source holds no NaN/Infinity (orjson-parsed JSON): keep to that
-        page = [p if p is None else decode_payloads([encode_payload(p)[0]])[0] for p in page]
+        page = [p if p is None else decode_payloads_checked([encode_payload(p)[0]])[0][0] for p in page]
     one_by_one = [encode_payload(p, finite=finite) for p in page]
     raw, canon = encode_payloads_raw(page, finite=finite)
     assert canon == [c for _, c in one_by_one]

@@ -95,10 +95,7 @@ def encode_payload(payload: Any, *, finite: bool = False) -> tuple[str | None, b
         text = orjson.dumps(payload)
     except TypeError:
         return _stdlib_encoding(payload)
-    if _writes_small_float(text):
-        return _stdlib_encoding(payload)
-    # NaN/Infinity became ``null``: only a payload with a null can hide one.
-    if not finite and b"null" in text and orjson.loads(text) != payload:
+    if _page_needs_stdlib(text, (payload,), [text], finite):  # a page of one
         return _stdlib_encoding(payload)
     return text.decode("utf-8"), b"p" + orjson.dumps(payload, option=_SORT)
 
@@ -109,7 +106,8 @@ def _page_needs_stdlib(blob: bytes, payloads: Sequence[Any], parts: list[bytes],
     string or ``null`` token, so the answer is the same for the sorted and the unsorted texts."""
     if _writes_small_float(blob):
         return True
-    # One parse of the page, compared with the objects: a NaN/Infinity became None.
+    # NaN/Infinity became ``null``: only a page with a null can hide one. One parse of the page,
+    # compared with the objects, finds it.
     return not finite and b"null" in blob and orjson.loads(b"[" + b",".join(parts) + b"]") != list(payloads)
 
 
@@ -438,20 +436,15 @@ def _load_array(text: str | bytes) -> tuple[Any, bool]:
     return (json.loads(text) if isinstance(text, bytes) else _load(text)), False
 
 
-def decode_payloads(texts: Sequence[str | None]) -> list[Any]:
-    """Each payload text parsed (None stays None), all in one ``loads`` of a JSON array.
+def decode_payloads_checked(texts: Sequence[str | None]) -> tuple[list[Any], bool]:
+    """Each payload text parsed (None stays None), all in one ``loads`` of a JSON array, and
+    whether all was parsed by orjson (so no NaN/Infinity: see ``encode_payload(finite=...)``).
 
     One call shares the key strings among the batch's payloads (the decoder memoises keys within
     a call): parsed one by one, every payload held its own copy of every key, which is what made
     a restored store's memory grow faster than the engine's own. A text that is not a single
     JSON value (so the joined array would not parse) is parsed alone, raising as before.
     """
-    return decode_payloads_checked(texts)[0]
-
-
-def decode_payloads_checked(texts: Sequence[str | None]) -> tuple[list[Any], bool]:
-    """``decode_payloads``, and whether all was parsed by orjson (so no NaN/Infinity: see
-    ``encode_payload(finite=...)``)."""
     if not texts:
         return [], True
     try:
