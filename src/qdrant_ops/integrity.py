@@ -142,7 +142,7 @@ def _field_parts(f: VectorField, col: Any, n: int) -> tuple[list[bytes], list[by
 def _digest_one_dense(heads: Sequence[bytes], pays: Sequence[bytes], f: VectorField, col: Any, n: int) -> Digest:
     """``digest_batch`` of a batch whose one vector field is dense: the same hash inputs, each row's
     vector bytes sliced from the matrix as it is hashed instead of a page of row copies made first
-    (0.58 against 0.68 µs a 128-d point)."""
+    (0.57-0.58 against 0.66-0.68 µs a 128-d point)."""
     tag = f.name.encode("utf-8") + b"\x00"
     present = tag + b"d"
     absent = tag + b"-"
@@ -153,23 +153,16 @@ def _digest_one_dense(heads: Sequence[bytes], pays: Sequence[bytes], f: VectorFi
     full_sum = 0
     keys_sum = 0
     at = 0
-    if bool(valid.all()):
-        for head, pay in zip(heads, pays, strict=True):
+    for head, pay, ok in zip(heads, pays, valid.tolist(), strict=True):
+        if ok:
             keyed = head + pay + present
             keys_sum += h(keyed)
             full_sum += h(keyed + buf[at : at + w])
-            at += w
-    else:
-        for head, pay, ok in zip(heads, pays, valid.tolist(), strict=True):
-            if ok:
-                keyed = head + pay + present
-                keys_sum += h(keyed)
-                full_sum += h(keyed + buf[at : at + w])
-            else:
-                both = h(head + pay + absent)
-                keys_sum += both
-                full_sum += both
-            at += w
+        else:
+            both = h(head + pay + absent)
+            keys_sum += both
+            full_sum += both
+        at += w
     return Digest(full_sum % MOD, keys_sum % MOD, n)
 
 
@@ -201,7 +194,7 @@ def digest_batch(
     elif payloads is not None:
         pays = canonical_payloads(payloads)
     else:
-        # Parsed in one call per batch (see ``decode_payloads``), then canonicalised a page at a
+        # Parsed in one call per batch (see ``decode_payload_column``), then canonicalised a page at a
         # time (a null text parses to None, whose canonical bytes are b"n").
         objs, finite = decode_payload_column(batch.column("payload"))
         pays = canonical_payloads(objs, finite=finite)
