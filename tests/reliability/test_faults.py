@@ -34,18 +34,28 @@ def _source(tmp_path: Path) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.3])
-def test_backup_scan_faults_lose_nothing(tmp_path: Path, rate: float) -> None:
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_backup_scan_faults_lose_nothing(
+    tmp_path: Path, rate: float, parallel: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Regression: a scroll that failed used to end its slice, and the backup looked complete
-    with points missing (the scan generator was dead after raising; next() returned None)."""
+    with points missing (the scan generator was dead after raising; next() returned None).
+
+    ``parallel`` 2 scrolls two slices; 1 scans local mode by an ids-only scroll and ``retrieve``
+    calls (``QdrantEndpoint._scan_by_ids``), listing 100 ids a call here: faults strike both."""
+    import qdrant_ops.endpoints.qdrant as qmod
+
+    monkeypatch.setattr(qmod, "ID_CHUNK", 100)
     make_collection(":memory:", "c", "int-unnamed", N)
     src = open_endpoint(":memory:")
-    faulty = FaultyClient(src.client, rate=rate, seed=3, methods={"scroll"})  # type: ignore[attr-defined]
+    faulty = FaultyClient(src.client, rate=rate, seed=3, methods={"scroll", "retrieve"})  # type: ignore[attr-defined]
     ep = QdrantEndpoint(faulty, "faulty", "memory")
     cfg = BackupConfig(
-        source=endpoint_from_uri(":memory:"), backup_path=str(tmp_path / "b"), batch_size=50, parallel=2
+        source=endpoint_from_uri(":memory:"), backup_path=str(tmp_path / "b"), batch_size=50, parallel=parallel
     )
     report = backup(cfg, source=ep)
-    assert faulty.stats.faults > 0
+    assert faulty.stats.by_method["scroll"] > 0
+    assert (faulty.stats.by_method["retrieve"] > 0) == (parallel == 1)
     entry = load_manifest(Path(report.backup_dir)).collections["c"]
     assert entry.points_count == N
     assert entry.digest == scan_digest(src, "c", entry.fields)
