@@ -47,6 +47,7 @@ def scrolled(client: Any, name: str, page: int, with_vectors: bool = True) -> li
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> tuple[CountingClient, QdrantEndpoint]:
     monkeypatch.setattr(qmod, "ID_CHUNK", 7)  # several listing calls on a small collection
+    monkeypatch.setattr(qmod, "BY_IDS_MIN_PAGES", 0)  # listed whatever the collection's size
     inner = QdrantClient(location=":memory:")
     client = CountingClient(inner)
     ep = QdrantEndpoint(client, "counted", "memory")
@@ -105,6 +106,20 @@ def test_without_vectors_and_empty(store: tuple[CountingClient, QdrantEndpoint])
     _fill(client, "int-unnamed", 12, name="d")
     pts = [p for page in ep.scan("d", batch_size=5, with_vectors=False) for p in page.points]
     assert len(pts) == 12 and all(not p.vectors for p in pts)
+
+
+def test_a_collection_of_few_pages_is_scrolled(store: tuple[CountingClient, QdrantEndpoint], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Listing costs more than it saves below ``BY_IDS_MIN_PAGES`` pages: those scans scroll."""
+    client, ep = store
+    monkeypatch.setattr(qmod, "BY_IDS_MIN_PAGES", 8)
+    _fill(client, "int-unnamed", 40)
+    client.calls.clear()
+    assert sum(len(page) for page in ep.scan("c", batch_size=5)) == 40  # 8 pages: scrolled
+    assert client.calls["retrieve"] == 0 and client.calls["scroll"] == 8
+    client.calls.clear()
+    assert sum(len(page) for page in ep.scan("c", batch_size=3)) == 40  # 14 pages: listed
+    # 6 ids a call (7 // 3 = 2 whole pages): 7 listing calls; 6 chunks of 2 pages, then 3 + 1.
+    assert client.calls["retrieve"] == 14 and client.calls["scroll"] == 7
 
 
 def test_a_slice_filter_still_scrolls(store: tuple[CountingClient, QdrantEndpoint]) -> None:

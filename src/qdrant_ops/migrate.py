@@ -263,7 +263,8 @@ def _plan_job(
     # Run a sample through the transforms: output that cannot fit the target fails here.
     started = time.monotonic()
     sample: list[Point] = []
-    for page in src.scan(name, batch_size=min(cfg.batch_size or SAMPLE_SIZE, SAMPLE_SIZE)):
+    # Retried like every read: a transient error here would otherwise fail the whole migrate.
+    for page in retrying_scan(src, name, batch_size=min(cfg.batch_size or SAMPLE_SIZE, SAMPLE_SIZE)):
         sample.extend(page.points)
         break
     job.sample_read_s = time.monotonic() - started

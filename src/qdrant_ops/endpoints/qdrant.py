@@ -43,8 +43,13 @@ _MIN_SLICE_VERSION = (1, 19)
 # first contact retries less, so that an unreachable server is reported within a second.
 _META_RETRY = RetryPolicy()
 _FIRST_CONTACT_RETRY = RetryPolicy(max_retries=3, base_delay=0.1)
-# Ids listed per call by a local-mode scan (``QdrantEndpoint._scan_by_ids``).
+# Ids listed per call by a local-mode scan (``QdrantEndpoint._scan_by_ids``), and the collection
+# size, in pages, from which that scan is used. Listing costs about 3.7 µs an id (an ids-only
+# record) where each scroll page saves about 0.58 µs per point of the collection, so it gains
+# from about 7 pages on: a 128-d scan of ``:memory:`` at 1,598-point pages took 38 against 34 ms
+# at 2k points, 200-208 against 201-206 at 10k and 426-459 against 504-549 at 20k (3 runs each).
 ID_CHUNK = 16_384
+BY_IDS_MIN_PAGES = 8
 
 
 def _version_tuple(v: str | None) -> tuple[int, ...]:
@@ -224,7 +229,7 @@ class QdrantEndpoint:
             flt = models.Filter(
                 must=[models.SliceCondition(slice=models.Slice(total=total, index=index))]
             )
-        if self.embedded and flt is None:
+        if self.embedded and flt is None and self.count(name) > BY_IDS_MIN_PAGES * batch_size:
             yield from self._scan_by_ids(name, batch_size, offset, with_vectors)
             return
         current = offset
