@@ -17,6 +17,7 @@ import numpy as np
 
 from qdrant_ops.codec import normalize_id
 from qdrant_ops.endpoints.base import Endpoint, Point, PointId, SparseValue, VectorField
+from qdrant_ops.pipeline.retry import retrying_scan
 
 RTOL = 1e-5
 ATOL = 1e-6
@@ -167,6 +168,7 @@ def compare_with_endpoint(
 
 
 def _ids(ep: Endpoint, collection: str, batch_size: int) -> Iterator[PointId]:
-    for page in ep.scan(collection, batch_size=batch_size, with_vectors=False):
+    # A page that fails transiently is read again (from where it starts), never skipped.
+    for page in retrying_scan(ep, collection, batch_size=batch_size, with_vectors=False):
         for p in page.points:
             yield p.id

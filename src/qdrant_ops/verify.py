@@ -31,6 +31,7 @@ from qdrant_ops.errors import CorruptBackupError, NotFoundError, UsageError
 from qdrant_ops.integrity import Digest, digest_batch, scan_digest
 from qdrant_ops.pipeline.gcpolicy import bulk
 from qdrant_ops.pipeline.prefetch import prefetch
+from qdrant_ops.pipeline.retry import retrying_scan
 from qdrant_ops.progress import NullProgress, ProgressSink
 from qdrant_ops.reports import Report, md_table
 from qdrant_ops.snapshot_verify import check_snapshots
@@ -103,7 +104,8 @@ def archive_points(root: Path, entry: CollectionEntry, batch_size: int = 1000) -
 
 
 def endpoint_points(ep: Endpoint, name: str, batch_size: int = 1000) -> Iterator[list[Point]]:
-    for page in ep.scan(name, batch_size=batch_size):
+    """A live collection's points, page by page; a page that fails transiently is read again."""
+    for page in retrying_scan(ep, name, batch_size=batch_size):
         yield page.points
 
 

@@ -202,3 +202,39 @@ def test_migrate_terminal_error_exit_4_dead_letter(tmp_path: Path, monkeypatch: 
     assert len(refused) == 100
     assert dead.stat().st_mode & 0o077 == 0
     assert (tmp_path / "mb" / STATE_FILE).exists(), "the state must stay for the rerun"
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.15])
+def test_verify_live_under_faults_finds_exactly_the_differences(tmp_path: Path, rate: float) -> None:
+    """``verify`` of two live stores reads both under transient faults (the source's points and
+    the target's ids page by page, the target's points by id): every page is read again, never
+    skipped, so the report names exactly the changed, missing and extra points. (A scan of local
+    mode resumes with a count, a listing and a retrieve, each of which may fail: at higher rates
+    the default retries run out, as they should.)"""
+    from qdrant_client import models
+
+    make_collection(":memory:", "c", "int-unnamed", N)
+    src = open_endpoint(":memory:")
+    scratch = QdrantClient(location=":memory:")
+    tgt = QdrantEndpoint(scratch, "target", "memory")
+    tgt.create_collection("c", src.get_spec("c"))
+    ids = []
+    for page in src.scan("c", batch_size=500):
+        tgt.write("c", page.points)
+        ids.extend(p.id for p in page.points)
+    changed, missing = ids[10], ids[700]
+    scratch.set_payload("c", payload={"i": -1}, points=[changed])
+    scratch.delete("c", points_selector=models.PointIdsList(points=[missing]))
+    extra = max(ids) + 1000
+    scratch.upsert("c", points=[models.PointStruct(id=extra, vector=[0.5] * 8, payload={})])
+    fsrc = FaultyClient(src.client, rate=rate, seed=5, methods={"scroll", "retrieve"})  # type: ignore[attr-defined]
+    ftgt = FaultyClient(scratch, rate=rate, seed=6, methods={"scroll", "retrieve", "count"})
+    report = verify_live(QdrantEndpoint(fsrc, "faulty-source", "memory"), QdrantEndpoint(ftgt, "faulty-target", "memory"),
+                         full=True, limit=100, batch_size=100)
+    assert fsrc.stats.faults > 0 and ftgt.stats.faults > 0
+    (row,) = report.collections
+    assert row.verdict == "differs"
+    assert sorted((d["id"], d["kind"]) for d in row.differences) == sorted(
+        [(str(changed), "payload"), (str(missing), "missing"), (str(extra), "extra")]
+    ), row.differences
+    scratch.close()
