@@ -94,8 +94,19 @@ def test_listing_calls_grow_with_the_chunk_not_the_page(store: tuple[CountingCli
     client.calls.clear()
     n = sum(len(page) for page in ep.scan("c", batch_size=2))
     assert n == 30
-    assert client.calls["scroll"] == 5  # 6 ids a call: three whole pages of 2
-    assert client.calls["retrieve"] == 15  # every page full
+    # The first page scrolled; then 6 ids a call (three whole pages of 2): 6, 6, 6, 6, 4.
+    assert client.calls["scroll"] == 6
+    assert client.calls["retrieve"] == 14  # every page full
+
+
+def test_one_page_read_lists_nothing(store: tuple[CountingClient, QdrantEndpoint]) -> None:
+    """A caller that reads the first page only (migrate's sample) pays one scroll call."""
+    client, ep = store
+    _fill(client, "int-unnamed", 30)
+    client.calls.clear()
+    first = next(iter(ep.scan("c", batch_size=4)))
+    assert len(first) == 4 and first.next_offset is not None
+    assert client.calls == Counter({"count": 1, "scroll": 1})  # count: the size check
 
 
 def test_without_vectors_and_empty(store: tuple[CountingClient, QdrantEndpoint]) -> None:
@@ -118,8 +129,9 @@ def test_a_collection_of_few_pages_is_scrolled(store: tuple[CountingClient, Qdra
     assert client.calls["retrieve"] == 0 and client.calls["scroll"] == 8
     client.calls.clear()
     assert sum(len(page) for page in ep.scan("c", batch_size=3)) == 40  # 14 pages: listed
-    # 6 ids a call (7 // 3 = 2 whole pages): 7 listing calls; 6 chunks of 2 pages, then 3 + 1.
-    assert client.calls["retrieve"] == 14 and client.calls["scroll"] == 7
+    # The first page scrolled, then 6 ids a call (7 // 3 = 2 whole pages) for the other 37:
+    # 7 listing calls; 6 chunks of 2 pages, then 1.
+    assert client.calls["retrieve"] == 13 and client.calls["scroll"] == 8
 
 
 def test_a_slice_filter_still_scrolls(store: tuple[CountingClient, QdrantEndpoint]) -> None:
