@@ -4,6 +4,7 @@ the same points, in the same order, with the same resume offsets as scrolling pa
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import datagen
@@ -45,7 +46,7 @@ def scrolled(client: Any, name: str, page: int, with_vectors: bool = True) -> li
 
 
 @pytest.fixture
-def store(monkeypatch: pytest.MonkeyPatch) -> tuple[CountingClient, QdrantEndpoint]:
+def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[CountingClient, QdrantEndpoint]]:
     monkeypatch.setattr(qmod, "ID_CHUNK", 7)  # several listing calls on a small collection
     monkeypatch.setattr(qmod, "BY_IDS_MIN_PAGES", 0)  # listed whatever the collection's size
     inner = QdrantClient(location=":memory:")

@@ -109,8 +109,9 @@ def _orjson_page(
     compared), in one go while its objects are still in the CPU's caches: a page from an engine
     is scattered through memory among its vectors' float objects. Measured inside a 10k-point
     backup from ``:memory:``, 10 runs each: a pass per step cost 4.8-7.6 µs a point (median
-    5.7), one pass 4.4-6.0 (median 4.6). The small-float check is on the whole page's text; what it looks for sits inside one number
-    token, so it gives the same answer for either key order."""
+    5.7), one pass 4.4-6.0 (median 4.6). The small-float check is on the whole page's text;
+    what it looks for sits inside one number token, so it gives the same answer for either key
+    order."""
     dumps, loads = orjson.dumps, orjson.loads
     texts: list[bytes] = []
     canon: list[bytes] = []

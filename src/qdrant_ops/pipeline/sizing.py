@@ -2,9 +2,9 @@
 
 A scroll page costs a fixed amount per call (a round trip to a server; in qdrant-client's local
 mode, a sort of every id in the collection), so pages should be large. Measured on local mode
-``:memory:`` at 10k 128-d points: 11-19k points/s at 1,000-point pages, 41-52k at 10-16k. (Local
-mode is now scanned by ``retrieve`` over listed ids, which has no such cost per page: see
-``QdrantEndpoint._scan_by_ids``.)
+``:memory:`` at 10k 128-d points: 11-19k points/s at 1,000-point pages, 41-52k at 10-16k.
+(A local-mode collection of more than 8 pages is scanned by ``retrieve`` over listed ids, which
+has no such cost per page: see ``QdrantEndpoint._scan_by_ids``.)
 But a page arrives as Python objects (a float object per vector component), and with one page
 read ahead two are alive at once: a page is sized to about ``PAGE_BYTES`` of those
 objects (``point_bytes``), between ``MIN_PAGE`` and ``MAX_PAGE`` points, so that peak memory is
