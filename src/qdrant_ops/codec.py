@@ -94,16 +94,16 @@ def encode_payload(payload: Any, *, finite: bool = False) -> tuple[str | None, b
     page = _orjson_page((payload,), finite, exact=True)  # a page of one
     if page is None:
         return _stdlib_encoding(payload)
-    texts, canon = page
-    return texts[0].decode("utf-8"), canon[0]
+    (text,), (canonical,) = page
+    return (None if text is None else text.decode("utf-8")), canonical
 
 
 def _orjson_page(
     payloads: Sequence[Any], finite: bool, *, exact: bool
-) -> tuple[list[bytes], list[bytes]] | None:
+) -> tuple[list[bytes | None], list[bytes]] | None:
     """orjson's texts of a page, ``(exact texts, b"p" + sorted texts)`` (``exact`` False: the
     first list is empty); None when any payload needs the stdlib (see ``encode_payloads_raw``).
-    A None payload gives ``b"null"`` and ``b"pnull"``: the caller maps it.
+    No payload (None) gives no text and the canonical bytes ``b"n"``.
 
     Each payload is written, and checked for a NaN/Infinity hidden as ``null`` (parsed back and
     compared), in one go while its objects are still in the CPU's caches: a page from an engine
@@ -113,10 +113,15 @@ def _orjson_page(
     what it looks for sits inside one number token, so it gives the same answer for either key
     order."""
     dumps, loads = orjson.dumps, orjson.loads
-    texts: list[bytes] = []
+    texts: list[bytes | None] = []
     canon: list[bytes] = []
     try:
         for p in payloads:
+            if p is None:
+                if exact:
+                    texts.append(None)
+                canon.append(b"n")
+                continue
             sorted_text = dumps(p, option=_SORT)
             if exact:
                 texts.append(dumps(p))
@@ -148,12 +153,7 @@ def encode_payloads_raw(
             texts.append(None if t is None else t.encode("utf-8"))
             canon.append(c)
         return texts, canon
-    raw, canonical = page
-    if None in payloads:
-        return [None if p is None else t for p, t in zip(payloads, raw, strict=True)], [
-            b"n" if p is None else c for p, c in zip(payloads, canonical, strict=True)
-        ]
-    return raw, canonical  # type: ignore[return-value]
+    return page
 
 
 def canonical_payloads(payloads: Sequence[Any], *, finite: bool = False) -> list[bytes]:
@@ -162,10 +162,7 @@ def canonical_payloads(payloads: Sequence[Any], *, finite: bool = False) -> list
     page = _orjson_page(payloads, finite, exact=False)
     if page is None:
         return [encode_payload(p, finite=finite)[1] for p in payloads]
-    canonical = page[1]
-    if None in payloads:
-        return [b"n" if p is None else c for p, c in zip(payloads, canonical, strict=True)]
-    return canonical
+    return page[1]
 
 
 def text_array(texts: Sequence[bytes | None]) -> pa.Array:
