@@ -263,7 +263,7 @@ class QdrantEndpoint:
             return
         chunk = batch_size * max(1, ID_CHUNK // batch_size)  # whole pages: none is cut short
         while True:
-            listed, after = self._scroll_ids(name, chunk, current)
+            listed, after = self._scroll(name, chunk, current, None, False, with_payload=False)
             ids = [r.id for r in listed]
             del listed
             if not ids:
@@ -284,17 +284,15 @@ class QdrantEndpoint:
                 return
             current = after
 
-    def _scroll_ids(self, name: str, limit: int, offset: Offset) -> tuple[list[Any], Offset]:
-        result: tuple[list[Any], Offset] = self._call(
-            lambda: self.client.scroll(
-                name, limit=limit, offset=offset, with_payload=False, with_vectors=False
-            ),
-            "scroll",
-        )
-        return result
-
     def _scroll(
-        self, name: str, limit: int, offset: Offset, flt: Any, with_vectors: bool
+        self,
+        name: str,
+        limit: int,
+        offset: Offset,
+        flt: Any,
+        with_vectors: bool,
+        *,
+        with_payload: bool = True,
     ) -> tuple[list[Any], Offset]:
         result: tuple[list[Any], Offset] = self._call(
             lambda: self.client.scroll(
@@ -302,7 +300,7 @@ class QdrantEndpoint:
                 limit=limit,
                 offset=offset,
                 scroll_filter=flt,
-                with_payload=True,
+                with_payload=with_payload,
                 with_vectors=with_vectors,
             ),
             "scroll",
