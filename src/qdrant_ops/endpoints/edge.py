@@ -331,10 +331,15 @@ class EdgeEndpoint:
             )
             records, nxt = self._call(name, _scroller(request), "scroll")
             next_offset = _id_out(nxt) if nxt is not None else None
+            got = len(records)
             # Columns are built from the records on first use (a backup reads the vectors
-            # straight into float32 instead: ``ScanPage.columns_with_matrix``).
-            yield ScanPage(records=records, id_out=_id_out, next_offset=next_offset)
-            if next_offset is None or not records:
+            # straight into float32 instead: ``ScanPage.columns_with_matrix``). The page is not
+            # held here while the next one is scrolled.
+            page = ScanPage(records=records, id_out=_id_out, next_offset=next_offset)
+            del records
+            yield page
+            del page
+            if next_offset is None or not got:
                 return
             current = next_offset
 

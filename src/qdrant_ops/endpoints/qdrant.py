@@ -235,8 +235,13 @@ class QdrantEndpoint:
         current = offset
         while True:
             records, nxt = self._scroll(name, batch_size, current, flt, with_vectors)
-            yield ScanPage(columns=columns_from_records(records), next_offset=nxt)
-            if nxt is None or not records:
+            got = len(records)
+            # The page's records are not held here while the next page is scrolled.
+            page = ScanPage(columns=columns_from_records(records), next_offset=nxt)
+            del records
+            yield page
+            del page
+            if nxt is None or not got:
                 return
             current = nxt
 
@@ -258,8 +263,12 @@ class QdrantEndpoint:
         reads one page (migrate's sample) lists nothing.
         """
         records, current = self._scroll(name, batch_size, offset, None, with_vectors)
-        yield ScanPage(columns=columns_from_records(records), next_offset=current)
-        if current is None or not records:
+        got = len(records)
+        page = ScanPage(columns=columns_from_records(records), next_offset=current)
+        del records  # no page's records are held here while the next is read
+        yield page
+        del page
+        if current is None or not got:
             return
         chunk = batch_size * max(1, ID_CHUNK // batch_size)  # whole pages: none is cut short
         while True:
@@ -279,7 +288,10 @@ class QdrantEndpoint:
                 )
                 end = start + batch_size
                 nxt = ids[end] if end < len(ids) else after
-                yield ScanPage(columns=columns_from_records(records), next_offset=nxt)
+                page = ScanPage(columns=columns_from_records(records), next_offset=nxt)
+                del records
+                yield page
+                del page
             if after is None:
                 return
             current = after

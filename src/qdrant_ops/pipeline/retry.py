@@ -101,7 +101,10 @@ def retrying_scan(
         page = call_with_retry(attempt, policy, stats, what=f"scroll {name}")
         if page is None:
             return
+        nxt = page.next_offset
+        # Not held while the next page is read: the caller decides how long a page lives.
         yield page
-        if page.next_offset is None:
+        del page
+        if nxt is None:
             return
-        cursor = page.next_offset
+        cursor = nxt
