@@ -72,3 +72,12 @@ def test_bench_smoke(tmp_path: Path) -> None:
     # --parallel 2 on local mode runs one stream, and the table says so
     assert data["operations"]["migrate_p1"]["slices"] == data["operations"]["migrate_p2"]["slices"] == 1
     assert "migrate --parallel 2 (one stream on this engine)" in proc.stdout
+    # restore's memory is taken above the engine's own curve, at the points where its peak was;
+    # the engine's end state and its peak while it grew are reported for both sizes
+    assert set(data["engine_growth_mb"]) == set(data["engine_peak_growth_mb"]) == {"200", "400"}
+    for key, size in (("restore_1x", 200), ("restore_10x", 400)):
+        op = data["operations"][key]
+        assert 0 < op["rss_peak_above_engine_at_points"] <= size, key
+        assert op["rss_peak_above_engine_final_mb"] >= 0, key
+    assert "restore_rss_10x_vs_1x_engine_final_ratio" in data
+    assert "engine's peak (MiB)" in proc.stdout

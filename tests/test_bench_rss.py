@@ -1,0 +1,56 @@
+"""The benchmark's attribution of a writer's memory to the engine (no timing assertions)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import bench  # noqa: E402
+
+
+def test_engine_part_takes_the_engine_intervals_over_the_same_points() -> None:
+    # the engine's curve: three write calls of 100 points, then optimize()
+    curve = [[0, 100, 10], [100, 200, 50], [200, 300, 30], [300, 300, 40]]
+    assert bench.engine_part(curve, 0, 50) == 10
+    assert bench.engine_part(curve, 50, 150) == 50  # spans two of the engine's calls
+    assert bench.engine_part(curve, 150, 250) == 50
+    assert bench.engine_part(curve, 200, 300) == 30
+    assert bench.engine_part(curve, 300, 300) == 40  # after the last write: optimize's interval
+    assert bench.engine_part(curve, 100, 100) == 10  # no new points: the call that wrote point 100
+    assert bench.engine_part([], 0, 10) == 0
+
+
+def test_peak_rss_marks_each_write_call_and_the_tail() -> None:
+    with bench.PeakRss() as rss:
+        rss.mark(5)
+        blob = bytearray(32 * 1024 * 1024)  # touched: 32 MiB resident
+        blob[::4096] = b"x" * len(blob[::4096])
+        rss.mark(7)
+        del blob
+    assert [iv[:2] for iv in rss.intervals] == [[0, 5], [5, 12], [12, 12]]
+    base = rss.anon_baseline
+    # the second call held the 32 MiB (the kernel's high-water mark sees it if sampling missed)
+    assert rss.intervals[1][2] - base >= 30 * 1024
+    assert rss.intervals[0][2] - base < 16 * 1024
+    assert rss.anon_peak >= rss.intervals[1][2]
+
+
+def test_rss_fields_subtracts_the_engine_at_the_same_points() -> None:
+    rss = bench.PeakRss()
+    rss.anon_baseline = 1000
+    rss.anon_peak = 1950
+    rss.intervals = [[0, 100, 1200], [100, 200, 1700], [200, 200, 1950]]
+    growth = {"engine_growth_kb": 400, "engine_curve": [[0, 100, 150], [100, 200, 850], [200, 200, 400]]}
+    out = bench._rss_fields(rss, growth)
+    # 1200-1000-150 = 50; 1700-1000-850 < 0; after the writes the engine's last call and its tail
+    # both count: 1950-1000-max(850, 400) = 100
+    assert out["rss_peak_above_engine_mb"] * 1024 == 100
+    assert out["rss_peak_above_engine_at_points"] == 200
+    # above only the end state: 1950-1000-400
+    assert out["rss_peak_above_engine_final_mb"] * 1024 == 550
+    # no marks (migrate, the peer): the final growth
+    plain = bench.PeakRss()
+    plain.anon_baseline, plain.anon_peak, plain.intervals = 1000, 1900, [[0, 0, 1900]]
+    assert bench._rss_fields(plain, growth)["rss_peak_above_engine_mb"] * 1024 == 500
