@@ -221,12 +221,19 @@ def raw_scroll(engine: str, client: Any, name: str, page: int) -> int:
 # -- memory measurement ------------------------------------------------------------------------
 
 
-def _status_kb(field: str) -> int:
+def _status_kbs(*fields: str) -> dict[str, int]:
+    """The kB figures of ``fields`` in ``/proc/self/status``, read in one go (0 where absent)."""
+    out = dict.fromkeys(fields, 0)
     with open("/proc/self/status", encoding="ascii") as fh:
         for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
+            key = line.split(":", 1)[0]
+            if key in out:
+                out[key] = int(line.split()[1])
+    return out
+
+
+def _status_kb(field: str) -> int:
+    return _status_kbs(field)[field]
 
 
 # Memory is counted as anonymous RSS (``RssAnon``: the heap, Python objects, Arrow buffers):
@@ -261,8 +268,9 @@ class PeakRss:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.005):
-            self._sampled = max(self._sampled, _status_kb("VmRSS"))
-            anon = _status_kb(ANON)
+            now = _status_kbs("VmRSS", ANON)
+            self._sampled = max(self._sampled, now["VmRSS"])
+            anon = now[ANON]
             with self._lock:
                 self.anon_peak = max(self.anon_peak, anon)
                 self._interval_peak = max(self._interval_peak, anon)
@@ -278,12 +286,12 @@ class PeakRss:
         """The interval's peak anonymous kB; the kernel's high-water mark is read and reset too, so
         a peak shorter than the sampling period (the engine copying an array) is not missed: the
         total's mark less the file-backed pages now."""
-        anon = _status_kb(ANON)
+        now = _status_kbs(ANON, "VmHWM", "RssFile", "RssShmem")  # one read: this runs per write call
+        anon = now[ANON]
         peak = max(self._interval_peak, anon)
         if self._hwm_reset:
-            hwm = _status_kb("VmHWM")
-            self.peak = max(self.peak, hwm)
-            peak = max(peak, hwm - _status_kb("RssFile") - _status_kb("RssShmem"))
+            self.peak = max(self.peak, now["VmHWM"])
+            peak = max(peak, now["VmHWM"] - now["RssFile"] - now["RssShmem"])
             _reset_hwm()
         self.anon_peak = max(self.anon_peak, peak)
         self._interval_peak = anon
@@ -386,8 +394,9 @@ def _rss_fields(rss: PeakRss, growth: dict[str, Any] | None = None) -> dict[str,
     curve = (growth or {}).get("engine_curve")
     if curve and rss.intervals[:-1]:
         # the writer's most above the engine at the same points, and where that was
-        above, at = max((kb - rss.anon_baseline - engine_part(curve, a, b), b) for a, b, kb in rss.intervals)
-        engine_kb = rss.anon_baseline + max(engine_part(curve, a, b) for a, b, _ in rss.intervals)
+        parts = [engine_part(curve, a, b) for a, b, _ in rss.intervals]
+        above, at = max((kb - rss.anon_baseline - part, b) for (_, b, kb), part in zip(rss.intervals, parts))
+        engine_kb = rss.anon_baseline + max(parts)
     else:
         above, at = rss.anon_peak - rss.anon_baseline - final_kb, None
         engine_kb = rss.anon_baseline + final_kb
