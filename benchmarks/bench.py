@@ -260,6 +260,7 @@ class PeakRss:
         self.intervals: list[list[int]] = []
         self._points = 0
         self._interval_peak = 0
+        self._interval_mapped = 0  # the most file-backed kB sampled in the interval
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sampled = 0
@@ -268,12 +269,13 @@ class PeakRss:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.005):
-            now = _status_kbs("VmRSS", ANON)
+            now = _status_kbs("VmRSS", ANON, "RssFile", "RssShmem")
             self._sampled = max(self._sampled, now["VmRSS"])
             anon = now[ANON]
             with self._lock:
                 self.anon_peak = max(self.anon_peak, anon)
                 self._interval_peak = max(self._interval_peak, anon)
+                self._interval_mapped = max(self._interval_mapped, now["RssFile"] + now["RssShmem"])
 
     def mark(self, written: int) -> None:
         """A write call of ``written`` points has returned."""
@@ -285,22 +287,29 @@ class PeakRss:
     def _close_interval(self) -> int:
         """The interval's peak anonymous kB; the kernel's high-water mark is read and reset too, so
         a peak shorter than the sampling period (the engine copying an array) is not missed: the
-        total's mark less the file-backed pages now."""
+        total's mark less the most file-backed pages seen in the interval (sampled, and now).
+
+        Less only the file-backed pages now, a file mapped and unmapped again within the interval
+        (Qdrant Edge's ``optimize()`` maps its new segments) was counted as anonymous memory."""
         now = _status_kbs(ANON, "VmHWM", "RssFile", "RssShmem")  # one read: this runs per write call
         anon = now[ANON]
+        mapped_now = now["RssFile"] + now["RssShmem"]
         peak = max(self._interval_peak, anon)
         if self._hwm_reset:
             self.peak = max(self.peak, now["VmHWM"])
-            peak = max(peak, now["VmHWM"] - now["RssFile"] - now["RssShmem"])
+            peak = max(peak, now["VmHWM"] - max(self._interval_mapped, mapped_now))
             _reset_hwm()
         self.anon_peak = max(self.anon_peak, peak)
         self._interval_peak = anon
+        self._interval_mapped = mapped_now
         return peak
 
     def __enter__(self) -> PeakRss:
         gc.collect()
         self.baseline = _status_kb("VmRSS")
-        self.anon_baseline = self.anon_peak = self._interval_peak = _status_kb(ANON)
+        start = _status_kbs(ANON, "RssFile", "RssShmem")
+        self.anon_baseline = self.anon_peak = self._interval_peak = start[ANON]
+        self._interval_mapped = start["RssFile"] + start["RssShmem"]
         self._hwm_reset = _reset_hwm()
         self._sampled = self.baseline
         self._thread = threading.Thread(target=self._sample, daemon=True)
