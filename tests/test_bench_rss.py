@@ -73,3 +73,22 @@ def test_a_file_mapped_and_unmapped_within_a_call_is_not_anonymous(tmp_path: Pat
     # the high-water mark held the file's pages; they are not counted as anonymous memory
     assert rss.intervals[0][2] - rss.anon_baseline < 16 * 1024
     assert rss.peak - rss.baseline >= 48 * 1024
+
+
+def test_high_water_mark_is_split_only_where_file_pages_held_still(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    status = {"RssAnon": 1000, "VmHWM": 20000, "RssFile": 5000, "RssShmem": 0}
+    monkeypatch.setattr(bench, "_status_kbs", lambda *fields: {f: status[f] for f in fields})
+    monkeypatch.setattr(bench, "_reset_hwm", lambda: True)
+
+    def close(mapped_least: int, mapped_most: int) -> int:
+        rss = bench.PeakRss()
+        rss._hwm_reset = True
+        rss._interval_peak = 1500  # the samples' most
+        rss._interval_mapped_min, rss._interval_mapped = mapped_least, mapped_most
+        return rss._close_interval()
+
+    # file pages held still (within MAPPED_SLACK_KB): the mark less the most of them
+    assert close(5000, 5000 + bench.MAPPED_SLACK_KB - 1000) == 20000 - (5000 + bench.MAPPED_SLACK_KB - 1000)
+    # files mapped and unmapped within the call: the samples alone
+    assert close(5000, 5000 + bench.MAPPED_SLACK_KB + 1) == 1500
+    assert close(100, 5000) == 1500
