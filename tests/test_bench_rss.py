@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import bench  # noqa: E402
@@ -75,7 +77,7 @@ def test_a_file_mapped_and_unmapped_within_a_call_is_not_anonymous(tmp_path: Pat
     assert rss.peak - rss.baseline >= 48 * 1024
 
 
-def test_high_water_mark_is_split_only_where_file_pages_held_still(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_high_water_mark_is_split_only_where_file_pages_held_still(monkeypatch: pytest.MonkeyPatch) -> None:
     status = {"RssAnon": 1000, "VmHWM": 20000, "RssFile": 5000, "RssShmem": 0}
     monkeypatch.setattr(bench, "_status_kbs", lambda *fields: {f: status[f] for f in fields})
     monkeypatch.setattr(bench, "_reset_hwm", lambda: True)
