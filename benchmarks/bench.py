@@ -318,8 +318,8 @@ class PeakRss:
 
     def __enter__(self) -> PeakRss:
         gc.collect()
-        self.baseline = _status_kb("VmRSS")
-        start = _status_kbs(ANON, "RssFile", "RssShmem")
+        start = _status_kbs("VmRSS", ANON, "RssFile", "RssShmem")
+        self.baseline = start["VmRSS"]
         self.anon_baseline = self.anon_peak = self._interval_peak = start[ANON]
         self._interval_mapped = self._interval_mapped_min = start["RssFile"] + start["RssShmem"]
         self._hwm_reset = _reset_hwm()
