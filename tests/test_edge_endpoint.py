@@ -115,7 +115,7 @@ def test_scan_slices_are_disjoint_and_resume_exactly(tmp_path: Path) -> None:
         assert isinstance(first[-1].next_offset, (int, str))  # JSON-safe for checkpoints
 
 
-def test_an_exact_count_hands_the_engines_freed_memory_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_exact_count_and_optimize_hand_the_engines_freed_memory_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import qdrant_ops.endpoints.edge as edge
 
     calls: list[int] = []
@@ -125,6 +125,8 @@ def test_an_exact_count_hands_the_engines_freed_memory_back(tmp_path: Path, monk
     ep = open_endpoint(uri)
     assert ep.count("i") == 40
     assert calls == [1]
+    ep.optimize("i")
+    assert calls == [1, 1]
 
 
 def _record_advice(monkeypatch: pytest.MonkeyPatch, fail: bool = False) -> list[tuple[str, int]]:
