@@ -165,3 +165,96 @@ def test_data_files_are_on_disk_before_the_checkpoint_names_them(
     assert tarred.backup_dir.endswith(".tar") and Path(tarred.backup_dir).is_file()
     assert ("fsync", f"{PARTIAL_PREFIX}{Path(tarred.backup_dir).stem}.tar") in events
     assert report.status == "ok"
+
+
+def test_a_full_file_is_closed_while_the_next_file_is_read(
+    store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing a finished file (footer, fsync, sha256) runs beside the scan and the next file's
+    writes: the first file's fsync here waits until the second page of the next file has been
+    read, which a close made on the scanning thread, or ahead of the next file's writes in the
+    same queue, would never see."""
+    import threading
+
+    import qdrant_ops.backup as backup_mod
+
+    next_page_read = threading.Event()
+    seen: dict[str, bool] = {}
+    real_fsync = backup_mod.fsync_file
+
+    def slow_fsync(path: Path) -> None:
+        if Path(path).name == "part-000-00000.parquet":
+            seen["next file read first"] = next_page_read.wait(timeout=10)
+        real_fsync(path)
+
+    class Watching(CrashingEndpoint):
+        def scan(self, name: str, **kw: Any) -> Iterator[ScanPage]:
+            for i, page in enumerate(self.inner.scan(name, **kw)):
+                if i == 3:  # the second page of the second file (25-point pages, 50 a file)
+                    next_page_read.set()
+                yield page
+
+    monkeypatch.setattr(backup_mod, "fsync_file", slow_fsync)
+    make_collection(store_uri, "a", "int-unnamed", n=120)
+    src = open_endpoint(store_uri)
+    cfg = BackupConfig(
+        source=endpoint_from_uri(store_uri), backup_path=str(tmp_path / "bk"), batch_size=25, rows_per_file=50
+    )
+    rep = backup(cfg, source=Watching(src, 0))  # type: ignore[arg-type]
+    assert seen == {"next file read first": True}
+    assert rep.status == "ok" and load_manifest(Path(rep.backup_dir)).collections["a"].points_count == 120
+
+
+def test_a_file_closed_when_the_scan_fails_is_kept_for_the_resume(store_uri: str, tmp_path: Path) -> None:
+    """The scan dies while the first file is being closed: the file is still recorded once it is
+    on disk, and the resume keeps it instead of writing it again."""
+    make_collection(store_uri, "a", "int-unnamed", n=120)
+    src = open_endpoint(store_uri)
+    root = tmp_path / "bk"
+    cfg = BackupConfig(source=endpoint_from_uri(store_uri), backup_path=str(root), batch_size=25, rows_per_file=50)
+    with pytest.raises(Crash):
+        backup(cfg, source=CrashingEndpoint(src, 2))  # type: ignore[arg-type]  # dies reading page 3
+    (partial,) = root.glob(PARTIAL_PREFIX + "*")
+    first = partial / "a" / "part-000-00000.parquet"
+    written = first.stat().st_mtime_ns
+    resumed = backup(cfg, source=src)
+    assert resumed.resumed
+    kept = Path(resumed.backup_dir) / "a" / "part-000-00000.parquet"
+    assert kept.stat().st_mtime_ns == written
+    manifest = load_manifest(Path(resumed.backup_dir))
+    assert manifest.collections["a"].points_count == 120
+    assert [f.rows for f in manifest.collections["a"].files] == [50, 50, 20]
+
+
+def test_a_file_whose_close_fails_is_written_again_by_the_resume(
+    store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A close that fails beside the scan (here the fsync: a full disk) fails the backup at the
+    next wait, the file is never recorded, and the resume writes it again."""
+    import errno
+
+    import qdrant_ops.backup as backup_mod
+    from qdrant_ops.verify import verify_backup
+
+    real_fsync = backup_mod.fsync_file
+
+    def full_disk(path: Path) -> None:
+        if Path(path).name == "part-000-00000.parquet":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(path)
+
+    make_collection(store_uri, "a", "int-unnamed", n=120)
+    root = tmp_path / "bk"
+    cfg = BackupConfig(source=endpoint_from_uri(store_uri), backup_path=str(root), batch_size=25, rows_per_file=50)
+    monkeypatch.setattr(backup_mod, "fsync_file", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        backup(cfg)
+    monkeypatch.setattr(backup_mod, "fsync_file", real_fsync)
+    (partial,) = root.glob(PARTIAL_PREFIX + "*")
+    failed = partial / "a" / "part-000-00000.parquet"
+    assert failed.exists()
+    failed.write_bytes(b"not what was written")  # kept by a resume, it would fail the checks
+    resumed = backup(cfg)
+    assert resumed.resumed
+    assert load_manifest(Path(resumed.backup_dir)).collections["a"].points_count == 120
+    assert verify_backup(resumed.backup_dir).status == "ok"

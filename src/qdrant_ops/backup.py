@@ -343,11 +343,15 @@ def _backup_slice(
     def next_page() -> Any:
         return call_with_retry(attempt, policy, stats, what=f"scroll {name}")
 
-    # Parquet encoding and zstd run in C without the GIL: each batch is written by one
-    # background thread while the next page is encoded and hashed. One write is in flight at
-    # a time, in order; its error surfaces at the next wait.
+    # Parquet encoding and zstd run in C without the GIL: each batch is written by a background
+    # thread while the next page is encoded and hashed, one write in flight at a time, in order;
+    # its error surfaces at the next wait. A full file is closed (footer, fsync, sha256) and
+    # recorded in the checkpoint by a second thread, while the scan and the next file's writes
+    # go on: a close's fsync can take as long as the disk needs to take the file.
     io_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{name}-{index}")
+    close_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"close-{name}-{index}")
     in_flight: Future[Any] | None = None
+    closing: Future[Any] | None = None
 
     def wait_write() -> None:
         nonlocal in_flight
@@ -355,30 +359,47 @@ def _backup_slice(
             done_write, in_flight = in_flight, None
             done_write.result()
 
+    def check_close(*, wait: bool) -> None:
+        """Raise the error of the last close, waiting for it (``wait``) or only if it is over."""
+        nonlocal closing
+        if closing is not None and (wait or closing.done()):
+            done_close, closing = closing, None
+            done_close.result()
+
+    def finish_file(
+        w: Any, file: Path, rows: int, digest: Digest, next_offset: Any, done: bool, next_seq: int, rows_upto: int
+    ) -> None:
+        w.close()
+        os.chmod(file, 0o600)
+        # On disk before the checkpoint names it done: a resume after a crash skips done files.
+        fsync_file(file)
+        fsync_dir(file.parent)
+        item = FileEntry(
+            path=f"{cdir.name}/{file.name}",
+            rows=rows,
+            bytes=file.stat().st_size,
+            sha256=sha256_file(file),
+            digest=digest,
+        ).to_json()
+        state.save_slice(
+            name, index, offset=next_offset, done=done, next_seq=next_seq, rows=rows_upto, item=item
+        )
+
     def close_file(next_offset: Any, done: bool) -> None:
-        nonlocal writer, path, file_rows, file_digest, seq, rows_done
+        nonlocal writer, path, file_rows, file_digest, seq, rows_done, closing
         wait_write()
+        check_close(wait=True)  # the checkpoint records files in order
         if writer is None or path is None:
             state.save_slice(name, index, offset=next_offset, done=done, next_seq=seq, rows=rows_done)
             return
-        writer.close()
-        os.chmod(path, 0o600)
-        # On disk before the checkpoint names it done: a resume after a crash skips done files.
-        fsync_file(path)
-        fsync_dir(path.parent)
-        rows_done += file_rows
         seq += 1
-        item = FileEntry(
-            path=f"{cdir.name}/{path.name}",
-            rows=file_rows,
-            bytes=path.stat().st_size,
-            sha256=sha256_file(path),
-            digest=file_digest,
-        ).to_json()
-        state.save_slice(
-            name, index, offset=next_offset, done=done, next_seq=seq, rows=rows_done, item=item
+        rows_done += file_rows
+        closing = close_pool.submit(
+            finish_file, writer, path, file_rows, file_digest, next_offset, done, seq, rows_done
         )
         writer, path, file_rows, file_digest = None, None, 0, Digest()
+        if done:
+            check_close(wait=True)
 
     def write_page(page: Any) -> None:
         # A function of its own: the page's objects (the engine's records, the encoded columns)
@@ -405,6 +426,7 @@ def _backup_slice(
                 # and the file is 35% smaller.
                 use_dictionary=False,
             )
+        check_close(wait=False)  # a file that failed to close fails the backup now
         wait_write()
         in_flight = io_pool.submit(writer.write_batch, batch, row_group_size=rows)
         file_digest.add(digest_batch(batch, fields, canonical=canonical))
@@ -432,8 +454,10 @@ def _backup_slice(
     try:
         stream_pages()
     finally:
-        # On an error, the write in flight ends before the caller looks at the files.
+        # On an error, the write and the close in flight end before the caller looks at the
+        # files; a file the close put on disk is recorded, so a resume does not write it again.
         io_pool.shutdown(wait=True)
+        close_pool.shutdown(wait=True)
 
 
 def _write_manifest(
