@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -345,13 +345,16 @@ def _backup_slice(
 
     # Parquet encoding and zstd run in C without the GIL: each batch is written by a background
     # thread while the next page is encoded and hashed, one write in flight at a time, in order;
-    # its error surfaces at the next wait. A full file is closed (footer, fsync, sha256) and
-    # recorded in the checkpoint by a second thread, while the scan and the next file's writes
-    # go on: a close's fsync can take as long as the disk needs to take the file.
+    # its error surfaces at the next wait. A full file that is not the last is closed (footer,
+    # fsync, sha256) by a second thread while the scan and the next file's writes go on (a
+    # close's fsync takes as long as the disk needs to take the file), and recorded in the
+    # checkpoint by this thread once it is on disk. The threads start on first use: a backup of
+    # one file starts no closing thread.
     io_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{name}-{index}")
     close_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"close-{name}-{index}")
     in_flight: Future[Any] | None = None
-    closing: Future[Any] | None = None
+    closing: Future[tuple[int, str]] | None = None
+    record_closed: Callable[[tuple[int, str]], None] | None = None
 
     def wait_write() -> None:
         nonlocal in_flight
@@ -360,46 +363,48 @@ def _backup_slice(
             done_write.result()
 
     def check_close(*, wait: bool) -> None:
-        """Raise the error of the last close, waiting for it (``wait``) or only if it is over."""
-        nonlocal closing
-        if closing is not None and (wait or closing.done()):
-            done_close, closing = closing, None
-            done_close.result()
+        """Record the file the last close put on disk, waiting for it (``wait``) or only if the
+        close is over; the close's error is raised here."""
+        nonlocal closing, record_closed
+        if closing is not None and record_closed is not None and (wait or closing.done()):
+            done_close, record = closing, record_closed
+            closing, record_closed = None, None
+            record(done_close.result())
 
-    def finish_file(
-        w: Any, file: Path, rows: int, digest: Digest, next_offset: Any, done: bool, next_seq: int, rows_upto: int
-    ) -> None:
+    def finish_file(w: Any, file: Path) -> tuple[int, str]:
         w.close()
         os.chmod(file, 0o600)
         # On disk before the checkpoint names it done: a resume after a crash skips done files.
         fsync_file(file)
         fsync_dir(file.parent)
-        item = FileEntry(
-            path=f"{cdir.name}/{file.name}",
-            rows=rows,
-            bytes=file.stat().st_size,
-            sha256=sha256_file(file),
-            digest=digest,
-        ).to_json()
-        state.save_slice(
-            name, index, offset=next_offset, done=done, next_seq=next_seq, rows=rows_upto, item=item
-        )
+        return file.stat().st_size, sha256_file(file)
 
     def close_file(next_offset: Any, done: bool) -> None:
-        nonlocal writer, path, file_rows, file_digest, seq, rows_done, closing
+        nonlocal writer, path, file_rows, file_digest, seq, rows_done, closing, record_closed
         wait_write()
-        check_close(wait=True)  # the checkpoint records files in order
+        check_close(wait=True)  # files are recorded in order
         if writer is None or path is None:
             state.save_slice(name, index, offset=next_offset, done=done, next_seq=seq, rows=rows_done)
             return
-        seq += 1
-        rows_done += file_rows
-        closing = close_pool.submit(
-            finish_file, writer, path, file_rows, file_digest, next_offset, done, seq, rows_done
-        )
+        w, file, rows, digest = writer, path, file_rows, file_digest
         writer, path, file_rows, file_digest = None, None, 0, Digest()
-        if done:
-            check_close(wait=True)
+        seq += 1
+        rows_done += rows
+        next_seq, rows_upto = seq, rows_done
+
+        def record(result: tuple[int, str]) -> None:
+            size, checksum = result
+            item = FileEntry(
+                path=f"{cdir.name}/{file.name}", rows=rows, bytes=size, sha256=checksum, digest=digest
+            ).to_json()
+            state.save_slice(
+                name, index, offset=next_offset, done=done, next_seq=next_seq, rows=rows_upto, item=item
+            )
+
+        if done:  # the last file: nothing is left to overlap with its close
+            record(finish_file(w, file))
+        else:
+            closing, record_closed = close_pool.submit(finish_file, w, file), record
 
     def write_page(page: Any) -> None:
         # A function of its own: the page's objects (the engine's records, the encoded columns)
@@ -426,7 +431,7 @@ def _backup_slice(
                 # and the file is 35% smaller.
                 use_dictionary=False,
             )
-        check_close(wait=False)  # a file that failed to close fails the backup now
+        check_close(wait=False)  # a closed file is recorded, a failed close fails the backup, now
         wait_write()
         in_flight = io_pool.submit(writer.write_batch, batch, row_group_size=rows)
         file_digest.add(digest_batch(batch, fields, canonical=canonical))
@@ -458,6 +463,8 @@ def _backup_slice(
         # files; a file the close put on disk is recorded, so a resume does not write it again.
         io_pool.shutdown(wait=True)
         close_pool.shutdown(wait=True)
+        if closing is not None and record_closed is not None and closing.exception() is None:
+            record_closed(closing.result())
 
 
 def _write_manifest(
