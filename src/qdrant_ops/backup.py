@@ -353,8 +353,8 @@ def _backup_slice(
     io_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{name}-{index}")
     close_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"close-{name}-{index}")
     in_flight: Future[Any] | None = None
-    closing: Future[tuple[int, str]] | None = None
-    record_closed: Callable[[tuple[int, str]], None] | None = None
+    # The close in flight and what records its file once it is on disk.
+    closing: tuple[Future[tuple[int, str]], Callable[[tuple[int, str]], None]] | None = None
 
     def wait_write() -> None:
         nonlocal in_flight
@@ -365,10 +365,9 @@ def _backup_slice(
     def check_close(*, wait: bool) -> None:
         """Record the file the last close put on disk, waiting for it (``wait``) or only if the
         close is over; the close's error is raised here."""
-        nonlocal closing, record_closed
-        if closing is not None and record_closed is not None and (wait or closing.done()):
-            done_close, record = closing, record_closed
-            closing, record_closed = None, None
+        nonlocal closing
+        if closing is not None and (wait or closing[0].done()):
+            (done_close, record), closing = closing, None
             record(done_close.result())
 
     def finish_file(w: Any, file: Path) -> tuple[int, str]:
@@ -380,7 +379,7 @@ def _backup_slice(
         return file.stat().st_size, sha256_file(file)
 
     def close_file(next_offset: Any, done: bool) -> None:
-        nonlocal writer, path, file_rows, file_digest, seq, rows_done, closing, record_closed
+        nonlocal writer, path, file_rows, file_digest, seq, rows_done, closing
         wait_write()
         check_close(wait=True)  # files are recorded in order
         if writer is None or path is None:
@@ -404,7 +403,7 @@ def _backup_slice(
         if done:  # the last file: nothing is left to overlap with its close
             record(finish_file(w, file))
         else:
-            closing, record_closed = close_pool.submit(finish_file, w, file), record
+            closing = close_pool.submit(finish_file, w, file), record
 
     def write_page(page: Any) -> None:
         # A function of its own: the page's objects (the engine's records, the encoded columns)
@@ -463,8 +462,8 @@ def _backup_slice(
         # files; a file the close put on disk is recorded, so a resume does not write it again.
         io_pool.shutdown(wait=True)
         close_pool.shutdown(wait=True)
-        if closing is not None and record_closed is not None and closing.exception() is None:
-            record_closed(closing.result())
+        if closing is not None and closing[0].exception() is None:
+            check_close(wait=True)
 
 
 def _write_manifest(
