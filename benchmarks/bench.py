@@ -197,8 +197,9 @@ def raw_optimize(client: Any, name: str) -> None:
     shard.flush()
 
 
-def raw_scroll(engine: str, client: Any, name: str, page: int) -> int:
-    n = 0
+def raw_scroll(engine: str, client: Any, name: str, page: int, pages: int | None = None) -> int:
+    """Points read by scrolling ``name`` a ``page`` at a time, to the end or for ``pages`` calls."""
+    n = calls = 0
     offset = None
     if engine == "edge":
         from qdrant_edge import ScrollRequest
@@ -207,15 +208,17 @@ def raw_scroll(engine: str, client: Any, name: str, page: int) -> int:
         while True:
             req = ScrollRequest(offset=offset, limit=page, with_payload=True, with_vector=True)
             records, offset = shard.scroll(req)
+            calls += 1
             for r in records:  # vectors and payloads copied into Python, as any reader needs them
                 _ = (r.vector, r.payload)
             n += len(records)
-            if offset is None or not records:
+            if offset is None or not records or pages == calls:
                 return n
     while True:
         records, offset = client.scroll(name, limit=page, offset=offset, with_payload=True, with_vectors=True)
         n += len(records)
-        if offset is None or not records:
+        calls += 1
+        if offset is None or not records or pages == calls:
             return n
 
 
@@ -541,6 +544,11 @@ def worker(a: dict[str, Any]) -> dict[str, Any]:
             with gc_block():
                 t_warm, n_warm, _ = _timed(lambda: raw_scroll(engine, client, COLLECTION, page))
             out.update(warm_rate=n_warm / t_warm)
+    elif op == "read_call":  # the engine's own memory for one read call, whatever reads it
+        client, _ = _open_source(a)
+        with PeakRss() as rss:
+            raw_scroll(engine, client, COLLECTION, 1, pages=1)
+        out["peak_kb"] = rss.anon_peak - rss.anon_baseline
     elif op == "raw_upsert":  # one batch size, one GC setting, the process's first upsert
         data = gen_dataset(a["n"], a["dims"])
         client = raw_client(engine, a["target"])
@@ -567,7 +575,10 @@ def worker(a: dict[str, Any]) -> dict[str, Any]:
             verify_integrity=False,
         )
         t, rep, rss = _timed(lambda: backup(cfg))
-        out.update(seconds=t, backup_dir=rep.backup_dir, ok=rep.status == "ok", **_rss_fields(rss))
+        # What the backup leaves alive in the process once it has returned (collected, the C
+        # heap's free memory handed back): shown beside its peak, not a target.
+        left_mb = (_after_kb() - rss.anon_baseline) / 1024
+        out.update(seconds=t, backup_dir=rep.backup_dir, ok=rep.status == "ok", rss_left_after_mb=left_mb, **_rss_fields(rss))
     elif op == "verify_backup":
         from qdrant_ops.verify import verify_backup
 
@@ -822,6 +833,13 @@ def bench(opts: argparse.Namespace) -> dict[str, Any]:
         str(k): max(kb for _, _, kb in v["engine_curve"]) / 1024 for k, v in growth.items()
     }
     res["engine_batch_mb"] = {str(k): v["engine_batch_kb"] / 1024 for k, v in growth.items()}
+
+    # What the engine itself allocates for one read call, whoever makes it (qdrant-client's local
+    # mode sorts every id of the collection on each scroll call): shown beside backup's peaks.
+    log("the engine's own memory for a one-point scroll ...")
+    res["engine_read_call_peak_mb"] = {
+        str(size): run_worker({**spec(size), "op": "read_call"})["peak_kb"] / 1024 for size in (n, n10)
+    }
 
     log("ceilings: raw scroll and raw upsert, each size in a fresh process ...")
     scroll_run, upsert_run = ceilings(spec(n), work)
@@ -1116,6 +1134,23 @@ def render(res: dict[str, Any]) -> str:
         f"{_fmt(res.get('restore_rss_10x_vs_1x_engine_final_ratio'))}",
         "",
     ]
+    lines += [
+        "Backup's memory beside the engine's own (shown, not a target): the most the engine itself "
+        "allocated for one scroll call of one point, whoever makes it (qdrant-client's local mode "
+        "sorts every id of the collection on each call), and what the backup left alive in the "
+        "process once it had returned (collected, the C heap's free memory handed back):",
+        "",
+        "| operation | points | backup's peak above the engine (MiB) | the engine's peak for a one-point scroll (MiB) | left alive after the backup (MiB) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for key in ("backup_1x", "backup_10x"):
+        o = ops[key]
+        lines.append(
+            f"| {labels[key]} | {o['points']:,} | {_fmt(o.get('rss_peak_above_engine_mb'), 1)} "
+            f"| {_fmt(res.get('engine_read_call_peak_mb', {}).get(str(o['points'])), 1)} "
+            f"| {_fmt(o.get('rss_left_after_mb'), 1)} |"
+        )
+    lines.append("")
     if "raw_scroll_advised_pps" in res:
         lines += [
             "Against the raw scroll after the read-ahead advice a backup gives Qdrant Edge first (the "

@@ -94,3 +94,14 @@ def test_high_water_mark_is_split_only_where_file_pages_held_still(monkeypatch: 
     # files mapped and unmapped within the call: the samples alone
     assert close(5000, 5000 + bench.MAPPED_SLACK_KB + 1) == 1500
     assert close(100, 5000) == 1500
+
+
+@pytest.mark.parametrize("engine", ["memory", "edge"])
+def test_raw_scroll_stops_after_the_pages_asked_for(engine: str, tmp_path: Path) -> None:
+    path = ":memory:" if engine == "memory" else str(tmp_path / "store")
+    client = bench.raw_client(engine, path)
+    bench.create_collection(engine, client, bench.COLLECTION, 4)
+    bench.raw_upsert(engine, client, bench.COLLECTION, bench.gen_dataset(10, 4), 5)
+    assert bench.raw_scroll(engine, client, bench.COLLECTION, 3, pages=1) == 3
+    assert bench.raw_scroll(engine, client, bench.COLLECTION, 3, pages=2) == 6
+    assert bench.raw_scroll(engine, client, bench.COLLECTION, 3) == 10

@@ -81,3 +81,10 @@ def test_bench_smoke(tmp_path: Path) -> None:
         assert op["rss_peak_above_engine_final_mb"] >= 0, key
     assert "restore_rss_10x_vs_1x_engine_final_ratio" in data
     assert "engine's peak (MiB)" in proc.stdout
+    # backup's memory is shown beside the engine's own for a one-point scroll, at both sizes, and
+    # with what each backup left alive once it had returned
+    assert set(data["engine_read_call_peak_mb"]) == {"200", "400"}
+    assert all(v >= 0 for v in data["engine_read_call_peak_mb"].values())
+    for key in ("backup_1x", "backup_10x"):
+        assert isinstance(data["operations"][key]["rss_left_after_mb"], float), key
+    assert "the engine's peak for a one-point scroll (MiB)" in proc.stdout
