@@ -1034,6 +1034,15 @@ def _fmt(v: float | None, digits: int = 2) -> str:
     return "n/a" if v is None else f"{v:,.{digits}f}"
 
 
+def _fmt_ratio(check: dict[str, Any]) -> str:
+    """A check's ratio to two decimals, or three where two would round it onto its limit (0.899
+    against ``>= 0.9`` fails, which "0.90" would not show)."""
+    text = _fmt(check["value"])
+    if check["value"] is not None and text == _fmt(float(check["limit"].split()[1])):
+        return _fmt(check["value"], 3)
+    return text
+
+
 def render(res: dict[str, Any]) -> str:
     m = res["machine"]
     ops = res["operations"]
@@ -1090,7 +1099,7 @@ def render(res: dict[str, Any]) -> str:
         )
     lines += ["", "| target | ratio | limit | verdict |", "|---|---:|---:|---|"]
     for c in res["checks"]:
-        lines.append(f"| {c['target']} (`{c['field']}`) | {_fmt(c['value'])} | {c['limit']} | {c['verdict']} |")
+        lines.append(f"| {c['target']} (`{c['field']}`) | {_fmt_ratio(c)} | {c['limit']} | {c['verdict']} |")
     lines += [
         "",
         "Against the same raw calls run with qdrant-ops' garbage-collector setting (what qdrant-ops "

@@ -105,3 +105,11 @@ def test_raw_scroll_stops_after_the_pages_asked_for(engine: str, tmp_path: Path)
     assert bench.raw_scroll(engine, client, bench.COLLECTION, 3, pages=1) == 3
     assert bench.raw_scroll(engine, client, bench.COLLECTION, 3, pages=2) == 6
     assert bench.raw_scroll(engine, client, bench.COLLECTION, 3) == 10
+
+
+def test_a_ratio_that_rounds_onto_its_limit_shows_the_digit_that_decides() -> None:
+    checks = bench.checks({"migrate_vs_ceiling_ratio": 0.8991, "backup_vs_raw_scroll_ratio": 0.72, "migrate_points": 10})
+    shown = {c["field"]: (bench._fmt_ratio(c), c["verdict"]) for c in checks}
+    assert shown["migrate_vs_ceiling_ratio"] == ("0.899", "FAIL")
+    assert shown["backup_vs_raw_scroll_ratio"] == ("0.72", "FAIL")
+    assert shown["restore_vs_raw_upsert_ratio"] == ("n/a", "N/A")
