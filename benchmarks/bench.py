@@ -1038,7 +1038,8 @@ def _fmt_ratio(check: dict[str, Any]) -> str:
     """A check's ratio to two decimals, or three where two would round it onto its limit (0.899
     against ``>= 0.9`` fails, which "0.90" would not show)."""
     text = _fmt(check["value"])
-    if check["value"] is not None and text == _fmt(float(check["limit"].split()[1])):
+    limit = next(lim for key, _, lim, _ in TARGETS if key == check["field"])
+    if check["value"] is not None and text == _fmt(limit):
         return _fmt(check["value"], 3)
     return text
 
