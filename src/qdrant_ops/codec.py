@@ -119,7 +119,6 @@ def _orjson_page(
     what it looks for sits inside one number token, so it gives the same answer for either key
     order."""
     dumps, loads = orjson.dumps, orjson.loads
-    # memoryview(...).tobytes(): a right-sized copy (bytes(x) and x[:] return x itself)
     texts: list[bytes | None] = []
     canon: list[bytes] = []
     try:
@@ -131,6 +130,7 @@ def _orjson_page(
                 continue
             sorted_text = dumps(p, option=_SORT)
             if exact:
+                # memoryview(...).tobytes(): a right-sized copy (bytes(x) and x[:] return x itself)
                 texts.append(memoryview(dumps(p)).tobytes())
             canon.append(b"p" + sorted_text)
             if not finite and b"null" in sorted_text and loads(sorted_text) != p:
