@@ -129,7 +129,7 @@ def engine_uri(engine: str, path: str) -> str:
 
 def raw_client(engine: str, path: str) -> Any:
     """The engine's own client object, shared with qdrant-ops' endpoint for the same store."""
-    from qdrant_ops.endpoints import open_endpoint
+    from qdrant_ops.endpoints.open import open_endpoint
 
     ep = open_endpoint(engine_uri(engine, path))
     return ep.client if engine != "edge" else ep
@@ -374,7 +374,7 @@ def _timed(fn: Callable[[], Any], *, mark_writes: bool = False) -> tuple[float, 
     is marked as it returns (``PeakRss.mark``)."""
     with PeakRss() as rss, contextlib.ExitStack() as stack:
         if mark_writes:
-            from qdrant_ops.endpoints.edge import EdgeEndpoint
+            from qdrant_ops.endpoints.edge.endpoint import EdgeEndpoint
             from qdrant_ops.endpoints.qdrant import QdrantEndpoint
 
             for cls in (QdrantEndpoint, EdgeEndpoint):
@@ -458,12 +458,12 @@ def _preload() -> None:
     import xxhash  # noqa: F401
     from qdrant_client import models  # noqa: F401
 
-    import qdrant_ops.backup  # noqa: F401
-    import qdrant_ops.restore  # noqa: F401
-    import qdrant_ops.verify  # noqa: F401
+    import qdrant_ops.data.backup  # noqa: F401
+    import qdrant_ops.data.restore  # noqa: F401
+    import qdrant_ops.data.verify  # noqa: F401
 
     try:
-        import qdrant_ops.migrate  # noqa: F401
+        import qdrant_ops.migrate.run  # noqa: F401
     except ImportError:
         pass
 
@@ -532,7 +532,7 @@ def worker(a: dict[str, Any]) -> dict[str, Any]:
 
         def scroll_pass() -> int:
             if advise:  # the read-ahead advice a backup's scan gives Edge first, timed with it
-                from qdrant_ops.endpoints.edge import advise_scan
+                from qdrant_ops.endpoints.edge.endpoint import advise_scan
 
                 advise_scan(client._dir(COLLECTION))
             return raw_scroll(engine, client, COLLECTION, page)
@@ -564,8 +564,9 @@ def worker(a: dict[str, Any]) -> dict[str, Any]:
     elif op == "raw_parquet":
         out.update(_raw_parquet(a))
     elif op == "backup":
-        from qdrant_ops.backup import backup
-        from qdrant_ops.config import BackupConfig, endpoint_from_uri
+        from qdrant_ops.data.backup import backup
+        from qdrant_ops.data.config import BackupConfig
+        from qdrant_ops.endpoints.uri import endpoint_from_uri
 
         _open_source(a)
         cfg = BackupConfig(
@@ -580,22 +581,23 @@ def worker(a: dict[str, Any]) -> dict[str, Any]:
         left_mb = (_after_kb() - rss.anon_baseline) / 1024
         out.update(seconds=t, backup_dir=rep.backup_dir, ok=rep.status == "ok", rss_left_after_mb=left_mb, **_rss_fields(rss))
     elif op == "verify_backup":
-        from qdrant_ops.verify import verify_backup
+        from qdrant_ops.data.verify import verify_backup
 
         t, rep, rss = _timed(lambda: verify_backup(a["backup_dir"]))
         out.update(seconds=t, ok=rep.status == "ok", **_rss_fields(rss))
     elif op == "verify_against":
-        from qdrant_ops.endpoints import open_endpoint
-        from qdrant_ops.verify import verify_against
+        from qdrant_ops.data.verify import verify_against
+        from qdrant_ops.endpoints.open import open_endpoint
 
         _open_source(a)
         live = open_endpoint(engine_uri(engine, a["source"]))
         t, rep, rss = _timed(lambda: verify_against(a["backup_dir"], live))
         out.update(seconds=t, ok=rep.status == "ok", **_rss_fields(rss))
     elif op == "restore":
-        from qdrant_ops.config import RestoreConfig, endpoint_from_uri
-        from qdrant_ops.endpoints import open_endpoint
-        from qdrant_ops.restore import restore
+        from qdrant_ops.data.config import RestoreConfig
+        from qdrant_ops.data.restore import restore
+        from qdrant_ops.endpoints.open import open_endpoint
+        from qdrant_ops.endpoints.uri import endpoint_from_uri
 
         open_endpoint(engine_uri(engine, a["target"])).info()
         cfg = RestoreConfig(target=endpoint_from_uri(engine_uri(engine, a["target"])), backup=a["backup_dir"])
@@ -658,8 +660,9 @@ def _raw_parquet(a: dict[str, Any]) -> dict[str, Any]:
 def _migrate_ours(a: dict[str, Any]) -> dict[str, Any]:
     """``qdrant-ops migrate`` with no transform, no pre-backup and no validation: the copy alone."""
     try:
-        from qdrant_ops.config import MigrateConfig, endpoint_from_uri
-        from qdrant_ops.migrate import migrate
+        from qdrant_ops.endpoints.uri import endpoint_from_uri
+        from qdrant_ops.migrate.config import MigrateConfig
+        from qdrant_ops.migrate.run import migrate
     except ImportError:
         return {"available": False}
     _open_source(a)

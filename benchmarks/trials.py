@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from datagen import make_collection  # noqa: E402
-from reliability import crash, corrupt  # noqa: E402
+from reliability import corrupt, crash  # noqa: E402
 
 
 def table(title: str, head: list[str], rows: list[list[object]]) -> None:
@@ -35,8 +35,8 @@ def table(title: str, head: list[str], rows: list[list[object]]) -> None:
 
 
 def crash_trials(args: argparse.Namespace, tmp: Path) -> list[list[object]]:
-    from qdrant_ops.endpoints import close_all
     from qdrant_ops.endpoints.archive import is_complete_backup
+    from qdrant_ops.endpoints.open import close_all
 
     store = tmp / "source"
     started = time.monotonic()
@@ -91,14 +91,15 @@ def crash_trials(args: argparse.Namespace, tmp: Path) -> list[list[object]]:
 def fault_trials(args: argparse.Namespace, tmp: Path) -> list[list[object]]:
     from qdrant_client import QdrantClient
 
-    from qdrant_ops.backup import backup
-    from qdrant_ops.config import BackupConfig, RestoreConfig, endpoint_from_uri
-    from qdrant_ops.endpoints import close_all, open_endpoint
+    from qdrant_ops.data.backup import backup
+    from qdrant_ops.data.config import BackupConfig, RestoreConfig
+    from qdrant_ops.data.restore import restore
+    from qdrant_ops.data.verify import verify_against
+    from qdrant_ops.endpoints.open import close_all, open_endpoint
     from qdrant_ops.endpoints.qdrant import QdrantEndpoint
+    from qdrant_ops.endpoints.uri import endpoint_from_uri
     from qdrant_ops.errors import QdrantOpsError
     from qdrant_ops.pipeline.retry import RetryPolicy
-    from qdrant_ops.restore import restore
-    from qdrant_ops.verify import verify_against
     from reliability.faults import FaultyClient
 
     rows: list[list[object]] = []
@@ -148,13 +149,13 @@ def migrate_fault_trials(args: argparse.Namespace, tmp: Path) -> list[list[objec
     two fresh sessions (local mode returns cosine vectors differently in the session that wrote)."""
     from qdrant_client import QdrantClient
 
-    from qdrant_ops.config import MigrateConfig
-    from qdrant_ops.endpoints import close_all
+    from qdrant_ops.endpoints.open import close_all
     from qdrant_ops.endpoints.qdrant import QdrantEndpoint
     from qdrant_ops.errors import QdrantOpsError
-    from qdrant_ops.migrate import migrate
+    from qdrant_ops.format.integrity import scan_digest
+    from qdrant_ops.migrate.config import MigrateConfig
+    from qdrant_ops.migrate.run import migrate
     from qdrant_ops.pipeline.retry import RetryPolicy
-    from qdrant_ops.integrity import scan_digest
     from reliability.faults import FaultyClient
 
     spath = str(tmp / "msource")
@@ -196,9 +197,10 @@ def migrate_fault_trials(args: argparse.Namespace, tmp: Path) -> list[list[objec
 
 
 def corruption_trials(args: argparse.Namespace, tmp: Path) -> list[list[object]]:
-    from qdrant_ops.backup import backup
-    from qdrant_ops.config import BackupConfig, endpoint_from_uri
-    from qdrant_ops.endpoints import close_all
+    from qdrant_ops.data.backup import backup
+    from qdrant_ops.data.config import BackupConfig
+    from qdrant_ops.endpoints.open import close_all
+    from qdrant_ops.endpoints.uri import endpoint_from_uri
 
     make_collection(":memory:", "c", "sparse", 2000)
     cfg = BackupConfig(source=endpoint_from_uri(":memory:"), backup_path=str(tmp / "cb"), batch_size=200,

@@ -37,7 +37,7 @@ def git(repo: Path, *args: str) -> str:
 @pytest.fixture(autouse=True)
 def _close_endpoints() -> object:
     """Every test starts with no open stores and an empty shared :memory: store."""
-    from qdrant_ops.endpoints import close_all
+    from qdrant_ops.endpoints.open import close_all
 
     close_all()
     yield

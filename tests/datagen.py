@@ -6,7 +6,7 @@ import random
 import uuid
 from typing import Any
 
-from qdrant_ops.endpoints import open_endpoint
+from qdrant_ops.endpoints.open import open_endpoint
 
 
 def _payload(rng: random.Random, i: int) -> dict[str, Any]:

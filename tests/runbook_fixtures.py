@@ -8,14 +8,12 @@ import hashlib
 import sys
 from pathlib import Path
 
-from qdrant_ops.config import endpoint_from_uri
-from qdrant_ops.demodata import create_demo_collections
-from qdrant_ops.demorepo import CLIENT_MODULE, write_repo
-from qdrant_ops.endpoints import open_endpoint
-from qdrant_ops.integrity import Digest
-from qdrant_ops.integrity import scan_digest
-
 from codebase.fixture_repos import git  # noqa: F401  (used by the runbook tests)
+from demo.data import create_demo_collections
+from demo.repo import CLIENT_MODULE, write_repo
+from qdrant_ops.endpoints.open import open_endpoint
+from qdrant_ops.endpoints.uri import endpoint_from_uri
+from qdrant_ops.format.integrity import Digest, scan_digest
 
 CLIENT = CLIENT_MODULE  # the shared Qdrant helper module of the demo repository
 

@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from datagen import make_collection
 
-from qdrant_ops.backup import backup
-from qdrant_ops.config import BackupConfig, endpoint_from_uri
-from qdrant_ops.endpoints import open_endpoint
+from datagen import make_collection
+from qdrant_ops.data.backup import backup
+from qdrant_ops.data.config import BackupConfig
 from qdrant_ops.endpoints.archive import PARTIAL_PREFIX, load_manifest, resolve_backup
 from qdrant_ops.endpoints.base import ScanPage
+from qdrant_ops.endpoints.open import open_endpoint
+from qdrant_ops.endpoints.uri import endpoint_from_uri
 from qdrant_ops.errors import CorruptBackupError, NotFoundError
 
 # These tests run ``--parallel N`` through the slice machinery on the embedded engines.
@@ -101,9 +102,9 @@ def test_killed_between_manifest_and_rename_is_finished_by_rerun(store_uri: str,
     partial = root / f"{PARTIAL_PREFIX}{done.name}"
     shutil.copytree(done, partial)
     shutil.rmtree(done)
-    from qdrant_ops.backup import _plan
-
     import json
+
+    from qdrant_ops.data.backup import _plan
 
     src = open_endpoint(store_uri)
     (partial / "plan.json").write_text(json.dumps(_plan(cfg, src, ["a"], 1), sort_keys=True))
@@ -122,7 +123,7 @@ def test_data_files_are_on_disk_before_the_checkpoint_names_them(
 ) -> None:
     """A resume skips the files its checkpoint names done, so each is fsynced (file and directory
     entry) first; the finished directory's rename and a tar's are made durable too."""
-    import qdrant_ops.backup as backup_mod
+    import qdrant_ops.data.backup as backup_mod
     import qdrant_ops.endpoints.archive as archive_mod
     from qdrant_ops.pipeline.checkpoint import Checkpoint
 
@@ -176,7 +177,7 @@ def test_a_full_file_is_closed_while_the_next_file_is_read(
     same queue, would never see."""
     import threading
 
-    import qdrant_ops.backup as backup_mod
+    import qdrant_ops.data.backup as backup_mod
 
     next_page_read = threading.Event()
     seen: dict[str, bool] = {}
@@ -233,8 +234,8 @@ def test_a_file_whose_close_fails_is_written_again_by_the_resume(
     next wait, the file is never recorded, and the resume writes it again."""
     import errno
 
-    import qdrant_ops.backup as backup_mod
-    from qdrant_ops.verify import verify_backup
+    import qdrant_ops.data.backup as backup_mod
+    from qdrant_ops.data.verify import verify_backup
 
     real_fsync = backup_mod.fsync_file
 

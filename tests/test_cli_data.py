@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from datagen import make_collection
 from typer.testing import CliRunner
 
+from datagen import make_collection
 from qdrant_ops.cli import app
 
 runner = CliRunner()
@@ -64,7 +64,7 @@ def test_backup_restore_verify_cli(store_uri: str, target_uri: str, tmp_path: Pa
 
 
 def test_verify_mismatch_exits_1(tmp_path: Path, target_uri: str) -> None:
-    from qdrant_ops.endpoints import open_endpoint
+    from qdrant_ops.endpoints.open import open_endpoint
 
     make_collection(":memory:", "a", "int-unnamed", n=50)
     code, out, err = run("backup", "--source", ":memory:", "--backup-path", str(tmp_path / "bk"))

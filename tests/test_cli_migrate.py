@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from datagen import make_collection
 from typer.testing import CliRunner
 
+from datagen import make_collection
 from qdrant_ops.cli import app
-from qdrant_ops.endpoints import close_all, open_endpoint
+from qdrant_ops.endpoints.open import close_all, open_endpoint
 
 runner = CliRunner()
 

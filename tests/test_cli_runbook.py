@@ -9,9 +9,8 @@ import yaml
 from typer.testing import CliRunner
 
 from qdrant_ops.cli import app
-from qdrant_ops.endpoints import close_all
-from qdrant_ops.runbook import load_runbook
-
+from qdrant_ops.endpoints.open import close_all
+from qdrant_ops.runbook.run import load_runbook
 from runbook_fixtures import file_bytes, make_repo, make_store, runbook_data
 
 runner = CliRunner()

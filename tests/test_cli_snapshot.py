@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from datagen import make_collection
 from typer.testing import CliRunner
 
+from datagen import make_collection
 from qdrant_ops.cli import app
-from qdrant_ops.endpoints import close_all
+from qdrant_ops.endpoints.open import close_all
 
 runner = CliRunner()
 

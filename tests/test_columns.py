@@ -8,12 +8,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from datagen import make_collection
 
-from qdrant_ops.codec import encode_columns, encode_points, has_long_digit_run
-from qdrant_ops.endpoints import open_endpoint
+from datagen import make_collection
 from qdrant_ops.endpoints.base import PageColumns, Point, ScanPage, SparseValue, VectorField, columns_from_records
-from qdrant_ops.integrity import digest_batch, digest_columns, scan_digest
+from qdrant_ops.endpoints.open import open_endpoint
+from qdrant_ops.format.columns import encode_columns, encode_points
+from qdrant_ops.format.integrity import digest_batch, digest_columns, scan_digest
+from qdrant_ops.format.payload import has_long_digit_run
 from qdrant_ops.pipeline.prefetch import scan_ahead
 from qdrant_ops.pipeline.scope import slice_count
 
@@ -150,9 +151,10 @@ def test_a_failed_background_parquet_write_fails_the_backup(
 ) -> None:
     import pyarrow.parquet as pq
 
-    from qdrant_ops.backup import backup
-    from qdrant_ops.config import BackupConfig, endpoint_from_uri
+    from qdrant_ops.data.backup import backup
+    from qdrant_ops.data.config import BackupConfig
     from qdrant_ops.endpoints.archive import PARTIAL_PREFIX
+    from qdrant_ops.endpoints.uri import endpoint_from_uri
 
     make_collection(":memory:", "w", "int-unnamed", n=300)
     calls: list[str] = []
@@ -206,7 +208,7 @@ def test_batch_and_point_writes_store_the_same_points() -> None:
 def test_clone_points_shares_nothing_a_step_could_change() -> None:
     import numpy as np
 
-    from qdrant_ops.transforms import clone_points
+    from qdrant_ops.migrate.transforms import clone_points
 
     original = Point(
         7,
@@ -265,7 +267,7 @@ def test_float_rows_are_packed_to_the_same_float32_bits_as_numpy() -> None:
 
     import numpy as np
 
-    from qdrant_ops.codec import _float_matrix, float_matrix_from_records
+    from qdrant_ops.format.vectors import _float_matrix, float_matrix_from_records
 
     rng = np.random.default_rng(3)
     rows = rng.standard_normal((50, 7)).tolist()
@@ -295,7 +297,7 @@ def test_float_rows_are_packed_to_the_same_float32_bits_as_numpy() -> None:
 
 
 def test_vectors_not_read_straight_from_records_fall_back() -> None:
-    from qdrant_ops.codec import float_matrix_from_records
+    from qdrant_ops.format.vectors import float_matrix_from_records
 
     recs = [SimpleNamespace(id=i, vector=[float(i)] * 7, payload={}) for i in range(5)]
     assert float_matrix_from_records(recs, 7).tolist() == [[float(i)] * 7 for i in range(5)]  # type: ignore[union-attr]
@@ -335,7 +337,7 @@ def test_a_page_of_records_encodes_the_same_batch_either_way() -> None:
 def test_dense_column_of_float_lists_matches_numpy_rows() -> None:
     import numpy as np
 
-    from qdrant_ops.codec import _dense_array
+    from qdrant_ops.format.vectors import _dense_array
 
     rows = np.random.default_rng(4).standard_normal((20, 5)).astype(np.float32)
     a = _dense_array(rows.tolist(), 5)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qdrant_ops.config import BackupConfig, RestoreConfig, load_verb_config
+from qdrant_ops.config.verbs import load_verb_config
+from qdrant_ops.data.config import BackupConfig, RestoreConfig
 from qdrant_ops.errors import ConfigError
 
 PLAN_BACKUP = {
@@ -112,8 +113,9 @@ def test_unset_variable_in_required_field_names_variable_key_and_file(tmp_path: 
     cfg = load_verb_config("restore", file=f, env={})
     assert isinstance(cfg, RestoreConfig) and cfg.rename == {}
     f.write_text('{"target": {"url": "${TARGET_URL}"}}')
-    from qdrant_ops.config import EndpointConfig, load_config
-    from qdrant_ops.config import Model
+    from qdrant_ops.config.base import Model
+    from qdrant_ops.config.loading import load_config
+    from qdrant_ops.endpoints.uri import EndpointConfig
 
     class Needs(Model):
         url: str

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from datagen import make_collection
 
-from qdrant_ops.backup import backup
-from qdrant_ops.config import BackupConfig, RestoreConfig, endpoint_from_uri
+from datagen import make_collection
+from qdrant_ops.data.backup import backup
+from qdrant_ops.data.config import BackupConfig, RestoreConfig
+from qdrant_ops.data.restore import restore
+from qdrant_ops.data.verify import verify_backup
+from qdrant_ops.endpoints.uri import endpoint_from_uri
 from qdrant_ops.errors import CorruptBackupError
-from qdrant_ops.restore import restore
-from qdrant_ops.verify import verify_backup
 
 
 @pytest.fixture

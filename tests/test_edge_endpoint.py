@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from datagen import make_collection
 
-from qdrant_ops.endpoints import close_all, open_endpoint
+from datagen import make_collection
 from qdrant_ops.endpoints.base import CollectionSpec, Point
-from qdrant_ops.endpoints.edge import SIDECAR, EdgeEndpoint, advise_scan
+from qdrant_ops.endpoints.edge.endpoint import SIDECAR, EdgeEndpoint, advise_scan
+from qdrant_ops.endpoints.open import close_all, open_endpoint
 from qdrant_ops.endpoints.qdrant import spec_to_create_kwargs
 from qdrant_ops.errors import NotFoundError, TargetExistsError, UnsupportedError, UsageError
 
@@ -116,7 +116,7 @@ def test_scan_slices_are_disjoint_and_resume_exactly(tmp_path: Path) -> None:
 
 
 def test_an_exact_count_and_optimize_hand_the_engines_freed_memory_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import qdrant_ops.endpoints.edge as edge
+    import qdrant_ops.endpoints.edge.endpoint as edge
 
     calls: list[int] = []
     monkeypatch.setattr(edge, "release_free_heap", lambda: calls.append(1) or True)

@@ -9,17 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from datagen import SHAPES, make_collection
 from typer.testing import CliRunner
 
-from qdrant_ops.backup import backup
+from datagen import SHAPES, make_collection
 from qdrant_ops.cli import app
-from qdrant_ops.compare import payload_equal
-from qdrant_ops.config import BackupConfig, RestoreConfig, endpoint_from_uri
-from qdrant_ops.endpoints import open_endpoint
+from qdrant_ops.data.backup import backup
+from qdrant_ops.data.config import BackupConfig, RestoreConfig
+from qdrant_ops.data.restore import restore
+from qdrant_ops.data.verify import verify_against, verify_backup, verify_live
 from qdrant_ops.endpoints.archive import load_manifest
-from qdrant_ops.restore import restore
-from qdrant_ops.verify import verify_against, verify_backup, verify_live
+from qdrant_ops.endpoints.open import open_endpoint
+from qdrant_ops.endpoints.uri import endpoint_from_uri
+from qdrant_ops.format.compare import payload_equal
 
 PAIRS = [("edge", "local"), ("local", "edge"), ("edge", "edge")]
 

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from datagen import make_collection
 
-from qdrant_ops.backup import backup
-from qdrant_ops.config import BackupConfig, endpoint_from_uri
-from qdrant_ops.endpoints import open_endpoint
+from datagen import make_collection
+from qdrant_ops.data.backup import backup
+from qdrant_ops.data.config import BackupConfig
 from qdrant_ops.endpoints.base import ScanPage
+from qdrant_ops.endpoints.open import open_endpoint
+from qdrant_ops.endpoints.uri import endpoint_from_uri
 from qdrant_ops.pipeline.gcpolicy import BULK_THRESHOLD, bulk, bulk_gc
 
 
@@ -109,9 +110,10 @@ def test_backup_and_restore_stream_with_the_bulk_threshold(tmp_path: Path) -> No
 
 
 def test_every_data_verb_is_wrapped() -> None:
-    from qdrant_ops.migrate import migrate, validate
-    from qdrant_ops.restore import restore
-    from qdrant_ops.verify import verify, verify_against, verify_backup, verify_live
+    from qdrant_ops.data.restore import restore
+    from qdrant_ops.data.verify import verify, verify_against, verify_backup, verify_live
+    from qdrant_ops.migrate.run import migrate
+    from qdrant_ops.migrate.validate import validate
 
     for verb in (backup, restore, migrate, validate, verify, verify_backup, verify_against, verify_live):
         assert getattr(verb, "__wrapped__", None) is not None, verb.__name__

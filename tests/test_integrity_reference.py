@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 import xxhash
 
-from qdrant_ops.codec import batch_ids, dense_matrix, encode_points
 from qdrant_ops.endpoints.base import Point, SparseValue, VectorField
-from qdrant_ops.integrity import MOD, Digest, digest_batch
+from qdrant_ops.format.columns import batch_ids, encode_points
+from qdrant_ops.format.integrity import MOD, Digest, digest_batch
+from qdrant_ops.format.vectors import dense_matrix
 
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from datagen import SHAPES, make_collection
 
-from qdrant_ops.config import MigrateConfig
-from qdrant_ops.endpoints import open_endpoint
+from datagen import SHAPES, make_collection
+from qdrant_ops.data.verify import verify_live
+from qdrant_ops.endpoints.open import open_endpoint
 from qdrant_ops.errors import ConfigError, PlanChangedError, TargetExistsError
-from qdrant_ops.migrate import migrate
-from qdrant_ops.verify import verify_live
+from qdrant_ops.migrate.config import MigrateConfig
+from qdrant_ops.migrate.run import migrate
 
 # These tests run ``--parallel N`` through the slice machinery on the embedded engines.
 pytestmark = pytest.mark.usefixtures("sliced_local_mode")

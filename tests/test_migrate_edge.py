@@ -16,13 +16,14 @@ import pytest
 from typer.testing import CliRunner
 
 from qdrant_ops.cli import app
-from qdrant_ops.config import MigrateConfig
-from qdrant_ops.endpoints import close_all, open_endpoint
 from qdrant_ops.endpoints.base import CollectionSpec, Point
-from qdrant_ops.endpoints.edge import EdgeEndpoint
-from qdrant_ops.migrate import migrate, validate
-from qdrant_ops.transforms import Transformer
-from qdrant_ops.validation import compare_points, expected_points
+from qdrant_ops.endpoints.edge.endpoint import EdgeEndpoint
+from qdrant_ops.endpoints.open import close_all, open_endpoint
+from qdrant_ops.migrate.config import MigrateConfig
+from qdrant_ops.migrate.run import migrate
+from qdrant_ops.migrate.transforms import Transformer
+from qdrant_ops.migrate.validate import validate
+from qdrant_ops.migrate.validation import compare_points, expected_points
 
 N = 300
 INDEXED = {"hnsw_config": {"m": 16, "ef_construct": 100, "full_scan_threshold": 1}}

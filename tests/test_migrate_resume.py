@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from datagen import make_collection
 
-from qdrant_ops.config import MigrateConfig
-from qdrant_ops.cutover import rollback_alias, switch_alias
-from qdrant_ops.endpoints import open_endpoint
+from datagen import make_collection
 from qdrant_ops.endpoints.base import Point
+from qdrant_ops.endpoints.open import open_endpoint
 from qdrant_ops.errors import NotFoundError, PlanChangedError
-from qdrant_ops.migrate import migrate
+from qdrant_ops.migrate.config import MigrateConfig
+from qdrant_ops.migrate.cutover import rollback_alias, switch_alias
+from qdrant_ops.migrate.run import migrate
 from qdrant_ops.pipeline.retry import RetryPolicy
 
 # These tests run ``--parallel N`` through the slice machinery on the embedded engines.

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 from datagen import make_collection
-
-from qdrant_ops.backup import backup
-from qdrant_ops.config import BackupConfig, endpoint_from_uri
-from qdrant_ops.endpoints import open_endpoint
+from qdrant_ops.data.backup import backup
+from qdrant_ops.data.config import BackupConfig
 from qdrant_ops.endpoints.archive import load_manifest
+from qdrant_ops.endpoints.open import open_endpoint
+from qdrant_ops.endpoints.uri import endpoint_from_uri
 
 
 def test_duckdb_reads_backup_files(tmp_path: Path) -> None:

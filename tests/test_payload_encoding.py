@@ -6,19 +6,18 @@ import json
 import math
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import pyarrow as pa
-
-from qdrant_ops.codec import (
+from qdrant_ops.format.columns import text_array
+from qdrant_ops.format.payload import (
     canonical_payloads,
     decode_payload_column,
     decode_payloads_checked,
     encode_payload,
     encode_payloads_raw,
-    text_array,
 )
 
 _REF = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
@@ -160,7 +159,7 @@ def test_a_column_text_that_is_not_one_value_raises_as_before() -> None:
 def test_column_decoding_of_a_slice_reads_only_its_rows(
     start: int, length: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import qdrant_ops.codec as codec
+    import qdrant_ops.format.payload as codec
 
     def no_fallback(texts: Any) -> Any:
         raise AssertionError("the column path fell back to parsing Python strings")

@@ -6,14 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-from datagen import SHAPES, make_collection
 
-from qdrant_ops.backup import backup
-from qdrant_ops.config import BackupConfig, RestoreConfig, endpoint_from_uri
-from qdrant_ops.endpoints import open_endpoint
+from datagen import SHAPES, make_collection
+from qdrant_ops.data.backup import backup
+from qdrant_ops.data.config import BackupConfig, RestoreConfig
+from qdrant_ops.data.restore import restore
+from qdrant_ops.data.verify import verify_against, verify_backup, verify_live
 from qdrant_ops.endpoints.archive import load_manifest
-from qdrant_ops.restore import restore
-from qdrant_ops.verify import verify_against, verify_backup, verify_live
+from qdrant_ops.endpoints.open import open_endpoint
+from qdrant_ops.endpoints.uri import endpoint_from_uri
 
 # These tests run ``--parallel N`` through the slice machinery on the embedded engines.
 pytestmark = pytest.mark.usefixtures("sliced_local_mode")

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from qdrant_ops.endpoints import close_all
+from qdrant_ops.endpoints.open import close_all
 from qdrant_ops.errors import PlanChangedError
-from qdrant_ops.runbook import rollback_run, run_runbook
-from qdrant_ops.runbook_model import Runbook
-from qdrant_ops.runs import list_runs, load_state
-
+from qdrant_ops.runbook.model import Runbook
+from qdrant_ops.runbook.run import rollback_run, run_runbook
+from qdrant_ops.runbook.runs import list_runs, load_state
 from runbook_fixtures import file_bytes, git, make_repo, make_store, runbook_data, store_digests, tree_digest
 
 

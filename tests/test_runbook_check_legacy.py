@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from qdrant_ops.check_legacy import check_legacy, module_names
-from qdrant_ops.config import VERBS
+from qdrant_ops.code.check_legacy import check_legacy, module_names
+from qdrant_ops.config.verbs import VERBS
 from qdrant_ops.errors import UnsupportedError
-from qdrant_ops.runbook import run_runbook
-from qdrant_ops.runbook_model import CheckLegacyConfig, Runbook
+from qdrant_ops.runbook.model import CheckLegacyConfig, Runbook
+from qdrant_ops.runbook.run import run_runbook
 
 
 def test_removed_modules_from_a_consolidation_report(tmp_path: Path) -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from datagen import make_collection
-
-from qdrant_ops.config import MigrateConfig
-from qdrant_ops.migrate import migrate
-from qdrant_ops.runbook import default_collections
-from qdrant_ops.runbook_model import Runbook
+from qdrant_ops.migrate.config import MigrateConfig
+from qdrant_ops.migrate.run import migrate
+from qdrant_ops.runbook.model import Runbook
+from qdrant_ops.runbook.run import default_collections
 
 
 def test_default_collections_skip_migration_targets(tmp_path: Path) -> None:

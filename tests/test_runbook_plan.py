@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qdrant_ops.planfile import PhaseUpdate, plan_update, update_text, write_plan
+from qdrant_ops.runbook.planfile import PhaseUpdate, plan_update, update_text, write_plan
 
 PLAN = (
     "# Plan\r\n\r\n## 7.1 Data migration\r\n\r\n- [ ] Back up (backup)\r\n- [ ] Migrate data\r\n"
@@ -52,7 +52,7 @@ def test_update_is_idempotent_and_other_lines_byte_identical(tmp_path: Path) -> 
 
 
 def test_dry_run_diff_shows_the_change() -> None:
-    from qdrant_ops.planfile import PlanChange
+    from qdrant_ops.runbook.planfile import PlanChange
 
     new, _, _ = update_text(PLAN, _up())
     diff = PlanChange(path=Path("PLAN.md"), old=PLAN, new=new).diff()

@@ -8,11 +8,11 @@ import types
 from pathlib import Path
 from typing import Any
 
-import datagen
 import pytest
 
+import datagen
 import qdrant_ops.endpoints.qdrant as qmod
-from qdrant_ops.endpoints import open_endpoint
+from qdrant_ops.endpoints.open import open_endpoint
 from qdrant_ops.pipeline.retry import retrying_scan
 
 
@@ -107,8 +107,9 @@ def test_backup_drops_each_page_before_reading_the_next(
 ) -> None:
     import sys
 
-    from qdrant_ops.backup import backup
-    from qdrant_ops.config import BackupConfig, endpoint_from_uri
+    from qdrant_ops.data.backup import backup
+    from qdrant_ops.data.config import BackupConfig
+    from qdrant_ops.endpoints.uri import endpoint_from_uri
 
     monkeypatch.setattr(qmod, "ID_CHUNK", 20)
     monkeypatch.setattr(qmod, "BY_IDS_MIN_PAGES", 0 if by_ids else 10**9)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from qdrant_ops.endpoints.uri import endpoint_from_uri
 from qdrant_ops.errors import IntegrityError, NotFoundError, UnsupportedError
-from qdrant_ops.snapshot import peer_rest_urls, refuse_embedded
-from qdrant_ops.snapshot_http import download, rest_base, snapshot_path, upload_url
-from qdrant_ops.config import endpoint_from_uri
+from qdrant_ops.snapshot.commands import peer_rest_urls, refuse_embedded
+from qdrant_ops.snapshot.http import download, rest_base, snapshot_path, upload_url
 
 SEEN_HEADERS: list[dict[str, str]] = []
 

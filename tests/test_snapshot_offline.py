@@ -9,15 +9,16 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from datagen import make_collection
 
-from qdrant_ops.backup import backup
-from qdrant_ops.config import BackupConfig, endpoint_from_uri
-from qdrant_ops.endpoints import close_all, open_endpoint
+from datagen import make_collection
+from qdrant_ops.data.backup import backup
+from qdrant_ops.data.config import BackupConfig
+from qdrant_ops.data.verify import verify_against, verify_backup
 from qdrant_ops.endpoints.archive import check_file, load_manifest
+from qdrant_ops.endpoints.open import close_all, open_endpoint
+from qdrant_ops.endpoints.uri import endpoint_from_uri
 from qdrant_ops.errors import CorruptBackupError, UnsupportedError
-from qdrant_ops.snapshot_offline import classify, collection_name_of, convert_snapshot, inspect_snapshot
-from qdrant_ops.verify import verify_against, verify_backup
+from qdrant_ops.snapshot.offline import classify, collection_name_of, convert_snapshot, inspect_snapshot
 
 
 def _edge_backup_with_snapshot(tmp_path: Path, shape: str = "sparse", n: int = 150) -> tuple[Path, Path]:
@@ -115,8 +116,8 @@ def test_verify_checks_native_snapshot_files(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from qdrant_ops.cli import app
-    from qdrant_ops.config import RestoreConfig
-    from qdrant_ops.restore import restore
+    from qdrant_ops.data.config import RestoreConfig
+    from qdrant_ops.data.restore import restore
 
     root, snap = _edge_backup_with_snapshot(tmp_path, shape="int-unnamed", n=80)
     good = verify_backup(str(root))

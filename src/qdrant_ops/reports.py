@@ -7,7 +7,6 @@ it; the Markdown is the same content for people. Secrets are masked in both.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from qdrant_ops import __version__
+from qdrant_ops._fs import atomic_write_text
 from qdrant_ops.secrets import redact_data
 
 SCHEMA_VERSION = 1
@@ -139,40 +139,3 @@ def write_report(report: Report, path: str | Path) -> tuple[Path, Path]:
     atomic_write_text(json_path, json.dumps(report.to_json_data(), indent=2, ensure_ascii=False) + "\n")
     atomic_write_text(md_path, report.to_markdown())
     return json_path, md_path
-
-
-def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename, both made durable: the
-    file's data before the rename, the directory entry after it."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def fsync_file(path: Path) -> None:
-    """Flush a closed file's data to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(path: Path) -> None:
-    """Flush a directory's entries (a file created or renamed in it) to disk, where the platform
-    can open a directory for that; elsewhere this does nothing."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems refuse fsync on a directory
-    finally:
-        os.close(fd)

@@ -6,7 +6,7 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-from qdrant_ops.demorepo import CLIENT_MODULE, write_files, write_repo
+from demo.repo import CLIENT_MODULE, write_files, write_repo
 
 HELPER = CLIENT_MODULE  # the shared Qdrant helper module of the demo repository
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from qdrant_ops.demorepo import write_files
+from demo.repo import write_files
 
 from .fixture_repos import git
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from qdrant_ops.codebase.clients import scan_repository
-from qdrant_ops.codebase.duplicates import find_groups, similarity, tokens
-from qdrant_ops.codebase.index import RepoIndex
-from qdrant_ops.consolidate import consolidate_clients, restore_consolidation
+from qdrant_ops.code.consolidate.clients import scan_repository
+from qdrant_ops.code.consolidate.duplicates import find_groups, similarity, tokens
+from qdrant_ops.code.consolidate.run import consolidate_clients, restore_consolidation
+from qdrant_ops.code.index import RepoIndex
 
 from .fixture_repos import HELPER, REFORMATTED, REQUESTS_CLIENT, git, make_repo, snapshot
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qdrant_ops.codebase.index import RepoIndex
+from qdrant_ops.code.index import RepoIndex
 
 
 def write(root: Path, files: dict[str, str]) -> Path:

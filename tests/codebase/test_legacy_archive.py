@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from qdrant_ops.cleanup import cleanup_legacy
-from qdrant_ops.config import CleanupConfig
+from qdrant_ops.code.cleanup.run import cleanup_legacy
+from qdrant_ops.code.config import CleanupConfig
 from qdrant_ops.errors import NotFoundError, TargetExistsError, UsageError
 
 from .legacy_fixtures import FILES, git, make_repo, snapshot
@@ -308,7 +308,7 @@ def test_restore_refuses_a_file_changed_where_it_was_edited(repo: Path) -> None:
 def test_a_failure_half_way_undoes_everything(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_git: bool
 ) -> None:
-    import qdrant_ops.cleanup as cleanup_mod
+    import qdrant_ops.code.cleanup.run as cleanup_mod
 
     repo = make_repo(tmp_path / "r", with_git=with_git)
     (repo / "tools").mkdir()

@@ -6,8 +6,8 @@ import codecs
 
 import pytest
 
-from qdrant_ops.codebase.references import ReferenceScanner, Target, apply_hits, file_kind
-from qdrant_ops.codebase.textfiles import decode
+from qdrant_ops.code.cleanup.references import ReferenceScanner, Target, apply_hits, file_kind
+from qdrant_ops.code.textfiles import decode
 
 NEW = "legacy/python-scripts/scripts/sync_qdrant.py"
 

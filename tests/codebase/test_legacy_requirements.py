@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib.metadata as md
 
-from qdrant_ops.codebase.distributions import DEFAULT_ALLOW_LIST, distributions_for, is_allowed
-from qdrant_ops.codebase.prune import ImportUse, find_requirement_files, plan_prune
-from qdrant_ops.codebase.requirements import (
+from qdrant_ops.code.cleanup.distributions import DEFAULT_ALLOW_LIST, distributions_for, is_allowed
+from qdrant_ops.code.cleanup.prune import ImportUse, find_requirement_files, plan_prune
+from qdrant_ops.code.cleanup.requirements import (
     parse_pyproject,
     parse_requirements,
     pyproject_still_valid,
@@ -120,7 +120,7 @@ def test_allow_list_patterns() -> None:
 def _plan(req: str, archived: list[str], remaining: list[str], texts: dict[str, str] | None = None,
           allow: tuple[str, ...] = DEFAULT_ALLOW_LIST):  # type: ignore[no-untyped-def]
     rf = parse_requirements("requirements.txt", req)
-    from qdrant_ops.codebase.references import file_kind
+    from qdrant_ops.code.cleanup.references import file_kind
 
     return plan_prune(
         [rf],

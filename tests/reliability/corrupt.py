@@ -9,12 +9,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from qdrant_ops.config import RestoreConfig, endpoint_from_uri
-from qdrant_ops.endpoints import close_all
+from qdrant_ops.data.config import RestoreConfig
+from qdrant_ops.data.restore import restore
+from qdrant_ops.data.verify import verify_backup
 from qdrant_ops.endpoints.archive import MANIFEST
+from qdrant_ops.endpoints.open import close_all
+from qdrant_ops.endpoints.uri import endpoint_from_uri
 from qdrant_ops.errors import QdrantOpsError
-from qdrant_ops.restore import restore
-from qdrant_ops.verify import verify_backup
 
 KINDS = ["flip", "truncate", "delete", "manifest-count", "manifest-hash", "manifest-path", "swap"]
 

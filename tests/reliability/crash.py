@@ -22,9 +22,7 @@ from typing import Any
 
 from qdrant_ops.endpoints.archive import MANIFEST, PARTIAL_PREFIX, is_complete_backup, load_manifest
 from qdrant_ops.errors import QdrantOpsError
-from qdrant_ops.integrity import Digest
-from qdrant_ops.integrity import scan_digest
-
+from qdrant_ops.format.integrity import Digest, scan_digest
 
 # The real command, with ``--parallel N`` slicing the embedded store as it slices a server's
 # collection (qdrant-ops scans local mode in one stream: see ``pipeline/scope.py``), so a kill
@@ -253,7 +251,7 @@ def migrate_trial(
     A kill that leaves the state file behind left unfinished work: the target must then not pass
     ``verify`` against the source (it is not passed off as complete) and the rerun must resume it.
     """
-    from qdrant_ops.migrate import STATE_FILE
+    from qdrant_ops.migrate.run import STATE_FILE
 
     target = str(work / "target")
     args = migrate_args(source, target, work, parallel, batch_size)

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from qdrant_ops.cli import app
-from qdrant_ops.config import BackupConfig, CleanupConfig, RestoreConfig, VerifyConfig
+from qdrant_ops.code.config import CleanupConfig
+from qdrant_ops.data.config import BackupConfig, RestoreConfig, VerifyConfig
 
 KEYS = sorted(
     set(BackupConfig.model_fields) | set(RestoreConfig.model_fields) | set(VerifyConfig.model_fields)
@@ -143,7 +144,7 @@ def fuzz_cli(n: int, tmp: Path) -> Tally:
             tally.judge(argv, _invoke(argv), {0, 1, 2, 3, 4})
         finally:
             os.chdir(cwd)
-            from qdrant_ops.endpoints import close_all
+            from qdrant_ops.endpoints.open import close_all
 
             close_all()
 
@@ -186,7 +187,7 @@ def fuzz_manifests(n: int, tmp: Path, make_backup: Callable[[Path], Path]) -> Ta
         (copy / "manifest.json").write_text(json.dumps(data))
         for argv in (["verify", str(copy)], ["restore", str(copy), "--target", ":memory:"]):
             tally.judge(argv, _invoke(argv), {0, 1, 2, 3, 4})
-            from qdrant_ops.endpoints import close_all
+            from qdrant_ops.endpoints.open import close_all
 
             close_all()
 
@@ -199,9 +200,10 @@ def _small_backup(where: Path) -> Path:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from datagen import make_collection
-    from qdrant_ops.backup import backup
-    from qdrant_ops.config import BackupConfig, endpoint_from_uri
-    from qdrant_ops.endpoints import close_all
+    from qdrant_ops.data.backup import backup
+    from qdrant_ops.data.config import BackupConfig
+    from qdrant_ops.endpoints.open import close_all
+    from qdrant_ops.endpoints.uri import endpoint_from_uri
 
     close_all()
     make_collection(":memory:", "c", "sparse", 50)

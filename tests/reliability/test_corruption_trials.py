@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from datagen import make_collection
-from qdrant_ops.backup import backup
-from qdrant_ops.config import BackupConfig, endpoint_from_uri
+from qdrant_ops.data.backup import backup
+from qdrant_ops.data.config import BackupConfig
+from qdrant_ops.endpoints.uri import endpoint_from_uri
 from reliability.corrupt import KINDS, corrupt, refused
 
 

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 
 from datagen import make_collection
-from qdrant_ops.endpoints import close_all
 from qdrant_ops.endpoints.archive import is_complete_backup
+from qdrant_ops.endpoints.open import close_all
 from reliability.crash import (
     Content,
     backup_config,
     backup_content,
     backup_trial,
-    cli,
     clear,
+    cli,
     fresh_copy,
     migrate_args,
     migrate_trial,

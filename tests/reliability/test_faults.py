@@ -8,17 +8,19 @@ import pytest
 from qdrant_client import QdrantClient
 
 from datagen import make_collection
-from qdrant_ops.backup import backup
-from qdrant_ops.config import BackupConfig, MigrateConfig, RestoreConfig, endpoint_from_uri
-from qdrant_ops.endpoints import close_all, open_endpoint
+from qdrant_ops.data.backup import backup
+from qdrant_ops.data.config import BackupConfig, RestoreConfig
+from qdrant_ops.data.restore import restore
+from qdrant_ops.data.verify import verify_against, verify_live
 from qdrant_ops.endpoints.archive import load_manifest
+from qdrant_ops.endpoints.open import close_all, open_endpoint
 from qdrant_ops.endpoints.qdrant import QdrantEndpoint
+from qdrant_ops.endpoints.uri import endpoint_from_uri
 from qdrant_ops.errors import PartialError
-from qdrant_ops.integrity import scan_digest
-from qdrant_ops.migrate import STATE_FILE, migrate
+from qdrant_ops.format.integrity import scan_digest
+from qdrant_ops.migrate.config import MigrateConfig
+from qdrant_ops.migrate.run import STATE_FILE, migrate
 from qdrant_ops.pipeline.retry import RetryPolicy
-from qdrant_ops.restore import restore
-from qdrant_ops.verify import verify_against, verify_live
 from reliability.faults import FaultyClient, terminal_error
 
 # These tests run ``--parallel N`` through the slice machinery on the embedded engines.
@@ -161,7 +163,7 @@ def test_migrate_terminal_error_exit_4_dead_letter(tmp_path: Path, monkeypatch: 
     import pyarrow.parquet as pq
     from typer.testing import CliRunner
 
-    import qdrant_ops.migrate as migrate_mod
+    import qdrant_ops.migrate.run as migrate_mod
     from qdrant_ops.cli import app
 
     store = str(tmp_path / "src")

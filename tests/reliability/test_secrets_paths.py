@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from datagen import make_collection
-from qdrant_ops.endpoints import close_all
 from qdrant_ops.endpoints.archive import extract_tar, is_complete_backup, load_manifest
+from qdrant_ops.endpoints.open import close_all
 from qdrant_ops.errors import CorruptBackupError
 
 KEY = "sk-reliability-SECRET-4f9a2c"
@@ -73,8 +73,9 @@ def test_api_key_never_written(tmp_path: Path, how: str) -> None:
 def test_backup_files_are_owner_only(tmp_path: Path) -> None:
     make_collection(":memory:", "c", "sparse", 300)
     close_all(keep_memory=True)
-    from qdrant_ops.backup import backup
-    from qdrant_ops.config import BackupConfig, endpoint_from_uri
+    from qdrant_ops.data.backup import backup
+    from qdrant_ops.data.config import BackupConfig
+    from qdrant_ops.endpoints.uri import endpoint_from_uri
 
     bdir = Path(backup(BackupConfig(source=endpoint_from_uri(":memory:"), backup_path=str(tmp_path / "b"),
                                     rows_per_file=100)).backup_dir)
@@ -84,8 +85,9 @@ def test_backup_files_are_owner_only(tmp_path: Path) -> None:
 
 def test_manifest_paths_outside_are_refused(tmp_path: Path) -> None:
     make_collection(":memory:", "c", "int-unnamed", 100)
-    from qdrant_ops.backup import backup
-    from qdrant_ops.config import BackupConfig, endpoint_from_uri
+    from qdrant_ops.data.backup import backup
+    from qdrant_ops.data.config import BackupConfig
+    from qdrant_ops.endpoints.uri import endpoint_from_uri
 
     bdir = Path(backup(BackupConfig(source=endpoint_from_uri(":memory:"), backup_path=str(tmp_path / "b"))).backup_dir)
     data = json.loads((bdir / "manifest.json").read_text())
@@ -230,7 +232,7 @@ main()
 
 
 def test_second_migrate_on_same_state_refused(tmp_path: Path) -> None:
-    from qdrant_ops.migrate import STATE_FILE
+    from qdrant_ops.migrate.run import STATE_FILE
 
     store = tmp_path / "store"
     make_collection(str(store), "c", "int-unnamed", 300)
@@ -245,7 +247,7 @@ def test_second_migrate_on_same_state_refused(tmp_path: Path) -> None:
         assert r.returncode == 2, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and "in use by another qdrant-ops run" in r.stderr, r.stderr
         assert not state.exists(), "the refused run wrote migration state"
-        from qdrant_ops.endpoints import open_endpoint
+        from qdrant_ops.endpoints.open import open_endpoint
 
         assert open_endpoint(str(tmp_path / "target")).list_collections() == [], "the refused run wrote"
         close_all()

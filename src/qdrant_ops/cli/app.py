@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from qdrant_ops.config import endpoint_from_uri
+from qdrant_ops.endpoints.uri import endpoint_from_uri
 from qdrant_ops.errors import EXIT_USAGE, QdrantOpsError
 from qdrant_ops.progress import NullProgress, ProgressSink, RichProgress
 from qdrant_ops.reports import Report, write_report
@@ -152,7 +152,7 @@ def handle_errors(fn: F) -> F:
             err_line(f"unexpected {type(exc).__name__}: {first} (rerun with --debug for details)")
             raise typer.Exit(EXIT_INTERNAL) from None
         finally:
-            from qdrant_ops.endpoints import close_all
+            from qdrant_ops.endpoints.open import close_all
 
             close_all(keep_memory=True)
 

@@ -8,7 +8,8 @@ from typing import Any
 import typer
 
 from qdrant_ops.cli.app import app, echo, finish, handle_errors, set_verbose, split_csv, state
-from qdrant_ops.config import CleanupConfig, load_verb_config
+from qdrant_ops.code.config import CleanupConfig
+from qdrant_ops.config.verbs import load_verb_config
 from qdrant_ops.errors import UsageError
 
 
@@ -75,7 +76,7 @@ def cleanup_legacy(
     if not isinstance(cfg, CleanupConfig):  # pragma: no cover - the registry maps the verb
         raise UsageError("cleanup-legacy has no config model")
     set_verbose(cfg.verbose)
-    from qdrant_ops.cleanup import cleanup_legacy as run
+    from qdrant_ops.code.cleanup.run import cleanup_legacy as run
 
     result = run(cfg)
     if not state.quiet:

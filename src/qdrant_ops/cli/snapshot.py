@@ -8,8 +8,9 @@ from typing import Any
 import typer
 
 from qdrant_ops.cli.app import CONFIG_HELP, REPORT_HELP, app, endpoint_flags, finish, handle_errors, split_csv
-from qdrant_ops.config import SnapshotConfig, load_verb_config
+from qdrant_ops.config.verbs import load_verb_config
 from qdrant_ops.errors import UsageError
+from qdrant_ops.snapshot.config import SnapshotConfig
 
 snapshot_app = typer.Typer(
     help="Qdrant's native snapshots: create, list, download, delete and restore them on a server "
@@ -48,7 +49,7 @@ def create(
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
 ) -> None:
     """Create native snapshots of collections on every node (optionally per shard, downloaded)."""
-    from qdrant_ops.snapshot import create_snapshots
+    from qdrant_ops.snapshot.commands import create_snapshots
 
     cfg = _cfg(url, api_key, config, collections=split_csv(collections), nodes=node or None, shards=shards, download=download, output=output, delete_after_download=delete_after_download)
     finish(create_snapshots(cfg), report)
@@ -66,7 +67,7 @@ def list_(
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
 ) -> None:
     """List the snapshots of collections on every node, with sizes and checksums."""
-    from qdrant_ops.snapshot import list_snapshots
+    from qdrant_ops.snapshot.commands import list_snapshots
 
     cfg = _cfg(url, api_key, config, collections=split_csv(collections), nodes=node or None, shards=shards)
     finish(list_snapshots(cfg), report)
@@ -86,7 +87,7 @@ def download(
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
 ) -> None:
     """Stream a snapshot to disk and check its sha256 against the server's checksum."""
-    from qdrant_ops.snapshot import download_snapshot
+    from qdrant_ops.snapshot.commands import download_snapshot
 
     cfg = _cfg(url, api_key, config, nodes=node or None, output=output)
     finish(download_snapshot(cfg, collection, name, shard), report)
@@ -105,7 +106,7 @@ def delete(
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
 ) -> None:
     """Delete a snapshot from every node that holds it."""
-    from qdrant_ops.snapshot import delete_snapshot
+    from qdrant_ops.snapshot.commands import delete_snapshot
 
     cfg = _cfg(url, api_key, config, nodes=node or None)
     finish(delete_snapshot(cfg, collection, name, shard), report)
@@ -126,7 +127,7 @@ def restore(
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
 ) -> None:
     """Recover a collection from a snapshot file or URL, with priority and checksum."""
-    from qdrant_ops.snapshot import restore_snapshot
+    from qdrant_ops.snapshot.commands import restore_snapshot
 
     cfg = _cfg(url, api_key, config, nodes=node or None, priority=priority, checksum=checksum)
     finish(restore_snapshot(cfg, collection, location, shard), report)
@@ -140,7 +141,7 @@ def inspect(
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
 ) -> None:
     """Open a snapshot offline through Qdrant Edge; print its config, segments and points."""
-    from qdrant_ops.snapshot_offline import inspect_snapshot
+    from qdrant_ops.snapshot.offline import inspect_snapshot
 
     finish(inspect_snapshot(file, collection=collection), report)
 
@@ -155,6 +156,6 @@ def convert(
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
 ) -> None:
     """Turn a snapshot into a logical Parquet backup with a manifest, without a server."""
-    from qdrant_ops.snapshot_offline import convert_snapshot
+    from qdrant_ops.snapshot.offline import convert_snapshot
 
     finish(convert_snapshot(file, to, collection=collection, compression_level=compression_level), report)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qdrant_ops._fs import fsync_dir, fsync_file
 from qdrant_ops.endpoints.base import CollectionSpec, VectorField
 from qdrant_ops.errors import CorruptBackupError, NotFoundError
-from qdrant_ops.integrity import Digest, sha256_file
-from qdrant_ops.reports import fsync_dir, fsync_file
+from qdrant_ops.format.integrity import Digest, sha256_file
 
 log = logging.getLogger(__name__)
 

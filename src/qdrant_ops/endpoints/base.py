@@ -266,7 +266,7 @@ class ScanPage:
         never kept) and columns of ids and payloads only; otherwise ``(self.columns, None)``."""
         records = self._records
         if records is not None and self._columns is None and f.kind == "dense" and f.name == "":
-            from qdrant_ops.codec import float_matrix_from_records
+            from qdrant_ops.format.vectors import float_matrix_from_records
 
             matrix = float_matrix_from_records(records, f.size)
             if matrix is not None:

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from qdrant_ops.config import EndpointConfig
 from qdrant_ops.endpoints.base import (
     CollectionSpec,
     EndpointInfo,
@@ -25,6 +24,7 @@ from qdrant_ops.endpoints.base import (
     columns_from_records,
     is_vector_params,
 )
+from qdrant_ops.endpoints.uri import EndpointConfig
 from qdrant_ops.errors import (
     EndpointError,
     NotFoundError,

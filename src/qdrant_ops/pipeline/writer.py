@@ -157,7 +157,7 @@ def write_dead_letter(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from qdrant_ops.codec import encode_points
+    from qdrant_ops.format.columns import encode_points
 
     rows = 0
     tables: list[Any] = []

@@ -1,0 +1,1 @@
+"""The demo: sample collections and a sample repository, run through every verb."""

@@ -1,0 +1,1 @@
+"""cleanup-legacy: archive legacy scripts, rewrite references, prune requirements, restore."""

@@ -1,0 +1,1 @@
+"""consolidate-clients: find duplicated client modules and move the code onto one."""

@@ -1,0 +1,1 @@
+"""Config loading: files (JSON, YAML, TOML), ${VAR} expansion, env overlays, the verb registry."""

@@ -1,0 +1,1 @@
+"""Backup, restore and verify: the library functions behind those commands."""

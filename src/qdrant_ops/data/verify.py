@@ -1,0 +1,351 @@
+"""``qdrant-ops verify``: a backup alone, a backup against a live endpoint, or two live endpoints.
+
+- A backup alone: every file present, its size, sha256, schema and row count as the manifest says,
+  and each file's digest recomputed from its data equal to the manifest's.
+- Against a live endpoint (or two): counts and digests; where the bitwise digest differs, or
+  ``--full`` is given, every point is compared with the tolerances of ``compare.py`` and the first
+  differences are listed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from qdrant_ops.data.config import VerifyConfig
+from qdrant_ops.endpoints.archive import (
+    CollectionEntry,
+    check_file,
+    iter_batches,
+    load_manifest,
+    resolve_backup,
+)
+from qdrant_ops.endpoints.base import Endpoint, Point, VectorField
+from qdrant_ops.endpoints.open import open_endpoint
+from qdrant_ops.errors import CorruptBackupError, NotFoundError, UsageError
+from qdrant_ops.format.columns import check_schema, decode_batch
+from qdrant_ops.format.compare import ComparisonResult, compare_with_endpoint
+from qdrant_ops.format.integrity import Digest, digest_batch, scan_digest
+from qdrant_ops.pipeline.gcpolicy import bulk
+from qdrant_ops.pipeline.prefetch import prefetch
+from qdrant_ops.pipeline.retry import retrying_scan
+from qdrant_ops.progress import NullProgress, ProgressSink
+from qdrant_ops.reports import Report, md_table
+from qdrant_ops.snapshot.verify import check_snapshots
+
+log = logging.getLogger(__name__)
+
+
+class CollectionVerify(BaseModel):
+    name: str
+    target_name: str = ""
+    expected_points: int = 0
+    actual_points: int = 0
+    files_checked: int = 0
+    expected_digest: str = ""
+    actual_digest: str = ""
+    verdict: str = ""  # exact | within tolerance | differs | corrupt
+    compared_points: int = 0
+    differences: list[dict[str, str]] = Field(default_factory=list)
+
+
+class VerifyReport(Report):
+    verb: str = "verify"
+    backup: str = ""
+    against: str = ""
+    source: str = ""
+    target: str = ""
+    collections: list[CollectionVerify] = Field(default_factory=list)
+
+    def summary_lines(self) -> list[str]:
+        lines = super().summary_lines()
+        for c in self.collections:
+            lines.append(
+                f"  {c.name}: {c.verdict} ({c.actual_points}/{c.expected_points} points"
+                + (f", {c.files_checked} files" if c.files_checked else "")
+                + ")"
+            )
+            for d in c.differences[:5]:
+                lines.append(f"    {d['kind']} {d['id']}: {d['detail']}")
+        return lines
+
+    def markdown_sections(self) -> list[str]:
+        what = self.backup or self.source
+        other = self.against or self.target
+        out = ["", f"Checked `{what}`" + (f" against `{other}`" if other else "") + ".", ""]
+        out.append(
+            md_table(
+                ["collection", "verdict", "expected points", "actual points", "files", "digest"],
+                [
+                    [c.name, c.verdict, c.expected_points, c.actual_points, c.files_checked, c.actual_digest]
+                    for c in self.collections
+                ],
+            )
+        )
+        diffs = [(c.name, d) for c in self.collections for d in c.differences]
+        if diffs:
+            out += ["", "## First differences", ""]
+            out.append(md_table(["collection", "id", "kind", "detail"], [[n, d["id"], d["kind"], d["detail"]] for n, d in diffs]))
+        return out
+
+
+# -- building blocks ---------------------------------------------------------------------------
+
+
+def archive_points(root: Path, entry: CollectionEntry, batch_size: int = 1000) -> Iterator[list[Point]]:
+    """Points of one collection of a backup, batch by batch, each file checked first."""
+    for fe in entry.files:
+        path = check_file(root, fe)
+        for batch in iter_batches(path, batch_size):
+            yield list(decode_batch(batch, entry.fields))
+
+
+def endpoint_points(ep: Endpoint, name: str, batch_size: int = 1000) -> Iterator[list[Point]]:
+    """A live collection's points, page by page; a page that fails transiently is read again."""
+    for page in retrying_scan(ep, name, batch_size=batch_size):
+        yield page.points
+
+
+def _select(names: Sequence[str], wanted: Sequence[str] | None, where: str) -> list[str]:
+    if not wanted:
+        return list(names)
+    missing = [w for w in wanted if w not in names]
+    if missing:
+        raise NotFoundError(f"collection(s) not in {where}: {', '.join(missing)}")
+    return list(wanted)
+
+
+def target_name(name: str, rename: dict[str, str], suffix: str) -> str:
+    return rename.get(name, name + suffix)
+
+
+# -- verbs -------------------------------------------------------------------------------------
+
+
+@bulk
+def verify_backup(
+    location: str,
+    *,
+    collections: Sequence[str] | None = None,
+    progress: ProgressSink | None = None,
+) -> VerifyReport:
+    """Check every file of a backup against its manifest and recompute its digests."""
+    progress = progress or NullProgress()
+    report = VerifyReport()
+    root = resolve_backup(location)
+    report.backup = str(root)
+    manifest = load_manifest(root)
+    for name in _select(list(manifest.collections), collections, f"backup {root}"):
+        entry = manifest.collections[name]
+        row = CollectionVerify(name=name, expected_points=entry.points_count, expected_digest=f"{entry.digest.full:032x}")
+        report.collections.append(row)
+        task = progress.task(f"verify {name}", total=entry.points_count or None)
+        total = Digest()
+        problems: list[str] = []
+        for fe in entry.files:
+            try:
+                path = check_file(root, fe)
+                file_digest = _digest_file(path, entry)
+            except CorruptBackupError as exc:
+                problems.append(str(exc))
+                continue
+            finally:
+                task.advance(fe.rows)
+            row.files_checked += 1
+            if file_digest.count != fe.rows:
+                problems.append(f"{root / fe.path}: {file_digest.count} rows, manifest says {fe.rows}")
+            elif fe.digest is not None and file_digest != fe.digest:
+                problems.append(f"{root / fe.path}: content digest differs from the manifest")
+            total.add(file_digest)
+        task.done()
+        row.actual_points = total.count
+        row.actual_digest = f"{total.full:032x}"
+        if not problems and total != entry.digest:
+            problems.append(f"collection {name}: digest recomputed from the data differs from the manifest")
+        row.verdict = "corrupt" if problems else "exact"
+        report.check("files", not problems, "; ".join(problems) or f"{row.files_checked} files, sha256 and rows match", collection=name)
+        report.check(
+            "digest",
+            not problems,
+            f"{row.actual_digest}" if not problems else "not recomputed: files failed",
+            collection=name,
+        )
+        if entry.snapshots:
+            snaps_ok, bad = check_snapshots(root, entry.snapshots)
+            report.check("snapshots", not bad, "; ".join(bad) or f"{snaps_ok} native snapshot file(s), sha256 match", collection=name)
+    report.finish()
+    return report
+
+
+def _digest_file(path: Path, entry: CollectionEntry) -> Digest:
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, ValueError) as exc:
+        raise CorruptBackupError(f"{path}: unreadable Parquet: {exc}", file=path) from None
+    check_schema(schema, entry.fields, str(path))
+    d = Digest()
+    # The next row group is read and decompressed (no GIL) while this one is hashed.
+    for batch in prefetch(iter_batches(path), name=f"verify-{path.name}"):
+        d.add(digest_batch(batch, entry.fields))
+    return d
+
+
+def _compare(
+    report: VerifyReport,
+    row: CollectionVerify,
+    left: Iterator[list[Point]],
+    left_digest: Digest,
+    right: Endpoint,
+    right_name: str,
+    fields: Sequence[VectorField],
+    *,
+    full: bool,
+    ulps: int,
+    limit: int,
+    batch_size: int,
+) -> None:
+    right_count = right.count(right_name)
+    row.actual_points = right_count
+    right_digest = scan_digest(right, right_name, fields, batch_size)
+    row.actual_digest = f"{right_digest.full:032x}"
+    exact = right_digest == left_digest
+    report.check(
+        "count", right_count == left_digest.count, f"{right_count} vs {left_digest.count}", collection=row.name
+    )
+    result: ComparisonResult | None = None
+    if full or not exact:
+        result = compare_with_endpoint(
+            left, right, right_name, fields, right_count=right_count, ulps=ulps, limit=limit, batch_size=batch_size
+        )
+        row.compared_points = result.compared
+        row.differences = [{"id": d.id, "kind": d.kind, "detail": d.detail} for d in result.differences]
+    if exact:
+        row.verdict = "exact"
+        report.check("digest", True, f"bitwise equal: {row.actual_digest}", collection=row.name)
+    elif result is not None and result.ok and right_count == left_digest.count:
+        row.verdict = "within tolerance"
+        why = "payload floats within 1 ULP (Qdrant Edge), " if ulps else ""
+        report.check(
+            "digest",
+            True,
+            f"bitwise digests differ; all {result.compared} points equal point by point ({why}vectors within tolerance)",
+            collection=row.name,
+        )
+    else:
+        row.verdict = "differs"
+        detail = (
+            f"missing {result.missing}, extra {result.extra}, payload differs {result.payload_differs}, "
+            f"vector differs {result.vector_differs}"
+            if result
+            else "digest differs"
+        )
+        report.check("digest", False, detail, collection=row.name)
+    if result is not None and full:
+        report.check("points", result.ok, f"{result.equal}/{result.compared} points equal", collection=row.name)
+
+
+def _target_present(report: VerifyReport, row: CollectionVerify, live: Endpoint, where: str) -> bool:
+    """Add ``row`` to the report; False (and a failed check) when its target collection is absent."""
+    report.collections.append(row)
+    if live.collection_exists(row.target_name):
+        return True
+    row.verdict = "differs"
+    report.check("exists", False, f"{row.target_name} not found at {where}", collection=row.name)
+    return False
+
+
+@bulk
+def verify_against(
+    location: str,
+    live: Endpoint,
+    *,
+    collections: Sequence[str] | None = None,
+    rename: dict[str, str] | None = None,
+    suffix: str = "",
+    full: bool = False,
+    limit: int = 20,
+    batch_size: int = 1000,
+) -> VerifyReport:
+    """Compare a backup with a live endpoint holding its collections."""
+    report = VerifyReport()
+    root = resolve_backup(location)
+    report.backup = str(root)
+    report.against = live.info().display
+    manifest = load_manifest(root)
+    ulps = 1 if live.info().kind == "edge" else 0
+    for name in _select(list(manifest.collections), collections, f"backup {root}"):
+        entry = manifest.collections[name]
+        tname = target_name(name, rename or {}, suffix)
+        row = CollectionVerify(name=name, target_name=tname, expected_points=entry.points_count, expected_digest=f"{entry.digest.full:032x}")
+        if not _target_present(report, row, live, report.against):
+            continue
+        _compare(
+            report, row, archive_points(root, entry, batch_size), entry.digest, live, tname, entry.fields,
+            full=full, ulps=ulps, limit=limit, batch_size=batch_size,
+        )
+    report.finish()
+    return report
+
+
+@bulk
+def verify_live(
+    source: Endpoint,
+    target: Endpoint,
+    *,
+    collections: Sequence[str] | None = None,
+    rename: dict[str, str] | None = None,
+    suffix: str = "",
+    full: bool = False,
+    limit: int = 20,
+    batch_size: int = 1000,
+) -> VerifyReport:
+    """Compare collections of two live endpoints (or two names in one)."""
+    report = VerifyReport()
+    report.source = source.info().display
+    report.target = target.info().display
+    ulps = 1 if "edge" in (source.info().kind, target.info().kind) else 0
+    for name in _select(source.list_collections(), collections, report.source):
+        tname = target_name(name, rename or {}, suffix)
+        spec = source.get_spec(name)
+        fields = spec.vector_fields()
+        row = CollectionVerify(name=name, target_name=tname)
+        if not _target_present(report, row, target, report.target):
+            continue
+        left_digest = scan_digest(source, name, fields, batch_size)
+        row.expected_points = left_digest.count
+        row.expected_digest = f"{left_digest.full:032x}"
+        _compare(
+            report, row, endpoint_points(source, name, batch_size), left_digest, target, tname, fields,
+            full=full, ulps=ulps, limit=limit, batch_size=batch_size,
+        )
+    report.finish()
+    return report
+
+
+@bulk
+def verify(cfg: VerifyConfig, *, progress: ProgressSink | None = None) -> VerifyReport:
+    """Dispatch on what the config names: a backup, a backup and a live endpoint, or two endpoints."""
+    if cfg.backup and (cfg.source or cfg.target):
+        raise UsageError("give a backup (optionally --against URI) or --source and --target, not both")
+    if cfg.backup:
+        if cfg.against is not None and cfg.against.is_set:
+            return verify_against(
+                cfg.backup, open_endpoint(cfg.against), collections=cfg.collections or None,
+                rename=cfg.rename, suffix=cfg.suffix, full=cfg.full, limit=cfg.max_differences,
+                batch_size=cfg.batch_size,
+            )
+        if cfg.full:
+            log.info("--full has no effect on a backup alone: every file is always checked in full")
+        return verify_backup(cfg.backup, collections=cfg.collections or None, progress=progress)
+    if cfg.source is None or cfg.target is None or not cfg.source.is_set or not cfg.target.is_set:
+        raise UsageError("give a BACKUP to verify, or both --source and --target")
+    return verify_live(
+        open_endpoint(cfg.source), open_endpoint(cfg.target), collections=cfg.collections or None,
+        rename=cfg.rename, suffix=cfg.suffix, full=cfg.full, limit=cfg.max_differences,
+        batch_size=cfg.batch_size,
+    )

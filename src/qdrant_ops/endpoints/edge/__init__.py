@@ -1,0 +1,1 @@
+"""Qdrant Edge: the in-process engine, one shard per directory."""

@@ -1,0 +1,120 @@
+"""Endpoint addresses: URIs, config blocks and QDRANT_* variables, parsed in one place."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, model_validator
+
+from qdrant_ops.config.base import Model
+
+ENV_URL = "QDRANT_URL"
+ENV_HOST = "QDRANT_HOST"
+ENV_PORT = "QDRANT_PORT"
+ENV_API_KEY = "QDRANT_API_KEY"
+
+
+# --------------------------------------------------------------------------------------------
+# Endpoints
+
+
+class EndpointConfig(Model):
+    """Where points live: ``{url}``, ``{host, port, ...}`` or ``{path}``, each with api_key/timeout.
+
+    ``url`` also accepts ``:memory:``, ``edge:DIR`` and a plain directory path, so every form an
+    endpoint can take on the command line works in a config file too.
+    """
+
+    url: str | None = None
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    https: bool | None = None
+    grpc_port: int | None = Field(default=None, ge=1, le=65535)
+    prefer_grpc: bool = False
+    path: str | None = None
+    api_key: SecretStr | None = None
+    timeout: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> EndpointConfig:
+        forms = [x for x in (self.url, self.host, self.path) if x]
+        if len(forms) > 1:
+            raise ValueError("give only one of url, host or path")
+        return self
+
+    @property
+    def is_set(self) -> bool:
+        return bool(self.url or self.host or self.path)
+
+    def kind(self) -> Literal["remote", "local", "memory", "edge"]:
+        if self.path:
+            return "memory" if self.path == ":memory:" else "local"
+        if self.host:
+            return "remote"
+        url = self.url or ""
+        if url == ":memory:":
+            return "memory"
+        if url.startswith("edge:"):
+            return "edge"
+        if re.match(r"^(https?|grpcs?)://", url):
+            return "remote"
+        return "local"
+
+    def display(self) -> str:
+        """The endpoint as a string safe to log: never holds credentials."""
+        if self.path:
+            return self.path
+        if self.host:
+            scheme = "https" if self.https else "http"
+            port = self.port or 6333
+            return f"{scheme}://{self.host}:{port}"
+        return redact_url(self.url or "")
+
+
+def redact_url(url: str) -> str:
+    """Drop user:password and query parameters (api keys travel there) from a URL."""
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def endpoint_from_uri(uri: str, api_key: str | None = None) -> EndpointConfig:
+    """An endpoint from a command-line URI: http(s)/grpc URL, ``:memory:``, ``edge:DIR`` or a path."""
+    key = SecretStr(api_key) if api_key else None
+    if uri == ":memory:" or uri.startswith(("http://", "https://", "grpc://", "grpcs://", "edge:")):
+        return EndpointConfig(url=uri, api_key=key)
+    return EndpointConfig(path=uri, api_key=key)
+
+
+def endpoint_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """Endpoint fields given by QDRANT_URL / QDRANT_HOST / QDRANT_PORT / QDRANT_API_KEY."""
+    out: dict[str, Any] = {}
+    if env.get(ENV_URL):
+        url = env[ENV_URL]
+        out.update(endpoint_from_uri(url).model_dump(exclude_none=True, exclude={"prefer_grpc"}))
+    elif env.get(ENV_HOST):
+        out["host"] = env[ENV_HOST]
+        if env.get(ENV_PORT):
+            out["port"] = env[ENV_PORT]
+    if env.get(ENV_API_KEY):
+        out["api_key"] = env[ENV_API_KEY]
+    return out
+
+
+def merge_endpoint(base: EndpointConfig | None, override: Mapping[str, Any]) -> EndpointConfig:
+    """Overlay endpoint fields; a new location (url/host/path) replaces the old one entirely."""
+    data = base.model_dump(exclude_none=True) if base else {}
+    if any(override.get(k) for k in ("url", "host", "path")):
+        for k in ("url", "host", "path", "port", "https", "grpc_port"):
+            data.pop(k, None)
+    for k, v in override.items():
+        if v is not None:
+            data[k] = v.get_secret_value() if isinstance(v, SecretStr) else v
+    return EndpointConfig.model_validate(data)

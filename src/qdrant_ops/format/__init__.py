@@ -1,0 +1,1 @@
+"""The backup format: Arrow columns, payload JSON, vectors, content digests, comparison."""

@@ -1,0 +1,419 @@
+"""Post-migration validation: exact counts, content digests, and semantic parity.
+
+- count: the target holds exactly the points the migration wrote;
+- content: the digest of what was written (computed during the copy, after transforms) equals the
+  digest of a fresh scan of the target. Engines rewrite vectors (cosine normalisation), so when the
+  bitwise digests differ but ids, payloads and vector shapes agree, the expected points are rebuilt
+  (source scan + transforms) and compared with the target point by point, with the tolerances of
+  ``compare.py`` (looser for float16/uint8 target vectors, which store fewer bits);
+- parity: K sample points, chosen reproducibly (the first K of slice 0), are used as queries on both
+  sides. recall@k of the target's ANN search against the source's exact search (the target's exact
+  search when a hook may have changed vectors or the selection), overlap of the two ANN results,
+  score drift, and latency p50/p95 on each side.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, PageColumns, Point, PointId, VectorField
+from qdrant_ops.errors import UnsupportedError
+from qdrant_ops.format.columns import normalize_id
+from qdrant_ops.format.compare import payload_equal, point_difference
+from qdrant_ops.format.integrity import Digest, digest_columns, scan_digest
+from qdrant_ops.migrate.config import ValidationSettings
+from qdrant_ops.migrate.transforms import Transformer
+from qdrant_ops.pipeline.retry import RetryPolicy, call_with_retry, retrying_scan
+from qdrant_ops.reports import Report
+
+log = logging.getLogger(__name__)
+
+Search = Callable[[list[Any], str, int, bool], list[tuple[PointId, float]]]
+
+_LOOSE = {"float16": (2e-3, 2e-3), "uint8": (0.0, 0.51)}
+
+
+# -- content -----------------------------------------------------------------------------------
+
+
+def digest_points(points: Sequence[Point], fields: Sequence[VectorField]) -> Digest:
+    # The payloads are at hand: the digest takes them as objects, sparing a JSON round trip.
+    return digest_columns(PageColumns.from_points(points), fields)
+
+
+def expected_points(
+    src: Endpoint, name: str, transformer: Transformer, batch_size: int = 1000
+) -> Iterator[list[Point]]:
+    """The source scanned again and transformed: what the target should hold."""
+    for page in retrying_scan(src, name, batch_size=batch_size):
+        if page.points:
+            yield transformer.apply(page.points).points
+
+
+def _datatypes(spec: CollectionSpec) -> dict[str, str]:
+    vectors = spec.params.get("vectors") or {}
+    if "size" in vectors:
+        return {"": str(vectors.get("datatype") or "float32")}
+    return {k: str((v or {}).get("datatype") or "float32") for k, v in vectors.items()}
+
+
+def _unit_rows(x: Any) -> Any:
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norm == 0, 1.0, norm)
+
+
+def _close_lossy(a: Point, b: Point, fields: Sequence[VectorField], dtypes: dict[str, str]) -> bool:
+    """Vectors equal within the precision of a float16/uint8 target."""
+    for f in fields:
+        va, vb = a.vectors.get(f.name), b.vectors.get(f.name)
+        if va is None and vb is None:
+            continue
+        if va is None or vb is None or f.kind == "sparse":
+            return False
+        rtol, atol = _LOOSE.get(dtypes.get(f.name, "float32"), (1e-5, 1e-6))
+        x, y = np.asarray(va, dtype=np.float64), np.asarray(vb, dtype=np.float64)
+        if x.shape != y.shape:
+            return False
+        if f.distance.lower() == "cosine":
+            x, y = _unit_rows(x), _unit_rows(y)
+        if not np.allclose(x, y, rtol=rtol, atol=atol):
+            return False
+    return True
+
+
+def compare_points(
+    expected: Iterator[list[Point]],
+    dst: Endpoint,
+    tname: str,
+    tspec: CollectionSpec,
+    *,
+    ulps: int = 0,
+    limit: int = 10,
+) -> dict[str, Any]:
+    """Every expected point against the target's point with the same id; then extras."""
+    fields = tspec.vector_fields()
+    dtypes = _datatypes(tspec)
+    lossy = any(d in _LOOSE for d in dtypes.values())
+    out: dict[str, Any] = {"compared": 0, "equal": 0, "missing": 0, "differs": 0, "extra": 0, "first": []}
+    if ulps:
+        out["payload_within_ulps"] = 0  # equal only thanks to the ULP tolerance (Qdrant Edge)
+    seen: set[PointId] = set()
+    for batch in expected:
+        for start in range(0, len(batch), 256):
+            chunk = batch[start : start + 256]
+            found = {normalize_id(p.id): p for p in dst.retrieve(tname, [p.id for p in chunk])}
+            for p in chunk:
+                key = normalize_id(p.id)
+                seen.add(key)
+                out["compared"] += 1
+                other = found.get(key)
+                if other is None:
+                    out["missing"] += 1
+                    if len(out["first"]) < limit:
+                        out["first"].append(f"{p.id}: missing from the target")
+                    continue
+                diff = point_difference(p, other, fields, ulps)
+                if diff is not None and diff.kind == "vector" and lossy and _close_lossy(p, other, fields, dtypes):
+                    diff = None
+                if diff is None:
+                    out["equal"] += 1
+                    if ulps and not payload_equal(p.payload or {}, other.payload or {}, 0):
+                        out["payload_within_ulps"] += 1
+                else:
+                    out["differs"] += 1
+                    if len(out["first"]) < limit:
+                        out["first"].append(f"{diff.id}: {diff.kind}: {diff.detail}")
+    count = dst.count(tname)
+    if count > len(seen) - out["missing"]:
+        for page in retrying_scan(dst, tname, batch_size=1000, with_vectors=False):
+            for p in page.points:
+                if normalize_id(p.id) not in seen:
+                    out["extra"] += 1
+                    if len(out["first"]) < limit:
+                        out["first"].append(f"{p.id}: only in the target")
+    return out
+
+
+def check_content(
+    report: Report,
+    collection: str,
+    *,
+    written: Digest,
+    dst: Endpoint,
+    tname: str,
+    tspec: CollectionSpec,
+    rebuild: Callable[[], Iterator[list[Point]]],
+    ulps: int = 0,
+    batch_size: int = 1000,
+    dropped: int = 0,
+) -> bool:
+    """Count and content checks; returns True when both pass.
+
+    ``dropped`` counts points a python hook removed: unlike a declared ``filter`` they are points
+    lost, and fail the count check.
+    """
+    fields = tspec.vector_fields()
+    count = dst.count(tname)
+    ok_count = count == written.count and dropped == 0
+    detail = f"{count} points in {tname}, {written.count} written"
+    if dropped:
+        detail += f"; {dropped} source point(s) dropped by a python hook"
+    report.check(
+        "count", ok_count, detail,
+        collection=collection, figures={"target": count, "written": written.count, "dropped_by_hook": dropped},
+    )
+    actual = scan_digest(dst, tname, fields, batch_size)
+    figures: dict[str, Any] = {"written": f"{written.full:032x}", "target": f"{actual.full:032x}"}
+    if actual == written:
+        report.check("content", True, f"bitwise equal digests {actual.full:032x}", collection=collection, figures=figures)
+        return ok_count
+    result = compare_points(rebuild(), dst, tname, tspec, ulps=ulps)
+    figures.update({k: v for k, v in result.items() if k != "first"})
+    ok = (
+        result["missing"] == 0 and result["differs"] == 0 and result["extra"] == 0
+        and result["compared"] == written.count == count
+    )
+    if ok:
+        why = (
+            f"payload floats compared within {ulps} ULP because Qdrant Edge is an endpoint: "
+            f"{result.get('payload_within_ulps', 0)} point(s) equal only within it; "
+            if ulps else ""
+        )
+        detail = (
+            f"bitwise digests differ (the engine rewrites vectors); all {result['compared']} points "
+            f"equal point by point ({why}vectors within tolerance)"
+        )
+    else:
+        detail = (
+            f"{result['missing']} missing, {result['extra']} extra, {result['differs']} differ of "
+            f"{result['compared']} expected" + (f"; first: {'; '.join(result['first'][:3])}" if result["first"] else "")
+        )
+    report.check("content", ok, detail, collection=collection, figures=figures)
+    return ok_count and ok
+
+
+# -- semantic parity ----------------------------------------------------------------------------
+
+
+def searcher(ep: Endpoint, collection: str) -> Search:
+    """A search function over ``ep``: its own ``query`` method, or qdrant-client's query_points."""
+    own = getattr(ep, "query", None)
+    if callable(own):
+
+        def via_endpoint(vector: list[Any], using: str, k: int, exact: bool) -> list[tuple[PointId, float]]:
+            return list(own(collection, vector, using=using, limit=k, exact=exact))
+
+        return via_endpoint
+    client = getattr(ep, "client", None)
+    if client is None or not hasattr(client, "query_points"):
+        raise UnsupportedError(f"{ep.info().display} cannot run search queries")
+
+    def via_client(vector: list[Any], using: str, k: int, exact: bool) -> list[tuple[PointId, float]]:
+        from qdrant_client import models
+
+        res = call_with_retry(lambda: client.query_points(
+            collection,
+            query=vector,
+            using=using or None,
+            limit=k,
+            with_payload=False,
+            search_params=models.SearchParams(exact=True) if exact else None,
+        ), RetryPolicy(), what=f"query {collection}")
+        return [(p.id, float(p.score)) for p in res.points]
+
+    return via_client
+
+
+def sample_points(ep: Endpoint, name: str, k: int, batch_size: int = 256) -> list[Point]:
+    """K points chosen reproducibly: the first K of slice 0 of ``count // 2K`` slices."""
+    count = ep.count(name)
+    if count == 0:
+        return []
+    total = max(1, count // (2 * k))  # slice 0 then holds about 2K points: enough for K
+    slice_ = (0, total) if total > 1 and ep.info().supports_slice else None
+    out: list[Point] = []
+    for page in retrying_scan(ep, name, batch_size=min(batch_size, max(k, 16)), slice_=slice_):
+        out.extend(page.points)
+        if len(out) >= k:
+            break
+    return out[:k]
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else 0.0
+
+
+def parity_figures(
+    queries: Sequence[Any],
+    *,
+    target_ann: Callable[[Any], list[tuple[PointId, float]]],
+    source_ann: Callable[[Any], list[tuple[PointId, float]]],
+    truth: Callable[[Any], list[tuple[PointId, float]]],
+    k: int,
+) -> dict[str, float]:
+    """recall@k, overlap, score drift and latencies over ``queries``."""
+    recalls: list[float] = []
+    overlaps: list[float] = []
+    drifts: list[float] = []
+    lat_t: list[float] = []
+    lat_s: list[float] = []
+    for q in queries:
+        t0 = time.perf_counter()
+        t_res = target_ann(q)
+        t1 = time.perf_counter()
+        s_res = source_ann(q)
+        t2 = time.perf_counter()
+        lat_t.append((t1 - t0) * 1000)
+        lat_s.append((t2 - t1) * 1000)
+        exact = truth(q)
+        truth_ids = {normalize_id(i): s for i, s in exact}
+        t_ids = {normalize_id(i): s for i, s in t_res}
+        s_ids = {normalize_id(i) for i, _ in s_res}
+        denom = min(k, len(truth_ids))
+        if denom:
+            recalls.append(len(set(t_ids) & set(truth_ids)) / denom)
+        denom_o = min(k, max(len(s_ids), len(t_ids)))
+        if denom_o:
+            overlaps.append(len(set(t_ids) & s_ids) / denom_o)
+        drifts.extend(abs(t_ids[i] - truth_ids[i]) for i in set(t_ids) & set(truth_ids))
+    return {
+        "queries": float(len(queries)),
+        "recall": float(np.mean(recalls)) if recalls else 1.0,
+        "min_recall_seen": float(min(recalls)) if recalls else 1.0,
+        "overlap": float(np.mean(overlaps)) if overlaps else 1.0,
+        "score_drift_mean": float(np.mean(drifts)) if drifts else 0.0,
+        "score_drift_max": float(max(drifts)) if drifts else 0.0,
+        "target_latency_p50_ms": _pct(lat_t, 50),
+        "target_latency_p95_ms": _pct(lat_t, 95),
+        "source_latency_p50_ms": _pct(lat_s, 50),
+        "source_latency_p95_ms": _pct(lat_s, 95),
+    }
+
+
+def check_parity(
+    report: Report,
+    collection: str,
+    *,
+    src: Endpoint,
+    name: str,
+    dst: Endpoint,
+    tname: str,
+    tspec: CollectionSpec,
+    vector_names: dict[str, str],
+    against_target: bool,
+    settings: ValidationSettings,
+) -> bool:
+    """Semantic parity of every dense and multi vector; returns True when every threshold holds.
+
+    ``vector_names`` maps a target vector name to the source's; ``against_target`` makes the
+    target's exact search the ground truth (vectors or selection changed by a hook or filter).
+    """
+    try:
+        search_t = searcher(dst, tname)
+        search_s = searcher(src, name)
+    except UnsupportedError as exc:
+        report.notes.append(f"{collection}: semantic parity skipped: {exc}")
+        return True
+    fields = [f for f in tspec.vector_fields() if f.kind in ("dense", "multi")]
+    skipped = [f.name for f in tspec.vector_fields() if f.kind == "sparse"]
+    if skipped:
+        report.notes.append(
+            f"{collection}: sparse vectors {', '.join(skipped)} are not part of semantic parity "
+            "(sparse search is exact on both sides; the content check covers them)"
+        )
+    for ep, cname in ((dst, tname), (src, name)):
+        index_note = getattr(ep, "search_index_note", None)
+        if callable(index_note):
+            report.notes.append(str(index_note(cname)))
+    sample = sample_points(dst, tname, settings.samples)
+    if not sample:
+        report.notes.append(f"{collection}: semantic parity skipped: the target is empty")
+        return True
+    k = settings.k
+    ok_all = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # local mode: "search_params has no effect"
+        for f in fields:
+            src_name = vector_names.get(f.name)
+            if src_name is None and not against_target:
+                continue
+            queries = [_as_query(p.vectors[f.name]) for p in sample if f.name in p.vectors]
+            if not queries:
+                continue
+            using_t = f.name
+            using_s = src_name if src_name is not None else f.name
+            can_source = src_name is not None
+            none: Callable[[Any], list[tuple[PointId, float]]] = _no_results
+            figs = parity_figures(
+                queries,
+                target_ann=_bound(search_t, using_t, k, False),
+                source_ann=_bound(search_s, using_s, k, False) if can_source else none,
+                truth=_bound(search_t, using_t, k, True) if against_target else _bound(search_s, using_s, k, True),
+                k=k,
+            )
+            label = f.name or "(unnamed)"
+            truth = "target exact search" if against_target else "source exact search"
+            figs_r = {key: round(v, 4) for key, v in figs.items()}
+            ok = figs["recall"] >= settings.min_recall
+            report.check(
+                f"parity recall@{k}",
+                ok,
+                f"vector {label}: {figs['recall']:.4f} against {truth} over {len(queries)} queries "
+                f"(min {settings.min_recall}); overlap {figs['overlap']:.4f}, score drift "
+                f"{figs['score_drift_mean']:.2e} mean / {figs['score_drift_max']:.2e} max; latency p50/p95 "
+                f"target {figs['target_latency_p50_ms']:.2f}/{figs['target_latency_p95_ms']:.2f} ms, "
+                f"source {figs['source_latency_p50_ms']:.2f}/{figs['source_latency_p95_ms']:.2f} ms",
+                collection=collection,
+                figures={"vector": f.name, "k": k, "truth": truth, **figs_r},
+            )
+            ok_all = ok_all and ok
+            if settings.min_overlap is not None and can_source:
+                good = figs["overlap"] >= settings.min_overlap
+                report.check(
+                    "parity overlap", good, f"vector {label}: {figs['overlap']:.4f} (min {settings.min_overlap})",
+                    collection=collection, figures={"vector": f.name, "overlap": figs_r["overlap"]},
+                )
+                ok_all = ok_all and good
+            if settings.max_score_drift is not None:
+                good = figs["score_drift_max"] <= settings.max_score_drift
+                report.check(
+                    "parity score drift", good,
+                    f"vector {label}: max {figs['score_drift_max']:.2e} (max allowed {settings.max_score_drift})",
+                    collection=collection, figures={"vector": f.name, "score_drift_max": figs["score_drift_max"]},
+                )
+                ok_all = ok_all and good
+            if settings.max_latency_p95_ms is not None:
+                good = figs["target_latency_p95_ms"] <= settings.max_latency_p95_ms
+                report.check(
+                    "parity latency", good,
+                    f"vector {label}: target p95 {figs['target_latency_p95_ms']:.2f} ms "
+                    f"(max {settings.max_latency_p95_ms} ms)",
+                    collection=collection, figures={"vector": f.name, "p95_ms": figs_r["target_latency_p95_ms"]},
+                )
+                ok_all = ok_all and good
+    return ok_all
+
+
+def _no_results(q: Any) -> list[tuple[PointId, float]]:
+    return []
+
+
+def _bound(search: Search, using: str, k: int, exact: bool) -> Callable[[Any], list[tuple[PointId, float]]]:
+    def run(q: Any) -> list[tuple[PointId, float]]:
+        return search(q, using, k, exact)
+
+    return run
+
+
+def _as_query(v: Any) -> Any:
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    if isinstance(v, list) and v and hasattr(v[0], "tolist"):
+        return [x.tolist() for x in v]
+    return v

@@ -1,0 +1,1 @@
+"""The runbook: phases of steps with prerequisites, runs, reports, the plan file and rollback."""

@@ -1,0 +1,1 @@
+"""Step kinds of the runbook, each with its config, defaults, run and rollback."""
