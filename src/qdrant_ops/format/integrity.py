@@ -136,8 +136,8 @@ def _field_parts(f: VectorField, col: Any, n: int) -> tuple[list[bytes], list[by
 
 def _digest_one_dense(heads: Sequence[bytes], pays: Sequence[bytes], f: VectorField, col: Any, n: int) -> Digest:
     """``digest_batch`` of a batch whose one vector field is dense: the same hash inputs, each row's
-    vector bytes sliced from the matrix as it is hashed instead of a page of row copies made first
-    (0.57-0.58 against 0.66-0.68 µs a 128-d point)."""
+    vector bytes sliced from the matrix as it is hashed instead of a page of row copies made first,
+    which saves a copy of every row."""
     tag = f.name.encode("utf-8") + b"\x00"
     present = tag + b"d"
     absent = tag + b"-"

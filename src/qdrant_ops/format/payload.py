@@ -24,8 +24,8 @@ def dump_payload(payload: dict[str, Any] | None) -> str | None:
 
 
 # The digest's canonical payload bytes are defined by the stdlib (``json.dumps`` with sorted keys,
-# ``ensure_ascii=False``, compact separators: see ``integrity``). orjson writes the same bytes ten
-# times faster except for: floats below 1e-4 (Python writes ``1e-05``, orjson ``0.00001`` or
+# ``ensure_ascii=False``, compact separators: see ``integrity``). orjson writes the same bytes,
+# much faster, except for: floats below 1e-4 (Python writes ``1e-05``, orjson ``0.00001`` or
 # ``1e-7``), NaN/Infinity (orjson writes ``null``), ints beyond 64 bits and non-str keys (orjson
 # raises). Those payloads, recognised from orjson's output alone (so deterministically), take the
 # stdlib path for both the column text and the canonical bytes.
@@ -66,18 +66,14 @@ def _orjson_page(
     No payload (None) gives no text and the canonical bytes ``b"n"``.
 
     An exact text is kept as a copy of orjson's output, not the output itself: orjson (3.13)
-    returns each text in a buffer of at least 4 KiB, so a 1,598-point page of the benchmark's
-    200-byte payloads held 6.25 MiB in them. A 10k-point backup from ``:memory:`` peaked 12.9-13.0
-    MiB above the engine with copies, 17.8-18.3 without (100k points: 22.5-23.0 against
-    27.4-31.3), in the same time.
+    returns each text in a buffer of at least 4 KiB, so a page of small payloads would hold
+    many times its text's size until the page is written.
 
     Each payload is written, and checked for a NaN/Infinity hidden as ``null`` (parsed back and
     compared), in one go while its objects are still in the CPU's caches: a page from an engine
-    is scattered through memory among its vectors' float objects. Measured inside a 10k-point
-    backup from ``:memory:``, 10 runs each: a pass per step cost 4.8-7.6 µs a point (median
-    5.7), one pass 4.4-6.0 (median 4.6). The small-float check is on the whole page's text;
-    what it looks for sits inside one number token, so it gives the same answer for either key
-    order."""
+    is scattered through memory among its vectors' float objects, so a pass per step costs
+    more. The small-float check is on the whole page's text; what it looks for sits inside one
+    number token, so it gives the same answer for either key order."""
     dumps, loads = orjson.dumps, orjson.loads
     texts: list[bytes | None] = []
     canon: list[bytes] = []
@@ -136,7 +132,7 @@ _load = json.JSONDecoder().decode
 # orjson reads an int beyond 64 bits (19 digits and more: -2^63 - 1 has 19) as a float: such texts,
 # and those orjson refuses (NaN, Infinity), are parsed by the stdlib. A run of 19 ASCII digits is
 # found by mapping every digit to "0", "." to itself and anything else to " " and searching the
-# bytes: seven times faster than a regular expression over the text (JSON numbers are ASCII digits
+# bytes, which is faster than a regular expression over the text (JSON numbers are ASCII digits
 # only). A run after a "." is the fraction of a float, which both parsers read alike (a score of
 # 0.0006460202213842692 has 19 digits there); any other run counts.
 _DIGIT_MAP = bytes(0x30 if 0x30 <= b <= 0x39 else 0x2E if b == 0x2E else 0x20 for b in range(256))
@@ -183,8 +179,8 @@ def decode_payloads_checked(texts: Sequence[str | None]) -> tuple[list[Any], boo
 
 def decode_payload_column(col: pa.Array) -> tuple[list[Any], bool]:
     """``decode_payloads_checked`` of a string column, its rows sliced as bytes from the column's
-    data buffer and joined into one JSON array: no Python string per row (1.4 against 1.7 µs a
-    point), and no ``pyarrow.compute`` (whose import costs about 30 ms in a fresh process)."""
+    data buffer and joined into one JSON array: no Python string per row, and no
+    ``pyarrow.compute``, whose import is slow in a fresh process."""
     import pyarrow as pa
 
     if isinstance(col, pa.ChunkedArray):

@@ -47,8 +47,7 @@ def _float_matrix(values: Sequence[Any], size: int) -> np.ndarray | None:
 
     Rows of Python floats (what clients hand over) are packed as doubles by ``struct``, then cast
     to float32 in one numpy call: the same values, bit for bit, as ``np.asarray(values,
-    dtype=float32)``, at about half its cost (measured: 13.7 against 24.2 µs a row of 1,536
-    floats, 1.0 against 2.1 µs a row of 128; numpy converts nested lists element by element).
+    dtype=float32)``, at less cost: numpy converts nested lists element by element.
     Anything else, or a row ``struct`` refuses, goes through ``np.asarray``.
     """
     n = len(values)
@@ -68,10 +67,10 @@ def float_matrix_from_records(records: Sequence[Any], size: int) -> np.ndarray |
     packed as it is made and never kept; None when any record's vector is not ``size`` numbers
     (named, sparse, missing, another size): the caller reads the page the general way.
 
-    Qdrant Edge makes a new list of Python floats at each ``r.vector``. Keeping a page of those
-    lists and packing them afterwards took 4.2-5.0 µs a 128-d point (18 at 384 dims), packing each
-    as it comes 2.4 (8.0), lists included; ``np.fromiter`` over them, 3.3-3.5 (10.4). The rows are
-    packed as ``_float_matrix`` packs them: the same float32 values, bit for bit.
+    Qdrant Edge makes a new list of Python floats at each ``r.vector``; packing each as it comes
+    costs less than keeping a page of those lists and packing them afterwards, or ``np.fromiter``
+    over them. The rows are packed as ``_float_matrix`` packs them: the same float32 values, bit
+    for bit.
     """
     n = len(records)
     return _packed_matrix(map(_vector_of, records), n, size) if n else None
@@ -84,8 +83,8 @@ def _packed_matrix(rows: Iterable[Any], n: int, size: int) -> np.ndarray | None:
     """``n`` rows of ``size`` numbers packed as doubles by ``struct`` and cast to float32 in one
     numpy call; None when ``struct`` refuses a row (another length, not numbers).
 
-    Each row is packed in place into one float64 buffer (``pack_into``): 1.1 against 1.4-1.9 µs a
-    128-d row packed into a bytes object of its own and joined.
+    Each row is packed in place into one float64 buffer (``pack_into``), which saves a bytes
+    object per row and the join.
     """
     buf = bytearray(8 * n * size)
     pack_into = _row_struct(size).pack_into

@@ -3,9 +3,8 @@
 A page of points arrives as hundreds of thousands of container objects (a list per vector, a dict
 per payload). With CPython's default threshold (a young collection every 700 new containers),
 older collections keep running and each one walks everything alive, the engine's own store
-included. Measured on qdrant-client's ``:memory:`` store, 10k 128-d points: a scroll took 250 ms
-with the default and 160 ms with a threshold of 100,000; turning the scroll's records into points
-took 109 ms against 8 ms.
+included, which makes a scroll from an embedded store and the conversion of its records into
+points much slower.
 
 Nothing is switched off: reference counting still frees every acyclic object at once (all that
 points are made of), and cycles are still collected, only after 100,000 new containers rather than

@@ -9,9 +9,8 @@ from qdrant_ops.errors import NotFoundError
 from qdrant_ops.pipeline.prefetch import GIL_BOUND_KINDS
 
 # qdrant-client's local mode (in memory or on disk) evaluates a slice filter point by point in
-# Python, on every scroll call, and its slices take turns on the GIL: two slices copied 10k points
-# 2.7 times and 100k points 8 times slower than one stream (benchmarks/bench.py, ``migrate_p2``).
-# ``--parallel`` there scans one stream, and says so.
+# Python, on every scroll call, and its slices take turns on the GIL, so slices are slower than
+# one stream, more so as the collection grows. ``--parallel`` there scans one stream, and says so.
 ONE_STREAM_KINDS = frozenset({"memory", "local"})
 
 

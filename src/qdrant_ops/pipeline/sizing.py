@@ -1,14 +1,13 @@
 """Page and batch sizes chosen from what a point weighs, not a fixed point count.
 
 A scroll page costs a fixed amount per call (a round trip to a server; in qdrant-client's local
-mode, a sort of every id in the collection), so pages should be large. Measured on local mode
-``:memory:`` at 10k 128-d points: 11-19k points/s at 1,000-point pages, 41-52k at 10-16k.
+mode, a sort of every id in the collection), so pages should be large.
 (A local-mode collection of more than 8 pages is scanned by ``retrieve`` over listed ids, which
 has no such cost per page: see ``QdrantEndpoint._scan_by_ids``.)
 But a page arrives as Python objects (a float object per vector component), and with one page
 read ahead two are alive at once: a page is sized to about ``PAGE_BYTES`` of those
 objects (``point_bytes``), between ``MIN_PAGE`` and ``MAX_PAGE`` points, so that peak memory is
-a few pages whatever the collection size (three 10,699-point pages of 128-d points held ~130 MiB).
+a few pages whatever the collection size (a fixed point count would hold far more for wide vectors).
 An explicit ``--batch-size`` always wins.
 """
 
@@ -48,9 +47,8 @@ def page_size(fields: Sequence[VectorField], configured: int | None = None) -> i
 
 
 # Points per write. qdrant-client's local mode validates a whole request before applying it, so a
-# large request is slower per point: measured on ``:memory:`` (10k 128-d points) 19-25k points/s
-# at 32-500 points per upsert, 16.6k at 1,000 and 13.7k at 10,000. Servers and Qdrant Edge take
-# 1,000 (requests are also capped by bytes, see pipeline/writer.py).
+# large request is slower per point there; a few hundred points is the fast range. Servers and
+# Qdrant Edge take 1,000 (requests are also capped by bytes, see pipeline/writer.py).
 EMBEDDED_WRITE_BATCH = 256
 WRITE_BATCH = 1000
 
