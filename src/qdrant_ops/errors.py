@@ -9,6 +9,7 @@ QdrantOpsError                      exit 2 unless a branch says otherwise
 ├── UnsupportedError                the endpoint cannot do this (e.g. snapshots on local mode) (2)
 ├── LockedError                     another run holds the backup path or state (2)
 ├── PlanChangedError                a resume whose plan differs from the saved one (2)
+├── GitError                        a git command failed (2)
 ├── EndpointError                   a source or target could not be reached (3)
 │   └── TransientEndpointError      ... and trying again may work (Transient)
 ├── IntegrityError                  a backup or a copy failed a check (1)
@@ -20,6 +21,10 @@ QdrantOpsError                      exit 2 unless a branch says otherwise
 `Transient` is a marker: retry loops retry an error only when it is transient, either one of ours
 carrying the marker or a client/network error that `is_transient` recognises (connection reset,
 timeouts, HTTP 429/502/503/504, gRPC UNAVAILABLE / RESOURCE_EXHAUSTED / DEADLINE_EXCEEDED).
+
+Every class here is drawn above (tests/test_errors.py holds the two together). The one subclass
+defined elsewhere, the runbook's ``NotAvailable(UnsupportedError)`` for a step kind this build
+lacks, stays with the step registry: callers see it as an ``UnsupportedError``.
 """
 
 from __future__ import annotations
@@ -27,11 +32,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-EXIT_OK = 0
-EXIT_CHECK_FAILED = 1
-EXIT_USAGE = 2
-EXIT_UNREACHABLE = 3
-EXIT_PARTIAL = 4
+# Every exit code the CLI uses (DESIGN.md, "Exit codes"); nothing else leaves the process.
+EXIT_OK = 0  # the command did what was asked (a dry run included)
+EXIT_CHECK_FAILED = 1  # it ran, but a check failed: verify mismatch, validation below threshold
+EXIT_USAGE = 2  # bad usage or config, including a source that does not exist
+EXIT_UNREACHABLE = 3  # a source or target could not be reached
+EXIT_PARTIAL = 4  # some points were not copied; the report lists them
+EXIT_INTERNAL = 70  # an unexpected error: a bug (EX_SOFTWARE of sysexits.h)
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT); the state is left resumable
 
 
 class Transient:
@@ -89,6 +97,10 @@ class LockedError(QdrantOpsError):
 
 class PlanChangedError(QdrantOpsError):
     """A resume was asked for but the saved plan differs from the current one."""
+
+
+class GitError(QdrantOpsError):
+    """A git command failed."""
 
 
 class EndpointError(QdrantOpsError):

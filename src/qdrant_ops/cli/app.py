@@ -16,12 +16,18 @@ import typer
 from rich.console import Console
 
 from qdrant_ops.endpoints.uri import endpoint_from_uri
-from qdrant_ops.errors import EXIT_USAGE, QdrantOpsError
+from qdrant_ops.errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    QdrantOpsError,
+)
 from qdrant_ops.progress import NullProgress, ProgressSink, RichProgress
 from qdrant_ops.reports import Report, write_report
 from qdrant_ops.secrets import RedactingFilter, redact
-
-EXIT_INTERNAL = 70
 
 REPORT_HELP = "Write the report as JSON and Markdown (PATH.json and PATH.md)."
 CONFIG_HELP = "Config file (JSON, YAML or TOML); flags win over it."
@@ -144,7 +150,7 @@ def handle_errors(fn: F) -> F:
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err_line("interrupted; rerun the same command to resume")
-            raise typer.Exit(130) from None
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:  # noqa: BLE001 - the CLI boundary: never a bare traceback
             if state.debug:
                 raise
@@ -159,6 +165,10 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# A report's status as the exit code ``finish`` leaves with when the command does not choose one.
+_STATUS_EXIT = {"ok": EXIT_OK, "dry-run": EXIT_OK, "failed": EXIT_CHECK_FAILED, "partial": EXIT_PARTIAL}
+
+
 def finish(report: Report, report_path: Path | None, exit_code: int | None = None) -> None:
     """Write the report if asked, print its summary, and exit with the report's code."""
     if report_path is not None:
@@ -169,7 +179,7 @@ def finish(report: Report, report_path: Path | None, exit_code: int | None = Non
         for line in report.summary_lines():
             echo(line)
     if exit_code is None:
-        exit_code = {"ok": 0, "dry-run": 0, "failed": 1, "partial": 4}.get(report.status, 0)
+        exit_code = _STATUS_EXIT.get(report.status, EXIT_OK)
     if exit_code:
         raise typer.Exit(exit_code)
 

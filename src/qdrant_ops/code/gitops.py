@@ -19,15 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from qdrant_ops.errors import NotFoundError, QdrantOpsError
+from qdrant_ops.errors import GitError, NotFoundError
 
 log = logging.getLogger(__name__)
 
 BACKUP_PREFIX = "refs/qdrant-ops/backup-"
-
-
-class GitError(QdrantOpsError):
-    """A git command failed."""
 
 
 @dataclass(frozen=True)

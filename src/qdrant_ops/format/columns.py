@@ -118,6 +118,8 @@ def encode_columns(
             row = next((i for i, v in enumerate(column) if v is not None), None)
             if row is not None:
                 extra = sorted(k for k in cols.vectors if k not in known and cols.vectors[k][row] is not None)
+                # Stores refuse unknown vector names and migrate checks points against the target
+                # first: a bug if reached, so a ValueError (exit 70) rather than a user error.
                 raise ValueError(f"point {cols.ids[row]} has vectors not in the collection config: {extra}")
     for f in fields:
         matrix = dense.get(f.name) if dense is not None else None

@@ -30,6 +30,8 @@ def _dense_array(values: list[Any], size: int) -> pa.Array:
             continue
         arr = np.asarray(v, dtype=np.float32)
         if arr.shape != (size,):
+            # Not user input: stores refuse such a point and migrate checks points against the
+            # target before writing, so reaching this is a bug (exit 70).
             raise ValueError(f"vector of size {arr.size} where {size} was expected")
         flat[i] = arr
     child = _float32_array(flat)

@@ -401,6 +401,8 @@ def _cast(payload: dict[str, Any], cfg: CastField) -> None:
         if cfg.on_error == "null":
             set_path(payload, cfg.field, None)
         elif cfg.on_error == "fail":
+            # Transforms.apply turns it into this point's failure (dead letter, exit 4), and the
+            # sample run before any write into a ConfigError: it never reaches the CLI as is.
             raise ValueError(f"field {cfg.field!r}: cannot cast {value!r} to {cfg.to}: {exc}") from None
 
 

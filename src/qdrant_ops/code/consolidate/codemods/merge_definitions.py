@@ -96,6 +96,7 @@ def merge_missing(
     dup = index.files[duplicate].module
     can = canonical_module or index.files[canonical].module
     if dup is None or can is None:
+        # Only parsed modules are compared and merged; an unparsed one here is a bug.
         raise ValueError("both modules must parse")
     have = set(module_bindings(can))
     defs: dict[str, Stmt] = {}

@@ -37,6 +37,7 @@ def _name(node: cst.CSTNode | None) -> str:
 def _dotted_expr(name: str) -> cst.Attribute | cst.Name:
     expr = cst.parse_expression(name)
     if not isinstance(expr, (cst.Attribute, cst.Name)):
+        # Module names come from paths of identifiers only (code/index.py): a bug if reached.
         raise ValueError(f"not a dotted name: {name}")
     return expr
 
@@ -190,7 +191,7 @@ class RedirectImports(cst.CSTTransformer):
         self._note(original, "import", old_src, text)
         stmt = cst.parse_statement(text)
         if not isinstance(stmt, cst.SimpleStatementLine):
-            raise ValueError(text)
+            raise ValueError(text)  # an import always parses to one: narrows the type for mypy
         return stmt
 
     def leave_Import(self, original_node: cst.Import, updated_node: cst.Import) -> cst.Import:
