@@ -23,7 +23,7 @@ from qdrant_ops.endpoints.base import (
     columns_from_records,
 )
 from qdrant_ops.endpoints.qdrant_requests import payload_indexes, points_request, spec_to_create_kwargs
-from qdrant_ops.endpoints.uri import EndpointConfig
+from qdrant_ops.endpoints.uri import EndpointConfig, ResolvedEndpoint
 from qdrant_ops.errors import (
     EndpointError,
     NotFoundError,
@@ -59,21 +59,22 @@ def _version_tuple(v: str | None) -> tuple[int, ...]:
     return tuple(out)
 
 
-def make_client(cfg: EndpointConfig) -> Any:
-    """A QdrantClient for an endpoint config (any form but ``edge:``)."""
+def make_client(cfg: EndpointConfig, where: ResolvedEndpoint | None = None) -> Any:
+    """A QdrantClient for an endpoint config (any form but ``edge:``); ``where`` is its
+    ``cfg.resolve()`` when the caller holds it already."""
     from qdrant_client import QdrantClient
+
+    where = where or cfg.resolve()
 
     api_key = cfg.api_key.get_secret_value() if cfg.api_key else None
     register_secret(api_key)
     common: dict[str, Any] = {"check_compatibility": False}  # info() reports the version
     if cfg.timeout is not None:
         common["timeout"] = int(cfg.timeout) if cfg.timeout >= 1 else 1
-    kind = cfg.kind()
-    if kind == "memory":
+    if where.kind == "memory":
         return QdrantClient(location=":memory:")
-    if kind == "local":
-        path = cfg.path or cfg.url or ""
-        return QdrantClient(path=path)
+    if where.kind == "local":
+        return QdrantClient(path=where.location)
     if cfg.host:
         return QdrantClient(
             host=cfg.host,
