@@ -43,10 +43,8 @@ _MIN_SLICE_VERSION = (1, 19)
 _META_RETRY = RetryPolicy()
 _FIRST_CONTACT_RETRY = RetryPolicy(max_retries=3, base_delay=0.1)
 # Ids listed per call by a local-mode scan (``QdrantEndpoint._scan_by_ids``), and the collection
-# size, in pages, from which that scan is used. Listing costs about 3.7 µs an id (an ids-only
-# record) where each scroll page saves about 0.58 µs per point of the collection, so it gains
-# from about 7 pages on: a 128-d scan of ``:memory:`` at 1,598-point pages took 38 against 34 ms
-# at 2k points, 200-208 against 201-206 at 10k and 426-459 against 504-549 at 20k (3 runs each).
+# size, in pages, from which that scan is used: listing ids costs more than it saves on a
+# collection of a few pages.
 ID_CHUNK = 16_384
 BY_IDS_MIN_PAGES = 8
 
@@ -252,12 +250,10 @@ class QdrantEndpoint:
         ``retrieve``, ``batch_size`` at a time; each page's ``next_offset`` is the id after it.
 
         Local mode sorts every id of the collection and walks them from the first on each scroll
-        call, so scrolling page by page costs pages × collection size: at 100k 128-d points on
-        ``:memory:``, 17.5k points/s at 1,598-point pages against 41k at 16k-point pages (whose
-        Python objects weigh ten times more). ``retrieve`` looks points up by id, at no cost per
-        call; the listing scroll takes about ``ID_CHUNK`` ids a call, a whole number of pages
-        (ids-only records weigh about 0.5 KiB each, so a chunk weighs about what a page does).
-        The same scan then took 2.7 s (37k points/s).
+        call, so scrolling page by page costs pages × collection size. ``retrieve`` looks points
+        up by id, at no cost per call; the listing scroll takes about ``ID_CHUNK`` ids a call, a
+        whole number of pages (an ids-only record is small, so a chunk weighs about what a page
+        does).
 
         The first page is scrolled (one call, as the listing's first would be): a caller that
         reads one page (migrate's sample) lists nothing.

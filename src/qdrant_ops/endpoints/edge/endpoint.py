@@ -260,7 +260,7 @@ class EdgeEndpoint:
         q = _q()
         n = int(self._call(name, lambda s: s.count(q.CountRequest(exact=True)), "count"))
         # An exact count allocates in proportion to the shard on Edge's own threads, whose arenas
-        # keep it once freed (9.5 MiB at 200k points): handed back here (``pipeline.heap``).
+        # keep it once freed: handed back here (``pipeline.heap``).
         release_free_heap()
         return n
 
@@ -363,8 +363,8 @@ class EdgeEndpoint:
         self._call(name, lambda s: s.flush(), "flush")
         elapsed = time.monotonic() - started
         after = self._call(name, lambda s: s.info(), "info")
-        # The optimizers allocate on Edge's own threads, and glibc keeps what they freed (6.2 MiB
-        # after 20k 128-d points, 1.2 ms to hand back): handed back here (``pipeline.heap``).
+        # The optimizers allocate on Edge's own threads, and glibc keeps what they freed: handed
+        # back here (``pipeline.heap``).
         release_free_heap()
         result = OptimizeResult(
             collection=name,
