@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from qdrant_ops._fs import fsync_dir, fsync_file
 from qdrant_ops.endpoints.archive import FileEntry
@@ -75,7 +75,7 @@ class SliceWriter:
         # The close in flight and what records its file once it is on disk.
         self._closing: tuple[Future[Closed], Callable[[Closed], None]] | None = None
 
-    def __enter__(self) -> SliceWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
