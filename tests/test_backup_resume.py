@@ -124,11 +124,12 @@ def test_data_files_are_on_disk_before_the_checkpoint_names_them(
     """A resume skips the files its checkpoint names done, so each is fsynced (file and directory
     entry) first; the finished directory's rename and a tar's are made durable too."""
     import qdrant_ops.data.backup as backup_mod
+    import qdrant_ops.data.slice_writer as writer_mod
     import qdrant_ops.endpoints.archive as archive_mod
     from qdrant_ops.pipeline.checkpoint import Checkpoint
 
     events: list[tuple[str, str]] = []
-    real_file, real_dir = backup_mod.fsync_file, backup_mod.fsync_dir
+    real_file, real_dir = writer_mod.fsync_file, writer_mod.fsync_dir
 
     def rec_file(path: Path) -> None:
         events.append(("fsync", Path(path).name))
@@ -146,7 +147,8 @@ def test_data_files_are_on_disk_before_the_checkpoint_names_them(
             events.append(("done", Path(item["path"]).name))
         real_save(self, *a, **kw)
 
-    monkeypatch.setattr(backup_mod, "fsync_file", rec_file)
+    monkeypatch.setattr(writer_mod, "fsync_file", rec_file)
+    monkeypatch.setattr(writer_mod, "fsync_dir", rec_dir)
     monkeypatch.setattr(backup_mod, "fsync_dir", rec_dir)
     monkeypatch.setattr(archive_mod, "fsync_file", rec_file)
     monkeypatch.setattr(archive_mod, "fsync_dir", rec_dir)
@@ -177,11 +179,11 @@ def test_a_full_file_is_closed_while_the_next_file_is_read(
     same queue, would never see."""
     import threading
 
-    import qdrant_ops.data.backup as backup_mod
+    import qdrant_ops.data.slice_writer as writer_mod
 
     next_page_read = threading.Event()
     seen: dict[str, bool] = {}
-    real_fsync = backup_mod.fsync_file
+    real_fsync = writer_mod.fsync_file
 
     def slow_fsync(path: Path) -> None:
         if Path(path).name == "part-000-00000.parquet":
@@ -195,7 +197,7 @@ def test_a_full_file_is_closed_while_the_next_file_is_read(
                     next_page_read.set()
                 yield page
 
-    monkeypatch.setattr(backup_mod, "fsync_file", slow_fsync)
+    monkeypatch.setattr(writer_mod, "fsync_file", slow_fsync)
     make_collection(store_uri, "a", "int-unnamed", n=120)
     src = open_endpoint(store_uri)
     cfg = BackupConfig(
@@ -234,10 +236,10 @@ def test_a_file_whose_close_fails_is_written_again_by_the_resume(
     next wait, the file is never recorded, and the resume writes it again."""
     import errno
 
-    import qdrant_ops.data.backup as backup_mod
+    import qdrant_ops.data.slice_writer as writer_mod
     from qdrant_ops.data.verify import verify_backup
 
-    real_fsync = backup_mod.fsync_file
+    real_fsync = writer_mod.fsync_file
 
     def full_disk(path: Path) -> None:
         if Path(path).name == "part-000-00000.parquet":
@@ -247,10 +249,10 @@ def test_a_file_whose_close_fails_is_written_again_by_the_resume(
     make_collection(store_uri, "a", "int-unnamed", n=120)
     root = tmp_path / "bk"
     cfg = BackupConfig(source=endpoint_from_uri(store_uri), backup_path=str(root), batch_size=25, rows_per_file=50)
-    monkeypatch.setattr(backup_mod, "fsync_file", full_disk)
+    monkeypatch.setattr(writer_mod, "fsync_file", full_disk)
     with pytest.raises(OSError, match="No space left"):
         backup(cfg)
-    monkeypatch.setattr(backup_mod, "fsync_file", real_fsync)
+    monkeypatch.setattr(writer_mod, "fsync_file", real_fsync)
     (partial,) = root.glob(PARTIAL_PREFIX + "*")
     failed = partial / "a" / "part-000-00000.parquet"
     assert failed.exists()

@@ -175,7 +175,7 @@ def test_a_failed_background_parquet_write_fails_the_backup(
 def test_upsert_request_is_one_batch_for_plain_dense_points() -> None:
     from qdrant_client import models
 
-    from qdrant_ops.endpoints.qdrant import points_request
+    from qdrant_ops.endpoints.qdrant_requests import points_request
 
     dense = [Point(1, {"": [1.0, 0.0]}, {"a": 1}), Point(2, {"": [0.0, 1.0]}, {})]
     req = points_request(dense)

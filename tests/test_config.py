@@ -129,6 +129,31 @@ def test_unset_variable_in_required_field_names_variable_key_and_file(tmp_path: 
     assert EndpointConfig(url=":memory:").kind() == "memory"
 
 
+@pytest.mark.parametrize(
+    "fields,kind,location",
+    [
+        ({"url": ":memory:"}, "memory", ":memory:"),
+        ({"path": ":memory:"}, "memory", ":memory:"),
+        ({"url": "edge:./vectors"}, "edge", "./vectors"),
+        ({"url": "./store"}, "local", "./store"),
+        ({"path": "/data/store"}, "local", "/data/store"),
+        ({"url": "https://u:p@db.example:6333/?api_key=k"}, "remote", "https://u:p@db.example:6333/?api_key=k"),
+        ({"url": "grpc://db.example:6334"}, "remote", "grpc://db.example:6334"),
+        ({"host": "db.example", "port": 7000}, "remote", ""),
+    ],
+)
+def test_an_address_is_resolved_once_into_its_kind_and_location(
+    fields: dict[str, object], kind: str, location: str
+) -> None:
+    from qdrant_ops.endpoints.uri import EndpointConfig
+
+    cfg = EndpointConfig.model_validate(fields)
+    where = cfg.resolve()
+    assert (where.kind, where.location) == (kind, location)
+    assert where.display == cfg.display() and "u:p" not in where.display and "api_key" not in where.display
+    assert cfg.kind() == kind
+
+
 def test_unknown_extension_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_verb_config("backup", file=tmp_path / "nope.json", env={})

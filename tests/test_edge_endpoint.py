@@ -11,9 +11,10 @@ import pytest
 
 from datagen import make_collection
 from qdrant_ops.endpoints.base import CollectionSpec, Point
-from qdrant_ops.endpoints.edge.endpoint import SIDECAR, EdgeEndpoint, advise_scan
+from qdrant_ops.endpoints.edge.endpoint import SIDECAR, EdgeEndpoint
+from qdrant_ops.endpoints.edge.records import advise_scan
 from qdrant_ops.endpoints.open import close_all, open_endpoint
-from qdrant_ops.endpoints.qdrant import spec_to_create_kwargs
+from qdrant_ops.endpoints.qdrant_requests import spec_to_create_kwargs
 from qdrant_ops.errors import NotFoundError, TargetExistsError, UnsupportedError, UsageError
 
 FULL_SPEC = CollectionSpec(

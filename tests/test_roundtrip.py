@@ -97,7 +97,7 @@ def test_spec_to_create_kwargs_keeps_every_setting() -> None:
     from qdrant_client import models
 
     from qdrant_ops.endpoints.base import CollectionSpec
-    from qdrant_ops.endpoints.qdrant import spec_to_create_kwargs
+    from qdrant_ops.endpoints.qdrant_requests import spec_to_create_kwargs
 
     spec = CollectionSpec(
         name="x",

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +19,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from qdrant_ops import __version__
-from qdrant_ops._fs import atomic_write_text, fsync_dir, fsync_file
+from qdrant_ops._fs import atomic_write_text, fsync_dir
 from qdrant_ops.data.config import BackupConfig
+from qdrant_ops.data.slice_writer import SliceWriter
 from qdrant_ops.endpoints.archive import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -35,15 +34,13 @@ from qdrant_ops.endpoints.archive import (
 )
 from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, VectorField, payloads_are_json
 from qdrant_ops.endpoints.open import open_endpoint
-from qdrant_ops.errors import LockedError, NotFoundError, PlanChangedError, UnsupportedError
-from qdrant_ops.format.columns import check_schema, encode_columns, text_array
-from qdrant_ops.format.integrity import Digest, digest_batch, sha256_file
-from qdrant_ops.format.payload import encode_payloads_raw
+from qdrant_ops.errors import LockedError, PlanChangedError, UnsupportedError
+from qdrant_ops.format.columns import check_schema
+from qdrant_ops.format.integrity import Digest
 from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.gcpolicy import bulk
 from qdrant_ops.pipeline.locks import FileLock
-from qdrant_ops.pipeline.prefetch import scan_ahead
-from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, call_with_retry
+from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, retrying_scan
 from qdrant_ops.pipeline.scope import select_collections, slice_count
 from qdrant_ops.pipeline.sizing import page_size
 from qdrant_ops.progress import NullProgress, ProgressSink, ProgressTask
@@ -233,7 +230,7 @@ def _backup_collection(
     stats = RetryStats()
 
     def run(index: int) -> None:
-        _backup_slice(cfg, src, name, spec, fields, (index, slices), cdir, work, state, task, policy, stats)
+        _backup_slice(cfg, src, name, fields, (index, slices), cdir, state, task, policy, stats)
 
     # Remove files that no checkpoint vouches for (a file being written when a run died).
     known = {item["path"] for item in state.items(name)}
@@ -290,182 +287,54 @@ def _backup_slice(
     cfg: BackupConfig,
     src: Endpoint,
     name: str,
-    spec: CollectionSpec,
     fields: list[VectorField],
     slice_: tuple[int, int],
     cdir: Path,
-    work: Path,
     state: Checkpoint,
     task: ProgressTask,
     policy: RetryPolicy,
     stats: RetryStats,
 ) -> None:
-    import pyarrow.parquet as pq
-
-    from qdrant_ops.format.columns import arrow_schema
-
     index, total = slice_
     st = state.slice_state(name, index)
-    if st["done"]:
-        task.advance(st["rows"])
-        return
     task.advance(st["rows"])
+    if st["done"]:
+        return
     offset, seq, rows_done = st["offset"], st["next_seq"], st["rows"]
     if not st["new"] and offset is None:
         state.save_slice(name, index, offset=None, done=True, next_seq=seq, rows=rows_done)
         return
-    schema = arrow_schema(fields)
-    writer: Any = None
-    path: Path | None = None
-    file_rows = 0
-    file_digest = Digest()
-    scan_slice = slice_ if total > 1 else None
-    cursor = offset  # where the next page starts
-    page_points = page_size(fields, cfg.batch_size)
-    finite = payloads_are_json(src.info().kind)
-
-    def scan_from(start: Any) -> Iterator[Any]:
-        # From a server, the next page is scrolled while this one is encoded, hashed and
-        # written (see ``scan_ahead``).
-        scan = src.scan(name, batch_size=page_points, slice_=scan_slice, offset=start)
-        return scan_ahead(scan, src, name=f"scan-{name}-{index}")
-
-    pages = scan_from(cursor)
-
-    def attempt() -> Any:
-        nonlocal pages
-        try:
-            return next(pages, None)
-        except Exception:
-            # A generator that raised is finished: a retry must start a new scan at the cursor,
-            # or next() would return None and the slice would look complete with points missing.
-            pages = scan_from(cursor)
-            raise
-
-    def next_page() -> Any:
-        return call_with_retry(attempt, policy, stats, what=f"scroll {name}")
-
-    # Parquet encoding and zstd run in C without the GIL: each batch is written by a background
-    # thread while the next page is encoded and hashed, one write in flight at a time, in order;
-    # its error surfaces at the next wait. A full file that is not the last is closed (footer,
-    # fsync, sha256) by a second thread while the scan and the next file's writes go on (a
-    # close's fsync takes as long as the disk needs to take the file), and recorded in the
-    # checkpoint by this thread once it is on disk. The threads start on first use: a backup of
-    # one file starts no closing thread.
-    io_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{name}-{index}")
-    close_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"close-{name}-{index}")
-    in_flight: Future[Any] | None = None
-    # The close in flight and what records its file once it is on disk.
-    closing: tuple[Future[tuple[int, str]], Callable[[tuple[int, str]], None]] | None = None
-
-    def wait_write() -> None:
-        nonlocal in_flight
-        if in_flight is not None:
-            done_write, in_flight = in_flight, None
-            done_write.result()
-
-    def check_close(*, wait: bool) -> None:
-        """Record the file the last close put on disk, waiting for it (``wait``) or only if the
-        close is over; the close's error is raised here."""
-        nonlocal closing
-        if closing is not None and (wait or closing[0].done()):
-            (done_close, record), closing = closing, None
-            record(done_close.result())
-
-    def finish_file(w: Any, file: Path) -> tuple[int, str]:
-        w.close()
-        os.chmod(file, 0o600)
-        # On disk before the checkpoint names it done: a resume after a crash skips done files.
-        fsync_file(file)
-        fsync_dir(file.parent)
-        return file.stat().st_size, sha256_file(file)
-
-    def close_file(next_offset: Any, done: bool) -> None:
-        nonlocal writer, path, file_rows, file_digest, seq, rows_done, closing
-        wait_write()
-        check_close(wait=True)  # files are recorded in order
-        if writer is None or path is None:
-            state.save_slice(name, index, offset=next_offset, done=done, next_seq=seq, rows=rows_done)
-            return
-        w, file, rows, digest = writer, path, file_rows, file_digest
-        writer, path, file_rows, file_digest = None, None, 0, Digest()
-        seq += 1
-        rows_done += rows
-        next_seq, rows_upto = seq, rows_done
-
-        def record(result: tuple[int, str]) -> None:
-            size, checksum = result
-            item = FileEntry(
-                path=f"{cdir.name}/{file.name}", rows=rows, bytes=size, sha256=checksum, digest=digest
-            ).to_json()
-            state.save_slice(
-                name, index, offset=next_offset, done=done, next_seq=next_seq, rows=rows_upto, item=item
-            )
-
-        if done:  # the last file: nothing is left to overlap with its close
-            record(finish_file(w, file))
-        else:
-            closing = close_pool.submit(finish_file, w, file), record
-
-    def write_page(page: Any) -> None:
-        # A function of its own: the page's objects (the engine's records, the encoded columns)
-        # are freed when it returns, before the next page is read, so one page's worth is alive
-        # at a time besides the write in flight.
-        nonlocal writer, path, file_rows, in_flight
-        rows = len(page)
-        # One vector field: its matrix straight from the engine's records where it can be.
-        cols, matrix = page.columns_with_matrix(fields[0]) if len(fields) == 1 else (page.columns, None)
-        texts, canonical = encode_payloads_raw(cols.payloads, finite=finite)
-        dense = {fields[0].name: matrix} if matrix is not None else None
-        batch = encode_columns(cols, fields, texts=text_array(texts), dense=dense)
-        if writer is None:
-            path = cdir / f"part-{index:03d}-{seq:05d}.parquet"
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-            writer = pq.ParquetWriter(
-                path,
-                schema,
-                compression="zstd",
-                compression_level=cfg.compression_level,
-                write_statistics=True,
-                # Dictionary pages never pay here (float vectors, mostly unique payloads) and
-                # cost most of the write: 10k 128-d points 0.13 s with them, 0.02 s without,
-                # and the file is 35% smaller.
-                use_dictionary=False,
-            )
-        check_close(wait=False)  # a closed file is recorded, a failed close fails the backup, now
-        wait_write()
-        in_flight = io_pool.submit(writer.write_batch, batch, row_group_size=rows)
-        file_digest.add(digest_batch(batch, fields, canonical=canonical))
-        file_rows += rows
-        task.advance(rows)
-
-    def stream_pages() -> None:
-        nonlocal cursor
-        while True:
-            page = next_page()
-            if page is None:
-                close_file(None, True)
-                return
+    # From a server, the next page is scrolled while this one is encoded, hashed and written.
+    pages = retrying_scan(
+        src,
+        name,
+        policy,
+        stats,
+        batch_size=page_size(fields, cfg.batch_size),
+        slice_=slice_ if total > 1 else None,
+        offset=offset,
+        ahead=f"scan-{name}-{index}",
+    )
+    with SliceWriter(
+        name=name,
+        index=index,
+        cdir=cdir,
+        state=state,
+        fields=fields,
+        compression_level=cfg.compression_level,
+        finite=payloads_are_json(src.info().kind),
+        task=task,
+        next_seq=seq,
+        rows_done=rows_done,
+    ) as out:
+        for page in pages:
             next_offset = page.next_offset
             if len(page):
-                write_page(page)
-            del page
-            if next_offset is None:
-                close_file(None, True)
-                return
-            cursor = next_offset
-            if file_rows >= cfg.rows_per_file:
-                close_file(next_offset, False)
-
-    try:
-        stream_pages()
-    finally:
-        # On an error, the write and the close in flight end before the caller looks at the
-        # files; a file the close put on disk is recorded, so a resume does not write it again.
-        io_pool.shutdown(wait=True)
-        close_pool.shutdown(wait=True)
-        if closing is not None and closing[0].exception() is None:
-            check_close(wait=True)
+                out.write_page(page)
+            del page  # one page alive at a time: dropped before the next is read
+            if next_offset is not None and out.file_rows >= cfg.rows_per_file:
+                out.roll_over(next_offset)
+        out.finish()
 
 
 def _write_manifest(

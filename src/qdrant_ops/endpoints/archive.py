@@ -181,7 +181,7 @@ def load_manifest(backup_dir: Path) -> Manifest:
 
 def _check_spec(path: Path, entry: CollectionEntry) -> None:
     """Refuse a manifest whose collection config could not recreate the collection."""
-    from qdrant_ops.endpoints.qdrant import payload_indexes, spec_to_create_kwargs
+    from qdrant_ops.endpoints.qdrant_requests import payload_indexes, spec_to_create_kwargs
 
     if not all(isinstance(a, str) and a for a in entry.spec.aliases):
         raise CorruptBackupError(f"{path}: collection {entry.spec.name!r} has invalid aliases", file=path)

@@ -12,21 +12,18 @@ import threading
 from typing import Any
 
 from qdrant_ops.endpoints.base import Endpoint
-from qdrant_ops.endpoints.uri import EndpointConfig, endpoint_from_uri
+from qdrant_ops.endpoints.uri import EndpointConfig, ResolvedEndpoint, endpoint_from_uri
 from qdrant_ops.errors import EndpointError, UsageError
 
 _registry: dict[str, Endpoint] = {}
 _lock = threading.Lock()
 
 
-def _key(cfg: EndpointConfig) -> str | None:
-    kind = cfg.kind()
-    if kind == "memory":
+def _key(where: ResolvedEndpoint) -> str | None:
+    if where.kind == "memory":
         return ":memory:"
-    if kind == "local":
-        return "local:" + os.path.realpath(cfg.path or cfg.url or "")
-    if kind == "edge":
-        return "edge:" + os.path.realpath((cfg.url or "")[len("edge:") :])
+    if where.kind in ("local", "edge"):
+        return f"{where.kind}:" + os.path.realpath(where.location)
     return None
 
 
@@ -35,41 +32,40 @@ def open_endpoint(target: EndpointConfig | str, api_key: str | None = None) -> E
     cfg = endpoint_from_uri(target, api_key) if isinstance(target, str) else target
     if not cfg.is_set:
         raise UsageError("no endpoint given")
-    key = _key(cfg)
+    where = cfg.resolve()
+    key = _key(where)
     with _lock:
         if key is not None and key in _registry:
             return _registry[key]
-        endpoint = _open(cfg)
+        endpoint = _open(cfg, where)
         if key is not None:
             _registry[key] = endpoint
         return endpoint
 
 
-def _open(cfg: EndpointConfig) -> Endpoint:
-    kind = cfg.kind()
-    if kind == "edge":
+def _open(cfg: EndpointConfig, where: ResolvedEndpoint) -> Endpoint:
+    if where.kind == "edge":
         from qdrant_ops.endpoints.edge.endpoint import EdgeEndpoint
 
-        return EdgeEndpoint((cfg.url or "")[len("edge:") :])
+        return EdgeEndpoint(where.location)
     from qdrant_ops.endpoints.qdrant import QdrantEndpoint, make_client
 
-    if kind == "local":
-        path = cfg.path or cfg.url or ""
+    if where.kind == "local":
+        path = where.location
         if os.path.exists(path) and not os.path.isdir(path):
             raise UsageError(f"{path} is a file, not a store directory")
     try:
-        client: Any = make_client(cfg)
+        client: Any = make_client(cfg, where)
     except RuntimeError as exc:
-        raise EndpointError(f"cannot open {cfg.display()}: {exc}") from None
+        raise EndpointError(f"cannot open {where.display}: {exc}") from None
     except ValueError as exc:
-        raise UsageError(f"bad endpoint {cfg.display()}: {exc}") from None
-    return QdrantEndpoint(client, cfg.display(), kind)
+        raise UsageError(f"bad endpoint {where.display}: {exc}") from None
+    return QdrantEndpoint(client, where.display, where.kind)
 
 
 def register_endpoint(uri: str, endpoint: Endpoint) -> None:
     """Make ``open_endpoint(uri)`` return ``endpoint`` (library users with their own client)."""
-    cfg = endpoint_from_uri(uri)
-    key = _key(cfg) or uri
+    key = _key(endpoint_from_uri(uri).resolve()) or uri
     with _lock:
         _registry[key] = endpoint
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,6 +20,21 @@ ENV_API_KEY = "QDRANT_API_KEY"
 
 # --------------------------------------------------------------------------------------------
 # Endpoints
+
+EndpointKind = Literal["remote", "local", "memory", "edge"]
+
+
+@dataclass(frozen=True)
+class ResolvedEndpoint:
+    """An endpoint address parsed once: what opens it reads these instead of the config's fields.
+
+    ``location`` is the store directory (``local``, ``edge``), ``:memory:``, or the server URL
+    (``remote``; empty for the ``host`` form, whose parts stay on the config).
+    """
+
+    kind: EndpointKind
+    location: str
+    display: str
 
 
 class EndpointConfig(Model):
@@ -49,19 +65,27 @@ class EndpointConfig(Model):
     def is_set(self) -> bool:
         return bool(self.url or self.host or self.path)
 
-    def kind(self) -> Literal["remote", "local", "memory", "edge"]:
+    def resolve(self) -> ResolvedEndpoint:
+        """The one place an address's kind and location are decided (not cached: a
+        ``model_copy(update=...)`` would carry a stale one)."""
+        display = self.display()
         if self.path:
-            return "memory" if self.path == ":memory:" else "local"
+            if self.path == ":memory:":
+                return ResolvedEndpoint("memory", ":memory:", display)
+            return ResolvedEndpoint("local", self.path, display)
         if self.host:
-            return "remote"
+            return ResolvedEndpoint("remote", "", display)
         url = self.url or ""
         if url == ":memory:":
-            return "memory"
+            return ResolvedEndpoint("memory", ":memory:", display)
         if url.startswith("edge:"):
-            return "edge"
+            return ResolvedEndpoint("edge", url[len("edge:") :], display)
         if re.match(r"^(https?|grpcs?)://", url):
-            return "remote"
-        return "local"
+            return ResolvedEndpoint("remote", url, display)
+        return ResolvedEndpoint("local", url, display)
+
+    def kind(self) -> EndpointKind:
+        return self.resolve().kind
 
     def display(self) -> str:
         """The endpoint as a string safe to log: never holds credentials."""

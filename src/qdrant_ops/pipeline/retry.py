@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from qdrant_ops.errors import is_transient
+from qdrant_ops.pipeline.prefetch import scan_ahead
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,11 +74,14 @@ def retrying_scan(
     slice_: tuple[int, int] | None = None,
     offset: Any = None,
     with_vectors: bool = True,
+    ahead: str | None = None,
 ) -> Iterator[Any]:
     """``ep.scan(...)`` whose pages are retried on transient errors without skipping any.
 
     A generator that raised is finished: retrying ``next()`` on it would return None and the scan
     would look complete with points missing. Each retry starts a new scan at the saved cursor.
+    With ``ahead`` (a thread name), each scan reads its next page ahead (``scan_ahead``) while the
+    caller works on the current one.
     """
     policy = policy or RetryPolicy()
     cursor = offset
@@ -85,6 +89,8 @@ def retrying_scan(
     def open_scan() -> Iterator[Any]:
         result: Iterator[Any] = ep.scan(name, batch_size=batch_size, slice_=slice_, offset=cursor,
                                         with_vectors=with_vectors)
+        if ahead is not None:
+            return scan_ahead(result, ep, name=ahead)
         return result
 
     pages = open_scan()

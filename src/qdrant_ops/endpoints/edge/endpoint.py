@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +37,6 @@ from qdrant_ops.endpoints.base import (
     Point,
     PointId,
     ScanPage,
-    SparseValue,
     columns_from_records,
 )
 from qdrant_ops.endpoints.edge.config import (
@@ -51,6 +48,7 @@ from qdrant_ops.endpoints.edge.config import (
     read_edge_json,
     spec_to_edge,
 )
+from qdrant_ops.endpoints.edge.records import advise_scan, id_out, point_to_edge, scroller, updater
 from qdrant_ops.errors import (
     EndpointError,
     NotFoundError,
@@ -65,13 +63,6 @@ T = TypeVar("T")
 
 SIDECAR = "qdrant-ops-edge.json"
 SIDECAR_FORMAT = "qdrant-ops-edge"
-
-# What a scan reads of a shard's segments: payloads, vectors, the id tracker (files at the top of
-# each segment). Not the HNSW or payload indexes, nor the WAL.
-SCAN_DIRS = ("payload_storage", "vector_storage")
-# Read-ahead is asked for only while the files to read take at most this much disk.
-READAHEAD_CAP = 1 << 30
-
 
 def edge_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
@@ -106,46 +97,6 @@ class OptimizeResult:
             f"(segments {self.segments_before} -> {self.segments_after}, "
             f"{self.indexed_vectors} indexed vectors, {self.points} points)"
         )
-
-
-def advise_scan(shard_dir: Path, *, vectors: bool = True, cap: int = READAHEAD_CAP) -> int:
-    """Ask the kernel to read ahead, sequentially, the files a scan of this shard is about to read
-    (``posix_fadvise(WILLNEED)``); the bytes asked for (0 when none: no such call on this
-    platform, files over ``cap``, or an error, which never fails the scan).
-
-    Edge maps its payload storage and reads it page by page: a process's first scan of a shard
-    whose files are not in the page cache takes a major fault per 4 KiB page. Measured on a 20k
-    point, 128-d shard: 1,250 faults, and 0.19 s for the first scroll against 0.10 s after this
-    advice (which costs about 5 ms). A backup reads every payload and vector anyway.
-    """
-    fadvise = getattr(os, "posix_fadvise", None)
-    if fadvise is None:
-        return 0
-    try:
-        files: list[Path] = []
-        total = 0
-        for seg in (shard_dir / "segments").iterdir():
-            if not seg.is_dir():
-                continue
-            found = [f for f in seg.iterdir() if f.is_file()]
-            for sub in SCAN_DIRS if vectors else SCAN_DIRS[:1]:
-                if (seg / sub).is_dir():
-                    found += [f for f in (seg / sub).rglob("*") if f.is_file()]
-            for f in found:
-                files.append(f)
-                total += f.stat().st_blocks * 512
-        if total > cap:
-            return 0
-        for f in files:
-            fd = os.open(f, os.O_RDONLY)
-            try:
-                fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-            finally:
-                os.close(fd)
-    except OSError as exc:
-        log.debug("read-ahead advice for %s skipped: %s", shard_dir, exc)
-        return 0
-    return total
 
 
 def _first_line(exc: BaseException) -> str:
@@ -289,7 +240,7 @@ class EdgeEndpoint:
             index = edge_index_schema(schema)
             if index is not None:
                 op = q.UpdateOperation.create_field_index(field_name, index)
-                self._call(name, _updater(op), "create payload index")
+                self._call(name, updater(op), "create payload index")
 
     def delete_collection(self, name: str) -> None:
         path = self._dir(name)
@@ -309,7 +260,7 @@ class EdgeEndpoint:
         q = _q()
         n = int(self._call(name, lambda s: s.count(q.CountRequest(exact=True)), "count"))
         # An exact count allocates in proportion to the shard on Edge's own threads, whose arenas
-        # keep it once freed (9.5 MiB at 200k points): handed back here (``pipeline.heap``).
+        # keep it once freed: handed back here (``pipeline.heap``).
         release_free_heap()
         return n
 
@@ -334,13 +285,13 @@ class EdgeEndpoint:
             request = q.ScrollRequest(
                 offset=current, limit=batch_size, filter=flt, with_payload=True, with_vector=with_vectors
             )
-            records, nxt = self._call(name, _scroller(request), "scroll")
-            next_offset = _id_out(nxt) if nxt is not None else None
+            records, nxt = self._call(name, scroller(request), "scroll")
+            next_offset = id_out(nxt) if nxt is not None else None
             got = len(records)
             # Columns are built from the records on first use (a backup reads the vectors
             # straight into float32 instead: ``ScanPage.columns_with_matrix``). The page is not
             # held here while the next one is scrolled.
-            page = ScanPage(records=records, id_out=_id_out, next_offset=next_offset)
+            page = ScanPage(records=records, id_out=id_out, next_offset=next_offset)
             del records
             yield page
             del page
@@ -352,7 +303,7 @@ class EdgeEndpoint:
         recs = self._call(
             name, lambda s: s.retrieve(list(ids), with_payload=True, with_vector=True), "retrieve"
         )
-        return columns_from_records(recs, _id_out).to_points()
+        return columns_from_records(recs, id_out).to_points()
 
     def query(
         self,
@@ -384,7 +335,7 @@ class EdgeEndpoint:
             params=q.SearchParams(exact=exact, hnsw_ef=hnsw_ef),
         )
         hits = self._call(name, lambda s: list(s.query(request)), "query")
-        return [(_id_out(h.id), float(h.score)) for h in hits]
+        return [(id_out(h.id), float(h.score)) for h in hits]
 
     def search_index_note(self, name: str) -> str:
         """What ANN queries on ``name`` search: an HNSW index, or (none built yet) every vector."""
@@ -412,8 +363,8 @@ class EdgeEndpoint:
         self._call(name, lambda s: s.flush(), "flush")
         elapsed = time.monotonic() - started
         after = self._call(name, lambda s: s.info(), "info")
-        # The optimizers allocate on Edge's own threads, and glibc keeps what they freed (6.2 MiB
-        # after 20k 128-d points, 1.2 ms to hand back): handed back here (``pipeline.heap``).
+        # The optimizers allocate on Edge's own threads, and glibc keeps what they freed: handed
+        # back here (``pipeline.heap``).
         release_free_heap()
         result = OptimizeResult(
             collection=name,
@@ -514,45 +465,3 @@ class EdgeEndpoint:
                 shard.close()
             except Exception as exc:  # noqa: BLE001 - closing must never hide the real outcome
                 log.warning("closing Edge shard %s: %s", name, _first_line(exc))
-
-
-# -- points <-> Edge ------------------------------------------------------------------------------
-
-
-def _updater(op: Any) -> Callable[[Any], None]:
-    def run(shard: Any) -> None:
-        shard.update(op)
-
-    return run
-
-
-def _scroller(request: Any) -> Callable[[Any], tuple[list[Any], Any]]:
-    def run(shard: Any) -> tuple[list[Any], Any]:
-        records, nxt = shard.scroll(request)
-        return list(records), nxt
-
-    return run
-
-
-def _id_out(pid: Any) -> PointId:
-    if isinstance(pid, uuid.UUID):
-        return str(pid)
-    if isinstance(pid, int):
-        return pid
-    return str(pid)
-
-
-def point_to_edge(p: Point) -> Any:
-    q = _q()
-    vectors: dict[str, Any] = {}
-    for k, v in p.vectors.items():
-        if v is None:
-            continue
-        if isinstance(v, SparseValue):
-            vectors[k] = q.SparseVector(indices=list(v.indices), values=list(v.values))
-        elif hasattr(v, "tolist"):
-            vectors[k] = v.tolist()
-        else:
-            vectors[k] = v
-    vector: Any = vectors[""] if set(vectors) == {""} else vectors
-    return q.Point(id=p.id, vector=vector, payload=p.payload)
