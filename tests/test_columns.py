@@ -208,7 +208,7 @@ def test_batch_and_point_writes_store_the_same_points() -> None:
 def test_clone_points_shares_nothing_a_step_could_change() -> None:
     import numpy as np
 
-    from qdrant_ops.migrate.transforms import clone_points
+    from qdrant_ops.migration.transforms import clone_points
 
     original = Point(
         7,

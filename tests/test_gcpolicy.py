@@ -112,8 +112,8 @@ def test_backup_and_restore_stream_with_the_bulk_threshold(tmp_path: Path) -> No
 def test_every_data_verb_is_wrapped() -> None:
     from qdrant_ops.data.restore import restore
     from qdrant_ops.data.verify import verify, verify_against, verify_backup, verify_live
-    from qdrant_ops.migrate.run import migrate
-    from qdrant_ops.migrate.validate import validate
+    from qdrant_ops.migration.run import migrate
+    from qdrant_ops.migration.validate import validate
 
     for verb in (backup, restore, migrate, validate, verify, verify_backup, verify_against, verify_live):
         assert getattr(verb, "__wrapped__", None) is not None, verb.__name__

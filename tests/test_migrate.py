@@ -13,8 +13,8 @@ from datagen import SHAPES, make_collection
 from qdrant_ops.data.verify import verify_live
 from qdrant_ops.endpoints.open import open_endpoint
 from qdrant_ops.errors import ConfigError, PlanChangedError, TargetExistsError
-from qdrant_ops.migrate.config import MigrateConfig
-from qdrant_ops.migrate.run import migrate
+from qdrant_ops.migration.config import MigrateConfig
+from qdrant_ops.migration.run import migrate
 
 # These tests run ``--parallel N`` through the slice machinery on the embedded engines.
 pytestmark = pytest.mark.usefixtures("sliced_local_mode")

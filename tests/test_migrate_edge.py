@@ -19,11 +19,11 @@ from qdrant_ops.cli import app
 from qdrant_ops.endpoints.base import CollectionSpec, Point
 from qdrant_ops.endpoints.edge.endpoint import EdgeEndpoint
 from qdrant_ops.endpoints.open import close_all, open_endpoint
-from qdrant_ops.migrate.config import MigrateConfig
-from qdrant_ops.migrate.run import migrate
-from qdrant_ops.migrate.transforms import Transformer
-from qdrant_ops.migrate.validate import validate
-from qdrant_ops.migrate.validation import compare_points, expected_points
+from qdrant_ops.migration.config import MigrateConfig
+from qdrant_ops.migration.run import migrate
+from qdrant_ops.migration.transforms import Transformer
+from qdrant_ops.migration.validate import validate
+from qdrant_ops.migration.validation import compare_points, expected_points
 
 N = 300
 INDEXED = {"hnsw_config": {"m": 16, "ef_construct": 100, "full_scan_threshold": 1}}

@@ -13,9 +13,9 @@ from datagen import make_collection
 from qdrant_ops.endpoints.base import Point
 from qdrant_ops.endpoints.open import open_endpoint
 from qdrant_ops.errors import NotFoundError, PlanChangedError
-from qdrant_ops.migrate.config import MigrateConfig
-from qdrant_ops.migrate.cutover import rollback_alias, switch_alias
-from qdrant_ops.migrate.run import migrate
+from qdrant_ops.migration.config import MigrateConfig
+from qdrant_ops.migration.cutover import rollback_alias, switch_alias
+from qdrant_ops.migration.run import migrate
 from qdrant_ops.pipeline.retry import RetryPolicy
 
 # These tests run ``--parallel N`` through the slice machinery on the embedded engines.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from datagen import make_collection
-from qdrant_ops.migrate.config import MigrateConfig
-from qdrant_ops.migrate.run import migrate
+from qdrant_ops.migration.config import MigrateConfig
+from qdrant_ops.migration.run import migrate
 from qdrant_ops.runbook.model import Runbook
 from qdrant_ops.runbook.run import default_collections
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from datagen import make_collection
 from qdrant_ops.endpoints.open import open_endpoint
-from qdrant_ops.migrate.config import MigrateConfig
-from qdrant_ops.migrate.run import migrate
-from qdrant_ops.migrate.validate import validate
-from qdrant_ops.migrate.validation import parity_figures
+from qdrant_ops.migration.config import MigrateConfig
+from qdrant_ops.migration.run import migrate
+from qdrant_ops.migration.validate import validate
+from qdrant_ops.migration.validation import parity_figures
 
 
 def test_parity_figures_on_a_quantized_target(tmp_path: Path, target_uri: str) -> None:

@@ -23,10 +23,10 @@ _EXPORTS: dict[str, str] = {
     "backup": "qdrant_ops.data.backup",
     "restore": "qdrant_ops.data.restore",
     "verify": "qdrant_ops.data.verify",
-    "migrate": "qdrant_ops.migrate",  # the package, callable as the verb (see its docstring)
-    "validate": "qdrant_ops.migrate.validate",
-    "switch_alias": "qdrant_ops.migrate.cutover",
-    "rollback_alias": "qdrant_ops.migrate.cutover",
+    "migrate": "qdrant_ops.migration.run",
+    "validate": "qdrant_ops.migration.validate",
+    "switch_alias": "qdrant_ops.migration.cutover",
+    "rollback_alias": "qdrant_ops.migration.cutover",
     "cleanup_legacy": "qdrant_ops.code.cleanup.run",
     "restore_legacy": "qdrant_ops.code.cleanup.restore",
     "consolidate_clients": "qdrant_ops.code.consolidate.run",
@@ -49,8 +49,8 @@ _EXPORTS: dict[str, str] = {
     "BackupConfig": "qdrant_ops.data.config",
     "RestoreConfig": "qdrant_ops.data.config",
     "VerifyConfig": "qdrant_ops.data.config",
-    "MigrateConfig": "qdrant_ops.migrate.config",
-    "ValidateConfig": "qdrant_ops.migrate.config",
+    "MigrateConfig": "qdrant_ops.migration.config",
+    "ValidateConfig": "qdrant_ops.migration.config",
     "SnapshotConfig": "qdrant_ops.snapshot.config",
     "CleanupConfig": "qdrant_ops.code.config",
     "ConsolidateConfig": "qdrant_ops.code.config",
@@ -62,10 +62,10 @@ _EXPORTS: dict[str, str] = {
     "BackupReport": "qdrant_ops.data.backup",
     "RestoreReport": "qdrant_ops.data.restore",
     "VerifyReport": "qdrant_ops.data.verify",
-    "MigrateReport": "qdrant_ops.migrate.report",
-    "ValidateReport": "qdrant_ops.migrate.report",
-    "CutoverReport": "qdrant_ops.migrate.cutover",
-    "RollbackReport": "qdrant_ops.migrate.cutover",
+    "MigrateReport": "qdrant_ops.migration.report",
+    "ValidateReport": "qdrant_ops.migration.report",
+    "CutoverReport": "qdrant_ops.migration.cutover",
+    "RollbackReport": "qdrant_ops.migration.cutover",
     "CleanupReport": "qdrant_ops.code.cleanup.report",
     "ConsolidateReport": "qdrant_ops.code.consolidate.report",
     "CheckLegacyReport": "qdrant_ops.code.check_legacy",
@@ -155,11 +155,11 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
         UnsupportedError,
         UsageError,
     )
-    from qdrant_ops.migrate.config import MigrateConfig, ValidateConfig
-    from qdrant_ops.migrate.cutover import CutoverReport, RollbackReport, rollback_alias, switch_alias
-    from qdrant_ops.migrate.report import MigrateReport, ValidateReport
-    from qdrant_ops.migrate.run import migrate
-    from qdrant_ops.migrate.validate import validate
+    from qdrant_ops.migration.config import MigrateConfig, ValidateConfig
+    from qdrant_ops.migration.cutover import CutoverReport, RollbackReport, rollback_alias, switch_alias
+    from qdrant_ops.migration.report import MigrateReport, ValidateReport
+    from qdrant_ops.migration.run import migrate
+    from qdrant_ops.migration.validate import validate
     from qdrant_ops.reports import Report
     from qdrant_ops.runbook.model import CheckLegacyConfig, Runbook
     from qdrant_ops.runbook.run import (

@@ -251,7 +251,7 @@ def migrate_trial(
     A kill that leaves the state file behind left unfinished work: the target must then not pass
     ``verify`` against the source (it is not passed off as complete) and the rerun must resume it.
     """
-    from qdrant_ops.migrate.run import STATE_FILE
+    from qdrant_ops.migration.run import STATE_FILE
 
     target = str(work / "target")
     args = migrate_args(source, target, work, parallel, batch_size)

@@ -18,8 +18,8 @@ from qdrant_ops.endpoints.qdrant import QdrantEndpoint
 from qdrant_ops.endpoints.uri import endpoint_from_uri
 from qdrant_ops.errors import PartialError
 from qdrant_ops.format.integrity import scan_digest
-from qdrant_ops.migrate.config import MigrateConfig
-from qdrant_ops.migrate.run import STATE_FILE, migrate
+from qdrant_ops.migration.config import MigrateConfig
+from qdrant_ops.migration.run import STATE_FILE, migrate
 from qdrant_ops.pipeline.retry import RetryPolicy
 from reliability.faults import FaultyClient, terminal_error
 
@@ -163,7 +163,7 @@ def test_migrate_terminal_error_exit_4_dead_letter(tmp_path: Path, monkeypatch: 
     import pyarrow.parquet as pq
     from typer.testing import CliRunner
 
-    import qdrant_ops.migrate.run as migrate_mod
+    import qdrant_ops.migration.run as migrate_mod
     from qdrant_ops.cli import app
 
     store = str(tmp_path / "src")

@@ -232,7 +232,7 @@ main()
 
 
 def test_second_migrate_on_same_state_refused(tmp_path: Path) -> None:
-    from qdrant_ops.migrate.run import STATE_FILE
+    from qdrant_ops.migration.run import STATE_FILE
 
     store = tmp_path / "store"
     make_collection(str(store), "c", "int-unnamed", 300)

@@ -23,7 +23,7 @@ def cutover(
 ) -> None:
     """Point ALIAS at a migrated collection atomically, once its validation has passed."""
     from qdrant_ops.endpoints.open import open_endpoint
-    from qdrant_ops.migrate.cutover import switch_alias
+    from qdrant_ops.migration.cutover import switch_alias
 
     ep = open_endpoint(endpoint_from_uri(target, api_key))
     finish(switch_alias(ep, alias, collection, require_validation=not force), report)

@@ -12,7 +12,7 @@ import typer
 from qdrant_ops.cli.app import REPORT_HELP, app, finish, handle_errors, progress_sink, split_csv
 from qdrant_ops.cli.options import MIGRATE_SOURCE_HELP, MIGRATION_CONFIG_HELP, TARGET_HELP, load_migration_config
 from qdrant_ops.errors import UsageError
-from qdrant_ops.migrate.config import MigrateConfig
+from qdrant_ops.migration.config import MigrateConfig
 
 
 def _rerun() -> str | None:
@@ -64,6 +64,6 @@ def migrate(
     cfg = load_migration_config("migrate", config, flags, source, target, api_key)
     if not isinstance(cfg, MigrateConfig):
         raise UsageError("internal: expected a migrate config")
-    from qdrant_ops.migrate.run import migrate as run_migrate
+    from qdrant_ops.migration.run import migrate as run_migrate
 
     finish(run_migrate(cfg, progress=progress_sink(), rerun_command=_rerun()), report)

@@ -33,7 +33,7 @@ def rollback(
     if target is None:
         raise UsageError("--target is required with --alias")
     from qdrant_ops.endpoints.open import open_endpoint
-    from qdrant_ops.migrate.cutover import rollback_alias
+    from qdrant_ops.migration.cutover import rollback_alias
 
     ep = open_endpoint(endpoint_from_uri(target, api_key))
     finish(rollback_alias(ep, alias), report)

@@ -10,7 +10,7 @@ import typer
 from qdrant_ops.cli.app import REPORT_HELP, app, finish, handle_errors, split_csv
 from qdrant_ops.cli.options import MIGRATE_SOURCE_HELP, MIGRATION_CONFIG_HELP, TARGET_HELP, load_migration_config
 from qdrant_ops.errors import UsageError
-from qdrant_ops.migrate.config import ValidateConfig
+from qdrant_ops.migration.config import ValidateConfig
 
 
 @app.command()
@@ -37,6 +37,6 @@ def validate(
     cfg = load_migration_config("validate", config, flags, source, target, api_key)
     if not isinstance(cfg, ValidateConfig):
         raise UsageError("internal: expected a validate config")
-    from qdrant_ops.migrate.validate import validate as run_validate
+    from qdrant_ops.migration.validate import validate as run_validate
 
     finish(run_validate(cfg), report)

@@ -12,7 +12,7 @@ from qdrant_ops.config.loading import load_config
 from qdrant_ops.data.config import BackupConfig, RestoreConfig, VerifyConfig
 from qdrant_ops.endpoints.uri import endpoint_from_env
 from qdrant_ops.errors import ConfigError
-from qdrant_ops.migrate.config import MigrateConfig, ValidateConfig, overlay_dry_run_env
+from qdrant_ops.migration.config import MigrateConfig, ValidateConfig, overlay_dry_run_env
 from qdrant_ops.snapshot.config import SnapshotConfig
 
 

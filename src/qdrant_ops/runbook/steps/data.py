@@ -99,7 +99,7 @@ def _validate_defaults(spec: StepSpec, data: dict[str, Any], ctx: StepContext) -
 
 def _run_migrate(ctx: StepContext, cfg: Any, undo: dict[str, Any]) -> StepOutcome:
     from qdrant_ops.endpoints.open import open_endpoint
-    from qdrant_ops.migrate.run import migrate
+    from qdrant_ops.migration.run import migrate
 
     dst = open_endpoint(cfg.target_endpoint())
     if not ctx.dry_run:
@@ -136,7 +136,7 @@ def _rollback_migrate(ctx: StepContext, cfg: Any, st: StepState) -> list[str]:
     alias = st.undo.get("alias")
     before_aliases: dict[str, str] = st.undo.get("aliases_before") or {}
     if alias:
-        from qdrant_ops.migrate.cutover import rollback_alias
+        from qdrant_ops.migration.cutover import rollback_alias
 
         if dst.aliases().get(alias) in (st.undo.get("targets") or []):
             rep = rollback_alias(dst, alias)
@@ -176,7 +176,7 @@ def _rollback_migrate(ctx: StepContext, cfg: Any, st: StepState) -> list[str]:
 
 
 def _run_validate(ctx: StepContext, cfg: Any, undo: dict[str, Any]) -> StepOutcome:
-    from qdrant_ops.migrate.validate import validate
+    from qdrant_ops.migration.validate import validate
 
     migrated = _earlier_ok(ctx, "migrate")
     if not cfg.collections and migrated is not None and migrated.undo.get("sources"):
@@ -185,7 +185,7 @@ def _run_validate(ctx: StepContext, cfg: Any, undo: dict[str, Any]) -> StepOutco
 
     if ctx.dry_run:
         from qdrant_ops.endpoints.open import open_endpoint
-        from qdrant_ops.migrate.plan import target_name
+        from qdrant_ops.migration.plan import target_name
 
         src = open_endpoint(cfg.source_endpoint())
         dst = open_endpoint(cfg.target_endpoint())
@@ -214,8 +214,8 @@ def _cutover_defaults(spec: StepSpec, data: dict[str, Any], ctx: StepContext) ->
     if not data.get("target") and base.get("target_qdrant"):
         out["target"] = base["target_qdrant"]
     if not data.get("collection") and base:
-        from qdrant_ops.migrate.config import MigrateConfig
-        from qdrant_ops.migrate.plan import target_name
+        from qdrant_ops.migration.config import MigrateConfig
+        from qdrant_ops.migration.plan import target_name
 
         names = base.get("collections") or []
         if len(names) == 1:
@@ -227,7 +227,7 @@ def _cutover_defaults(spec: StepSpec, data: dict[str, Any], ctx: StepContext) ->
 
 def _run_cutover(ctx: StepContext, cfg: CutoverConfig, undo: dict[str, Any]) -> StepOutcome:
     from qdrant_ops.endpoints.open import open_endpoint
-    from qdrant_ops.migrate.cutover import switch_alias
+    from qdrant_ops.migration.cutover import switch_alias
 
     if cfg.target is None or not cfg.target.is_set or not cfg.collection:
         raise ConfigError("a cutover step needs target and collection (or one migrated collection)")
@@ -242,7 +242,7 @@ def _run_cutover(ctx: StepContext, cfg: CutoverConfig, undo: dict[str, Any]) -> 
 
 def _rollback_cutover(ctx: StepContext, cfg: CutoverConfig, st: StepState) -> list[str]:
     from qdrant_ops.endpoints.open import open_endpoint
-    from qdrant_ops.migrate.cutover import rollback_alias
+    from qdrant_ops.migration.cutover import rollback_alias
 
     if cfg.target is None:
         return ["nothing to undo"]

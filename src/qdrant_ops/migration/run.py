@@ -25,12 +25,12 @@ from qdrant_ops.endpoints.base import Endpoint, EndpointInfo
 from qdrant_ops.endpoints.open import open_endpoint
 from qdrant_ops.endpoints.uri import EndpointConfig
 from qdrant_ops.errors import NotFoundError, TargetExistsError, UnsupportedError, UsageError
-from qdrant_ops.migrate.config import MigrateConfig
-from qdrant_ops.migrate.copy import _migrate_collection
-from qdrant_ops.migrate.dryrun import _dry_run
-from qdrant_ops.migrate.jobs import _check_targets, _now, _plan_dict, _plan_job
-from qdrant_ops.migrate.report import MigrateReport
-from qdrant_ops.migrate.validate import _record_validation, _validate_job
+from qdrant_ops.migration.config import MigrateConfig
+from qdrant_ops.migration.copy import _migrate_collection
+from qdrant_ops.migration.dryrun import _dry_run
+from qdrant_ops.migration.jobs import _check_targets, _now, _plan_dict, _plan_job
+from qdrant_ops.migration.report import MigrateReport
+from qdrant_ops.migration.validate import _record_validation, _validate_job
 from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.gcpolicy import bulk
 from qdrant_ops.pipeline.locks import FileLock
@@ -140,7 +140,7 @@ def migrate(
                 _validate_job(cfg, src, dst, j, row, report)
         _record_validation(dst, jobs, report)
         if cfg.switch_alias and not report.failed_checks:
-            from qdrant_ops.migrate.cutover import switch_alias
+            from qdrant_ops.migration.cutover import switch_alias
 
             cut = switch_alias(dst, cfg.switch_alias, jobs[0].tname)
             report.alias = cut.alias

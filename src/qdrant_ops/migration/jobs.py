@@ -10,8 +10,8 @@ from typing import Any
 from qdrant_ops import __version__
 from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, Point, VectorField
 from qdrant_ops.errors import TargetExistsError
-from qdrant_ops.migrate.config import MigrateConfig
-from qdrant_ops.migrate.plan import (
+from qdrant_ops.migration.config import MigrateConfig
+from qdrant_ops.migration.plan import (
     METADATA_KEY,
     build_target_spec,
     check_layout_compatible,
@@ -19,8 +19,8 @@ from qdrant_ops.migrate.plan import (
     settings_for,
     target_name,
 )
-from qdrant_ops.migrate.report import MigrateReport
-from qdrant_ops.migrate.transforms import Transformer, clone_points
+from qdrant_ops.migration.report import MigrateReport
+from qdrant_ops.migration.transforms import Transformer, clone_points
 from qdrant_ops.pipeline.retry import retrying_scan
 
 SAMPLE_SIZE = 200

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from qdrant_ops.endpoints.base import Endpoint
 from qdrant_ops.errors import CheckFailedError, NotFoundError, UnsupportedError
-from qdrant_ops.migrate.plan import METADATA_KEY
+from qdrant_ops.migration.plan import METADATA_KEY
 from qdrant_ops.reports import Report, md_table
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from typing import Any
 
 from qdrant_ops.endpoints.base import CollectionSpec, Point, SparseValue, VectorField, is_vector_params
 from qdrant_ops.errors import ConfigError, UsageError
-from qdrant_ops.migrate.config import CollectionTargetConfig, MigrateConfig, TargetConfig
-from qdrant_ops.migrate.transforms import Transformer
+from qdrant_ops.migration.config import CollectionTargetConfig, MigrateConfig, TargetConfig
+from qdrant_ops.migration.transforms import Transformer
 
 METADATA_KEY = "migration"
 

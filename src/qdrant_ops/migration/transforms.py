@@ -31,7 +31,7 @@ from typing import Any
 
 from qdrant_ops.endpoints.base import Point, SparseValue
 from qdrant_ops.errors import ConfigError
-from qdrant_ops.migrate.config import CastField, FieldMove, TransformConfig
+from qdrant_ops.migration.config import CastField, FieldMove, TransformConfig
 
 log = logging.getLogger(__name__)
 

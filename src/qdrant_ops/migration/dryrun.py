@@ -10,11 +10,11 @@ from typing import Any
 
 from qdrant_ops.endpoints.base import Endpoint, Point
 from qdrant_ops.format.columns import encode_points
-from qdrant_ops.migrate.config import MigrateConfig
-from qdrant_ops.migrate.jobs import _Job
-from qdrant_ops.migrate.plan import config_diff
-from qdrant_ops.migrate.report import CollectionMigration, MigrateReport, SamplePoint
-from qdrant_ops.migrate.transforms import clone_points
+from qdrant_ops.migration.config import MigrateConfig
+from qdrant_ops.migration.jobs import _Job
+from qdrant_ops.migration.plan import config_diff
+from qdrant_ops.migration.report import CollectionMigration, MigrateReport, SamplePoint
+from qdrant_ops.migration.transforms import clone_points
 from qdrant_ops.pipeline.writer import estimate_bytes
 
 # -- dry run --------------------------------------------------------------------------------------

@@ -10,12 +10,12 @@ from typing import Any
 
 from qdrant_ops.endpoints.base import Endpoint, Point
 from qdrant_ops.format.integrity import Digest
-from qdrant_ops.migrate.config import MigrateConfig
-from qdrant_ops.migrate.jobs import _Job, _update_metadata
-from qdrant_ops.migrate.plan import METADATA_KEY, config_diff, misfit, not_applied
-from qdrant_ops.migrate.report import CollectionMigration, MigrateReport
-from qdrant_ops.migrate.transforms import originals_for
-from qdrant_ops.migrate.validation import digest_points
+from qdrant_ops.migration.config import MigrateConfig
+from qdrant_ops.migration.jobs import _Job, _update_metadata
+from qdrant_ops.migration.plan import METADATA_KEY, config_diff, misfit, not_applied
+from qdrant_ops.migration.report import CollectionMigration, MigrateReport
+from qdrant_ops.migration.transforms import originals_for
+from qdrant_ops.migration.validation import digest_points
 from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.prefetch import scan_ahead
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, retrying_scan

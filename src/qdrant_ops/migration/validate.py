@@ -8,12 +8,12 @@ from typing import Any
 from qdrant_ops.endpoints.base import Endpoint, Point
 from qdrant_ops.endpoints.open import open_endpoint
 from qdrant_ops.format.integrity import Digest
-from qdrant_ops.migrate.config import MigrateConfig
-from qdrant_ops.migrate.jobs import _check_batch, _Job, _now, _update_metadata, _vector_names
-from qdrant_ops.migrate.plan import METADATA_KEY, target_name
-from qdrant_ops.migrate.report import CollectionMigration, MigrateReport, ValidateReport
-from qdrant_ops.migrate.transforms import Transformer
-from qdrant_ops.migrate.validation import check_content, check_parity, digest_points, expected_points
+from qdrant_ops.migration.config import MigrateConfig
+from qdrant_ops.migration.jobs import _check_batch, _Job, _now, _update_metadata, _vector_names
+from qdrant_ops.migration.plan import METADATA_KEY, target_name
+from qdrant_ops.migration.report import CollectionMigration, MigrateReport, ValidateReport
+from qdrant_ops.migration.transforms import Transformer
+from qdrant_ops.migration.validation import check_content, check_parity, digest_points, expected_points
 from qdrant_ops.pipeline.gcpolicy import bulk
 from qdrant_ops.pipeline.scope import select_collections
 

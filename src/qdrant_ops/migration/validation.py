@@ -27,8 +27,8 @@ from qdrant_ops.errors import UnsupportedError
 from qdrant_ops.format.columns import normalize_id
 from qdrant_ops.format.compare import payload_equal, point_difference
 from qdrant_ops.format.integrity import Digest, digest_columns, scan_digest
-from qdrant_ops.migrate.config import ValidationSettings
-from qdrant_ops.migrate.transforms import Transformer
+from qdrant_ops.migration.config import ValidationSettings
+from qdrant_ops.migration.transforms import Transformer
 from qdrant_ops.pipeline.retry import RetryPolicy, call_with_retry, retrying_scan
 from qdrant_ops.reports import Report
 

@@ -1,0 +1,1 @@
+"""Migration to a new layout: run, plan, transforms, validation, cutover and reports."""
