@@ -153,8 +153,8 @@ def migrate_fault_trials(args: argparse.Namespace, tmp: Path) -> list[list[objec
     from qdrant_ops.endpoints.qdrant import QdrantEndpoint
     from qdrant_ops.errors import QdrantOpsError
     from qdrant_ops.format.integrity import scan_digest
-    from qdrant_ops.migrate.config import MigrateConfig
-    from qdrant_ops.migrate.run import migrate
+    from qdrant_ops.migration.config import MigrateConfig
+    from qdrant_ops.migration.run import migrate
     from qdrant_ops.pipeline.retry import RetryPolicy
     from reliability.faults import FaultyClient
 
