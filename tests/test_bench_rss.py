@@ -114,3 +114,18 @@ def test_a_ratio_that_rounds_onto_its_limit_shows_the_digit_that_decides() -> No
     assert shown["migrate_vs_ceiling_ratio"] == ("0.899", "FAIL")
     assert shown["backup_vs_raw_scroll_ratio"] == ("0.72", "FAIL")
     assert shown["restore_vs_raw_upsert_ratio"] == ("n/a", "N/A")
+
+
+def test_each_repeated_run_gets_its_own_path(tmp_path: Path) -> None:
+    from bench_lib.runner import per_run
+
+    args_for = per_run({"op": "backup", "n": 10}, "backup_root", tmp_path / "backup-10")
+    assert args_for(0) == {"op": "backup", "n": 10, "backup_root": str(tmp_path / "backup-10-0")}
+    assert args_for(1)["backup_root"] == str(tmp_path / "backup-10-1")
+
+
+def test_the_worker_refuses_an_unknown_operation() -> None:
+    from bench_lib.worker import worker
+
+    with pytest.raises(SystemExit, match="unknown op nope"):
+        worker({"op": "nope"})
