@@ -80,7 +80,10 @@ def walk_py_files(root: Path, exclude: tuple[str, ...]) -> Iterator[str]:
             if f.endswith(".py") and not full.is_symlink() and not excluded(rel, exclude):
                 yield rel
 
+
 def excluded(rel: str, exclude: tuple[str, ...]) -> bool:
+    """Whether ``rel`` matches an ``--exclude`` pattern: the path, a folder above it, or (a pattern
+    without ``/``) any one part of it."""
     parts = rel.split("/")
     for pattern in exclude:
         pat = pattern.strip().rstrip("/")
