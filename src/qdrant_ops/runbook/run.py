@@ -4,7 +4,8 @@
 checks the prerequisites (a failing one stops the run before anything changes), then either
 dry-runs every step and aggregates their plans (nothing is written anywhere), or runs the steps
 in order inside a run directory (``runs.py``), saving the state after each step so ``--resume``
-continues after the last completed one. ``rollback_run`` undoes a run's steps in reverse order.
+continues after the last completed one. ``rollback_run`` (``rollback.py``) undoes a run's steps in
+reverse order; the reports are in ``report.py``.
 """
 
 from __future__ import annotations
@@ -15,18 +16,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from qdrant_ops.config.base import Model
 from qdrant_ops.config.loading import expand_vars, masked_dump, read_config_file, validate_model
 from qdrant_ops.endpoints.uri import EndpointConfig
 from qdrant_ops.errors import NotFoundError, PlanChangedError, QdrantOpsError, UsageError
 from qdrant_ops.pipeline.locks import FileLock
 from qdrant_ops.progress import NullProgress, ProgressSink
-from qdrant_ops.reports import Check, Report, md_table, utcnow, write_report
+from qdrant_ops.reports import Check, utcnow, write_report
 from qdrant_ops.runbook.model import CODE_KINDS, PhaseSpec, Runbook, StepSpec, TestsConfig, default_runbook
 from qdrant_ops.runbook.planfile import PhaseUpdate, plan_update, write_plan
 from qdrant_ops.runbook.prereqs import EndpointNeed, check_endpoints, check_git, check_space, check_versions
+from qdrant_ops.runbook.report import RunReport, add_statistics, step_row
+from qdrant_ops.runbook.rollback import rollback_run
 from qdrant_ops.runbook.runs import (
     RunState,
     StepState,
@@ -43,114 +44,11 @@ from qdrant_ops.runbook.steps.shell import run_tests_baseline
 
 log = logging.getLogger(__name__)
 
-SUM_KEYS = (
-    "collections_backed_up", "points_backed_up", "bytes_backed_up", "collections_migrated", "points_migrated",
-    "scripts_archived", "helpers_archived", "references_updated", "requirements_removed", "clients_consolidated",
-    "client_modules_removed", "client_references_updated", "legacy_references_left", "snapshots_created",
-    "aliases_switched",
-)
-
-
-class StepRow(BaseModel):
-    phase: str
-    id: str
-    kind: str
-    title: str = ""
-    status: str
-    duration_s: float = 0.0
-    report: str | None = None
-    summary: list[str] = Field(default_factory=list)
-
-
-class RunReport(Report):
-    verb: str = "run"
-    run_id: str = ""
-    run_dir: str = ""
-    dry_run: bool = False
-    resumed: bool = False
-    phases: list[str] = Field(default_factory=list)
-    prerequisites: list[Check] = Field(default_factory=list)
-    steps: list[StepRow] = Field(default_factory=list)
-    statistics: dict[str, Any] = Field(default_factory=dict)
-    validation: list[dict[str, Any]] = Field(default_factory=list)
-    tests_before: dict[str, Any] | None = None
-    tests_after: dict[str, Any] | None = None
-    plan_file: str | None = None
-    plan_ticked: list[str] = Field(default_factory=list)
-    plan_diff: str = ""
-    exit_code: int = 0
-
-    def summary_lines(self) -> list[str]:
-        head = f"run {self.run_id}: {self.status} in {self.duration_s:.1f}s (phases {', '.join(self.phases)})"
-        lines = [head]
-        failed_pre = [c for c in self.prerequisites if not c.passed]
-        for c in self.prerequisites:
-            lines.append(f"  prerequisite {c.name}: {'ok' if c.passed else 'FAILED'} - {c.detail}")
-        if failed_pre:
-            lines.append("  stopped before any change: a prerequisite failed")
-        for s in self.steps:
-            lines.append(f"  [{s.phase}] {s.id} ({s.kind}): {s.status} {s.duration_s:.1f}s")
-            lines += ["      " + x for x in s.summary]
-        if self.statistics:
-            lines.append("  statistics: " + ", ".join(f"{k}={v}" for k, v in self.statistics.items()))
-        if self.tests_before is not None or self.tests_after is not None:
-            lines.append(f"  tests before: {self.tests_before}  after: {self.tests_after}")
-        if self.plan_file:
-            lines.append(f"  plan {self.plan_file}: {len(self.plan_ticked)} item(s) ticked")
-            if self.dry_run and self.plan_diff:
-                lines += ["  " + x for x in self.plan_diff.splitlines()]
-        if self.run_dir and not self.dry_run:
-            lines.append(f"run directory: {self.run_dir}")
-        return lines
-
-    def markdown_sections(self) -> list[str]:
-        out = ["", f"Run `{self.run_id}` · phases {', '.join(self.phases)} · dry-run: {self.dry_run} · "
-               f"resumed: {self.resumed} · directory: `{self.run_dir}`"]
-        if self.prerequisites:
-            out += ["", "## Prerequisites", "", md_table(
-                ["check", "result", "measured"],
-                [[c.name, "pass" if c.passed else "**FAIL**", c.detail] for c in self.prerequisites])]
-        if self.steps:
-            out += ["", "## Steps", "", md_table(
-                ["phase", "step", "kind", "status", "duration (s)", "report", "summary"],
-                [[s.phase, s.id, s.kind, s.status, f"{s.duration_s:.2f}", s.report or "", "; ".join(s.summary[:3])]
-                 for s in self.steps])]
-        if self.statistics:
-            out += ["", "## Statistics", "", md_table(["figure", "value"], [[k, v] for k, v in self.statistics.items()])]
-        if self.validation:
-            out += ["", "## Validation", "", md_table(
-                ["collection", "check", "passed", "figures"],
-                [[v.get("collection"), v.get("check"), v.get("passed"),
-                  ", ".join(f"{k}={x}" for k, x in v.items() if k not in ("collection", "check", "passed"))]
-                 for v in self.validation])]
-        if self.tests_before is not None or self.tests_after is not None:
-            out += ["", "## Tests", "", md_table(["", "figures"], [["before", self.tests_before], ["after", self.tests_after]])]
-        if self.plan_file:
-            out += ["", f"## Plan `{self.plan_file}`", ""] + [f"- [x] {t}" for t in self.plan_ticked]
-            if self.plan_diff:
-                out += ["", "```diff", self.plan_diff.rstrip("\n"), "```"]
-        return out
-
-
-class RollbackRunReport(Report):
-    verb: str = "rollback"
-    run_id: str = ""
-    run_dir: str = ""
-    steps: list[StepRow] = Field(default_factory=list)
-
-    def summary_lines(self) -> list[str]:
-        lines = [f"rollback of run {self.run_id}: {self.status} in {self.duration_s:.1f}s"]
-        for s in self.steps:
-            lines.append(f"  undo [{s.phase}] {s.id} ({s.kind}): {s.status}")
-            lines += ["      " + x for x in s.summary]
-        for c in self.failed_checks:
-            lines.append(f"  FAILED {c.name}: {c.detail}")
-        return lines
-
-    def markdown_sections(self) -> list[str]:
-        return ["", f"Run `{self.run_id}` in `{self.run_dir}`", "", "## Reverse steps", "", md_table(
-            ["phase", "step", "kind", "status", "what was done"],
-            [[s.phase, s.id, s.kind, s.status, "; ".join(s.summary)] for s in self.steps])]
+# rollback_run lives in rollback.py; the CLI and tests import it from here with the rest of the verb.
+__all__ = [
+    "absolute_paths", "check_prerequisites", "default_collections", "endpoint_display", "is_migration_target",
+    "load_runbook", "rollback_run", "run_runbook", "select_phases",
+]
 
 
 # -- loading ------------------------------------------------------------------------------------
@@ -228,29 +126,6 @@ def check_prerequisites(
 
 
 # -- running ------------------------------------------------------------------------------------
-
-
-def _stats(report: RunReport, states: Sequence[StepState]) -> None:
-    totals: dict[str, Any] = {}
-    for st in states:
-        if st.status not in ("ok", "dry-run", "failed", "partial"):
-            continue
-        for k, v in st.stats.items():
-            if k == "validation":
-                report.validation.extend(v)
-            elif k == "tests_before":
-                report.tests_before = v
-            elif k == "tests_after":
-                report.tests_after = v
-            elif isinstance(v, (int, float)) and not isinstance(v, bool):
-                totals[k] = totals.get(k, 0) + v
-    report.statistics = {k: totals[k] for k in (*SUM_KEYS, *sorted(set(totals) - set(SUM_KEYS))) if k in totals}
-    report.statistics["step_durations_s"] = {st.id: st.duration_s for st in states if st.status != "pending"}
-
-
-def _row(st: StepState) -> StepRow:
-    return StepRow(phase=st.phase, id=st.id, kind=st.kind, title=st.title, status=st.status,
-                   duration_s=st.duration_s, report=st.report, summary=st.summary)
 
 
 def _exec_step(ctx: StepContext, spec: StepSpec, cfg: Model, st: StepState) -> StepOutcome:
@@ -384,8 +259,8 @@ def run_runbook(
         failed = [st for st in state.steps if st.status == "failed"]
         state.status = "failed" if failed else "ok"
         save_state(rdir, state)
-        report.steps = [_row(st) for st in state.steps]
-        _stats(report, state.steps)
+        report.steps = [step_row(st) for st in state.steps]
+        add_statistics(report, state.steps)
         report.exit_code = (failed[0].exit_code or 1) if failed else 0
         report.finish("failed" if failed else "ok")
         if failed:
@@ -456,8 +331,8 @@ def _dry_run(rb: Runbook, phases: list[PhaseSpec], resolved: list[tuple[PhaseSpe
         _exec_step(ctx, spec, cfg, st)
         ctx.states[spec.id] = st
         failed = failed or st.status == "failed"
-    report.steps = [_row(st) for st in state.steps]
-    _stats(report, state.steps)
+    report.steps = [step_row(st) for st in state.steps]
+    add_statistics(report, state.steps)
     if plan:
         change = plan_update(plan, _plan_updates(rb, phases, state))
         report.plan_diff = change.diff()
@@ -466,59 +341,6 @@ def _dry_run(rb: Runbook, phases: list[PhaseSpec], resolved: list[tuple[PhaseSpe
     report.exit_code = 1 if failed else 0
     report.finish("failed" if failed else "dry-run")
     return report
-
-
-# -- rollback -----------------------------------------------------------------------------------
-
-
-def rollback_run(backup_path: str, run_id: str, *, runbook: Runbook | None = None) -> RollbackRunReport:
-    """Undo the completed steps of a run in reverse order, reporting each reverse step."""
-    rdir = find_run(backup_path, run_id)
-    state = load_state(rdir)
-    report = RollbackRunReport(run_id=run_id, run_dir=str(rdir))
-    rb = runbook or _runbook_of(state)
-    ctx = StepContext(runbook=rb, run_dir=rdir, dry_run=False)
-    ctx.states = {st.id: st for st in state.steps}
-    specs = {s.id: s for p in rb.phases for s in p.steps}
-    with FileLock(rdir / ".lock", f"run {run_id}"):
-        for st in reversed(state.steps):
-            if st.status not in ("ok", "failed", "rollback-failed"):
-                continue
-            spec = specs.get(st.id)
-            if spec is None:
-                raise NotFoundError(f"step {st.id} of run {run_id} is not in the runbook given")
-            row = StepRow(phase=st.phase, id=st.id, kind=st.kind, title=st.title, status="rolled-back")
-            try:
-                cfg = build_config(kind_of(spec.kind), spec, ctx)
-                row.summary = kind_of(spec.kind).rollback(ctx, cfg, st)
-                st.status = "rolled-back"
-            except QdrantOpsError as exc:
-                row.status = st.status = "rollback-failed"
-                row.summary = [str(exc)]
-                report.check(f"undo {st.id}", False, str(exc))
-                report.steps.append(row)
-                state.status = "rollback-failed"
-                save_state(rdir, state)
-                break
-            report.steps.append(row)
-            save_state(rdir, state)
-        else:
-            state.status = "rolled-back"
-        state.rollback.append(f"{utcnow().isoformat(timespec='seconds')} {state.status}")
-        save_state(rdir, state)
-    report.finish()
-    write_report(report, rdir / "rollback-report")
-    return report
-
-
-def _runbook_of(state: RunState) -> Runbook:
-    """The runbook a run used, as saved with it (paths absolute; the API key from the environment)."""
-    data = dict(state.runbook)
-    ep = data.get("endpoint")
-    if isinstance(ep, dict) and "api_key" in ep:
-        key = os.environ.get("QDRANT_API_KEY")
-        data["endpoint"] = {k: v for k, v in ep.items() if k != "api_key"} | ({"api_key": key} if key else {})
-    return Runbook.model_validate(data)
 
 
 def absolute_paths(rb: Runbook) -> Runbook:

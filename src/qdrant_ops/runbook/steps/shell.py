@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import subprocess
 import time
@@ -17,6 +16,7 @@ from qdrant_ops.reports import Report
 from qdrant_ops.runbook.model import ShellConfig, StepSpec, TestsConfig
 from qdrant_ops.runbook.runs import StepState
 from qdrant_ops.runbook.steps.base import StepContext, StepOutcome, _outcome
+from qdrant_ops.runbook.steps.testoutput import parse_counts
 
 # -- shell / tests ------------------------------------------------------------------------------
 
@@ -45,10 +45,6 @@ class CommandReport(Report):
         return ["", f"`{self.command}` in `{self.cwd}`: exit {self.exit_code}", "", "```", self.output_tail, "```"]
 
 
-_UNITTEST = re.compile(r"^Ran (\d+) tests? in", re.M)
-_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)\b")
-
-
 class CommandResult(BaseModel):
     command: str
     exit_code: int | None
@@ -73,15 +69,7 @@ def run_command(command: str | list[str], cwd: str, env: Mapping[str, str], time
     except OSError as exc:
         raise UsageError(f"cannot run {text!r}: {exc}") from None
     out = (proc.stdout or "") + (proc.stderr or "")
-    counts: dict[str, int] = {}
-    tail = "\n".join(out.splitlines()[-20:])
-    for m in _COUNT.finditer(tail):
-        key = "errors" if m.group(2).startswith("error") else m.group(2)
-        counts[key] = int(m.group(1))
-    ran = _UNITTEST.search(tail)
-    if ran and not counts:  # unittest: "Ran N tests" then "OK" or "FAILED (failures=F, errors=E)"
-        bad = sum(int(x) for x in re.findall(r"(?:failures|errors)=(\d+)", tail))
-        counts = {"passed": int(ran.group(1)) - bad, "failed": bad}
+    counts = parse_counts(proc.stdout or "", proc.stderr or "")
     return CommandResult(command=text, exit_code=proc.returncode, counts=counts, output_tail=out[-4000:],
                          duration_s=round(time.monotonic() - start, 2))
 

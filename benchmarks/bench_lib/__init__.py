@@ -1,0 +1,1 @@
+"""The benchmark's parts: ``benchmarks/bench.py`` is the entry point that runs them."""
