@@ -11,7 +11,8 @@ import pytest
 from qdrant_ops.endpoints.open import close_all
 from qdrant_ops.errors import PlanChangedError
 from qdrant_ops.runbook.model import Runbook
-from qdrant_ops.runbook.run import rollback_run, run_runbook
+from qdrant_ops.runbook.rollback import rollback_run
+from qdrant_ops.runbook.run import run_runbook
 from qdrant_ops.runbook.runs import list_runs, load_state
 from runbook_fixtures import file_bytes, git, make_repo, make_store, runbook_data, store_digests, tree_digest
 

@@ -78,11 +78,7 @@ def preload() -> None:
     import qdrant_ops.data.backup
     import qdrant_ops.data.restore
     import qdrant_ops.data.verify
-
-    try:
-        import qdrant_ops.migrate.run  # noqa: F401
-    except ImportError:
-        pass
+    import qdrant_ops.migration.run  # noqa: F401
 
 
 def engine_growth_kb(engine: str, path: str, n: int, dims: int) -> dict[str, Any]:

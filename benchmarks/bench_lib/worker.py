@@ -64,12 +64,10 @@ def _restore(a: dict[str, Any]) -> dict[str, Any]:
 
 def _migrate_ours(a: dict[str, Any]) -> dict[str, Any]:
     """``qdrant-ops migrate`` with no transform, no pre-backup and no validation: the copy alone."""
-    try:
-        from qdrant_ops.endpoints.uri import endpoint_from_uri
-        from qdrant_ops.migrate.config import MigrateConfig
-        from qdrant_ops.migrate.run import migrate
-    except ImportError:
-        return {"available": False}
+    from qdrant_ops.endpoints.uri import endpoint_from_uri
+    from qdrant_ops.migration.config import MigrateConfig
+    from qdrant_ops.migration.run import migrate
+
     ops.open_source(a)
     engine = a["engine"]
     fields: dict[str, Any] = {

@@ -34,7 +34,7 @@ _EXPORTS: dict[str, str] = {
     "check_legacy": "qdrant_ops.code.check_legacy",
     "load_runbook": "qdrant_ops.runbook.run",
     "run_runbook": "qdrant_ops.runbook.run",
-    "rollback_run": "qdrant_ops.runbook.run",
+    "rollback_run": "qdrant_ops.runbook.rollback",
     "create_snapshots": "qdrant_ops.snapshot.commands",
     "list_snapshots": "qdrant_ops.snapshot.commands",
     "download_snapshot": "qdrant_ops.snapshot.commands",
@@ -69,8 +69,8 @@ _EXPORTS: dict[str, str] = {
     "CleanupReport": "qdrant_ops.code.cleanup.report",
     "ConsolidateReport": "qdrant_ops.code.consolidate.report",
     "CheckLegacyReport": "qdrant_ops.code.check_legacy",
-    "RunReport": "qdrant_ops.runbook.run",
-    "RollbackRunReport": "qdrant_ops.runbook.run",
+    "RunReport": "qdrant_ops.runbook.report",
+    "RollbackRunReport": "qdrant_ops.runbook.report",
     "SnapshotReport": "qdrant_ops.snapshot.commands",
     "InspectReport": "qdrant_ops.snapshot.offline",
     # errors
@@ -162,13 +162,9 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from qdrant_ops.migration.validate import validate
     from qdrant_ops.reports import Report
     from qdrant_ops.runbook.model import CheckLegacyConfig, Runbook
-    from qdrant_ops.runbook.run import (
-        RollbackRunReport,
-        RunReport,
-        load_runbook,
-        rollback_run,
-        run_runbook,
-    )
+    from qdrant_ops.runbook.report import RollbackRunReport, RunReport
+    from qdrant_ops.runbook.rollback import rollback_run
+    from qdrant_ops.runbook.run import load_runbook, run_runbook
     from qdrant_ops.snapshot.commands import (
         SnapshotReport,
         create_snapshots,

@@ -41,7 +41,8 @@ def rollback(
 
 def _rollback_run(run_id: str, backup_path: str | None, runbook: Path | None, report: Path | None) -> None:
     """The RUN_ID form of ``qdrant-ops rollback``: undo a whole run in reverse order."""
-    from qdrant_ops.runbook.run import absolute_paths, load_runbook, rollback_run
+    from qdrant_ops.runbook.rollback import rollback_run
+    from qdrant_ops.runbook.run import absolute_paths, load_runbook
 
     rb = absolute_paths(load_runbook(runbook)) if runbook else None
     root = backup_path or (rb.backup_path if rb else load_runbook(None).backup_path)

@@ -19,7 +19,15 @@ from typing import Any
 from qdrant_ops.config.base import Model
 from qdrant_ops.config.loading import expand_vars, masked_dump, read_config_file, validate_model
 from qdrant_ops.endpoints.uri import EndpointConfig
-from qdrant_ops.errors import NotFoundError, PlanChangedError, QdrantOpsError, UsageError
+from qdrant_ops.errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    NotFoundError,
+    PlanChangedError,
+    QdrantOpsError,
+    UsageError,
+)
 from qdrant_ops.pipeline.locks import FileLock
 from qdrant_ops.progress import NullProgress, ProgressSink
 from qdrant_ops.reports import Check, utcnow, write_report
@@ -27,7 +35,6 @@ from qdrant_ops.runbook.model import CODE_KINDS, PhaseSpec, Runbook, StepSpec, T
 from qdrant_ops.runbook.planfile import PhaseUpdate, plan_update, write_plan
 from qdrant_ops.runbook.prereqs import EndpointNeed, check_endpoints, check_git, check_space, check_versions
 from qdrant_ops.runbook.report import RunReport, add_statistics, step_row
-from qdrant_ops.runbook.rollback import rollback_run
 from qdrant_ops.runbook.runs import (
     RunState,
     StepState,
@@ -44,10 +51,9 @@ from qdrant_ops.runbook.steps.shell import run_tests_baseline
 
 log = logging.getLogger(__name__)
 
-# rollback_run lives in rollback.py; the CLI and tests import it from here with the rest of the verb.
 __all__ = [
     "absolute_paths", "check_prerequisites", "default_collections", "endpoint_display", "is_migration_target",
-    "load_runbook", "rollback_run", "run_runbook", "select_phases",
+    "load_runbook", "run_runbook", "select_phases",
 ]
 
 
@@ -238,7 +244,7 @@ def run_runbook(
     report.prerequisites, unreachable = check_prerequisites(
         rb, resolved, Path(rb.backup_path), dry_run=dry_run, owned=owned, code_done=code_done)
     if not all(c.passed for c in report.prerequisites):
-        report.exit_code = 3 if unreachable else 1
+        report.exit_code = EXIT_UNREACHABLE if unreachable else EXIT_CHECK_FAILED
         report.finish("failed")
         return report
     if dry_run:
@@ -261,7 +267,7 @@ def run_runbook(
         save_state(rdir, state)
         report.steps = [step_row(st) for st in state.steps]
         add_statistics(report, state.steps)
-        report.exit_code = (failed[0].exit_code or 1) if failed else 0
+        report.exit_code = (failed[0].exit_code or EXIT_CHECK_FAILED) if failed else EXIT_OK
         report.finish("failed" if failed else "ok")
         if failed:
             report.notes.append(f"step {failed[0].id} failed: {failed[0].error or '; '.join(failed[0].summary[:2])}; "
@@ -338,7 +344,7 @@ def _dry_run(rb: Runbook, phases: list[PhaseSpec], resolved: list[tuple[PhaseSpe
         report.plan_diff = change.diff()
         report.plan_ticked = change.ticked
     report.notes.append("dry-run: nothing was changed; no run directory was created")
-    report.exit_code = 1 if failed else 0
+    report.exit_code = EXIT_CHECK_FAILED if failed else EXIT_OK
     report.finish("failed" if failed else "dry-run")
     return report
 
