@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RATIOS = [
     "backup_vs_raw_scroll_ratio",
     "restore_vs_raw_upsert_ratio",

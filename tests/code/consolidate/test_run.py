@@ -5,12 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from fixture_repos import HELPER, REFORMATTED, REQUESTS_CLIENT, git, make_repo, snapshot
 from qdrant_ops.code.consolidate.clients import scan_repository
 from qdrant_ops.code.consolidate.duplicates import find_groups, similarity, tokens
 from qdrant_ops.code.consolidate.run import consolidate_clients, restore_consolidation
 from qdrant_ops.code.index import RepoIndex
-
-from .fixture_repos import HELPER, REFORMATTED, REQUESTS_CLIENT, git, make_repo, snapshot
 
 NO_TESTS = None
 
