@@ -21,7 +21,10 @@ RATIOS = [
 ]
 
 
-@pytest.mark.slow
+# Runs the benchmark script end to end: run by `make test-slow` and `make test-all`.
+pytestmark = pytest.mark.slow
+
+
 def test_bench_smoke(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
