@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test typecheck bench trials clean
+.PHONY: install demo test test-slow test-all typecheck bench trials clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m demo $(DEMO_ARGS)
 
+# test: the behavioural suite (the README's command); test-slow: crash, fault, corruption-trial and
+# benchmark-smoke tests; test-all: both, as CI runs them.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(TEST_ARGS)
+	$(BIN)/python -m pytest -q -m "not slow" $(TEST_ARGS)
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow $(TEST_ARGS)
+
+test-all: test test-slow
 
 trials: $(STAMP)
 	$(BIN)/python benchmarks/trials.py $(TRIALS_ARGS)

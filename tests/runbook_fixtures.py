@@ -8,9 +8,9 @@ import hashlib
 import sys
 from pathlib import Path
 
-from codebase.fixture_repos import git  # noqa: F401  (used by the runbook tests)
 from demo.data import create_demo_collections
 from demo.repo import CLIENT_MODULE, write_repo
+from fixture_repos import git  # noqa: F401  (used by the runbook tests)
 from qdrant_ops.endpoints.open import open_endpoint
 from qdrant_ops.endpoints.uri import endpoint_from_uri
 from qdrant_ops.format.integrity import Digest, scan_digest

@@ -1,5 +1,6 @@
-"""Corruption trials: damage a copy of a finished backup one way, then ``verify`` and ``restore``
-must both refuse it and name the damaged file."""
+"""The seven kinds of damage to a finished backup, defined once: ``verify`` and ``restore`` must both
+refuse each and name the damaged file. Used by tests/data/test_corruption.py (one seeded case per
+kind), tests/reliability/test_corruption_trials.py and benchmarks/trials.py (many random cases)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qdrant_ops.endpoints.archive import MANIFEST, PARTIAL_PREFIX, is_complete_backup, load_manifest
+from qdrant_ops.endpoints.archive import PARTIAL_PREFIX, is_complete_backup, load_manifest
 from qdrant_ops.errors import QdrantOpsError
 from qdrant_ops.format.integrity import Digest, scan_digest
 

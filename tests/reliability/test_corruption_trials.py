@@ -14,6 +14,9 @@ from qdrant_ops.data.config import BackupConfig
 from qdrant_ops.endpoints.uri import endpoint_from_uri
 from reliability.corrupt import KINDS, corrupt, refused
 
+# Repeated random corruption trials: run by `make test-slow` and `make test-all`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def backup_dir(tmp_path: Path) -> Path:

@@ -29,6 +29,9 @@ from reliability.crash import (
     timed,
 )
 
+# Kills real CLI processes many times: run by `make test-slow` and `make test-all`.
+pytestmark = pytest.mark.slow
+
 N = 1000
 TRIALS = 3
 

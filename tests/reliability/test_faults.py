@@ -24,7 +24,8 @@ from qdrant_ops.pipeline.retry import RetryPolicy
 from reliability.faults import FaultyClient, terminal_error
 
 # These tests run ``--parallel N`` through the slice machinery on the embedded engines.
-pytestmark = pytest.mark.usefixtures("sliced_local_mode")
+# Injected transient faults across every verb: run by `make test-slow` and `make test-all`.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("sliced_local_mode")]
 
 N = 1500
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from codebase.legacy_fixtures import git, make_repo, snapshot
+from legacy_fixtures import git, make_repo, snapshot
 from qdrant_ops.cli import app
 
 runner = CliRunner()

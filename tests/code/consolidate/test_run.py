@@ -5,12 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from fixture_repos import HELPER, REFORMATTED, REQUESTS_CLIENT, git, make_repo, snapshot
 from qdrant_ops.code.consolidate.clients import scan_repository
 from qdrant_ops.code.consolidate.duplicates import find_groups, similarity, tokens
 from qdrant_ops.code.consolidate.run import consolidate_clients, restore_consolidation
 from qdrant_ops.code.index import RepoIndex
-
-from .fixture_repos import HELPER, REFORMATTED, REQUESTS_CLIENT, git, make_repo, snapshot
 
 NO_TESTS = None
 
@@ -79,6 +78,8 @@ def test_detection_groups_and_list(tmp_path: Path) -> None:
     assert "look-alike (not qdrant_client, left alone): http_client.py" in text
 
 
+# Runs the fixture repository's own test suite before and after: over 10 s, so `make test-slow`.
+@pytest.mark.slow
 def test_consolidation_rewrites_everything(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "r", base_files())
     report = consolidate_clients(repo, test_command=f"{sys.executable} -m pytest -q -p no:cacheprovider")
@@ -179,6 +180,8 @@ def test_missing_name_blocks_then_merge_missing_copies_it(tmp_path: Path) -> Non
     compile(merged, "core/qdrant.py", "exec")
 
 
+# Runs the fixture repository's own test suite before and after: over 10 s, so `make test-slow`.
+@pytest.mark.slow
 def test_breaking_change_is_reverted_byte_for_byte(tmp_path: Path) -> None:
     files = {
         "core/__init__.py": "",

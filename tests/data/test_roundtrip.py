@@ -1,4 +1,9 @@
-"""backup -> restore -> verify is exact for every point shape, on every embedded engine."""
+"""backup -> restore -> verify is exact for every point shape, on every embedded engine.
+
+The round trip runs over (source, target) engine pairs: qdrant-client's ``:memory:`` and local
+mode, and Qdrant Edge. Payload floats are compared within 1 ULP where Edge is an endpoint
+(DESIGN.md); otherwise payloads must keep the same JSON text.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +20,25 @@ from qdrant_ops.data.verify import verify_against, verify_backup, verify_live
 from qdrant_ops.endpoints.archive import load_manifest
 from qdrant_ops.endpoints.open import open_endpoint
 from qdrant_ops.endpoints.uri import endpoint_from_uri
+from qdrant_ops.format.compare import payload_equal
 
-# These tests run ``--parallel N`` through the slice machinery on the embedded engines.
-pytestmark = pytest.mark.usefixtures("sliced_local_mode")
+# (source engine, target engine, --parallel, slice local mode). The sliced cases run ``--parallel``
+# through the slice machinery on qdrant-client's engines; the others keep its default one stream.
+CASES = [
+    ("memory", "local", 1, True),
+    ("memory", "local", 2, True),
+    ("local", "local", 1, True),
+    ("local", "local", 2, True),
+    ("edge", "local", 2, False),
+    ("local", "edge", 2, False),
+    ("edge", "edge", 2, False),
+]
+
+
+def _uri(kind: str, base: Path) -> str:
+    if kind == "memory":
+        return ":memory:"
+    return f"edge:{base}-edge" if kind == "edge" else f"{base}-local"
 
 
 def _all_points(uri: str, name: str) -> dict[object, tuple[object, object]]:
@@ -29,44 +50,82 @@ def _all_points(uri: str, name: str) -> dict[object, tuple[object, object]]:
     return out
 
 
-@pytest.mark.parametrize("parallel", [1, 2])
-def test_roundtrip_every_shape(store_uri: str, target_uri: str, tmp_path: Path, parallel: int) -> None:
+@pytest.mark.parametrize(
+    ("src_kind", "dst_kind", "parallel", "sliced"),
+    CASES,
+    ids=[f"{a}-to-{b}-p{n}{'-sliced' if s else ''}" for a, b, n, s in CASES],
+)
+def test_roundtrip_every_shape(
+    src_kind: str, dst_kind: str, parallel: int, sliced: bool, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if sliced:
+        request.getfixturevalue("sliced_local_mode")
+    src, dst = _uri(src_kind, tmp_path / "src"), _uri(dst_kind, tmp_path / "dst")
     for shape in SHAPES:
-        make_collection(store_uri, shape, shape, n=150)
+        make_collection(src, shape, shape, n=150)
     rep = backup(
-        BackupConfig(source=endpoint_from_uri(store_uri), backup_path=str(tmp_path / "bk"), parallel=parallel, batch_size=40, rows_per_file=70)
+        BackupConfig(source=endpoint_from_uri(src), backup_path=str(tmp_path / "bk"), parallel=parallel, batch_size=40, rows_per_file=70)
     )
     assert rep.status == "ok", rep.summary_lines()
+    if parallel > 1:
+        # Edge scans its slices at once; qdrant-client's local mode scans one stream unless sliced.
+        expected = "2 slice(s) in parallel" if src_kind == "edge" or sliced else "one stream"
+        assert rep.parallel_mode == expected
     manifest = load_manifest(Path(rep.backup_dir))
-    assert set(manifest.collections) == set(SHAPES)
-    assert manifest.collections["empty"].points_count == 0
-    assert all(manifest.collections[s].points_count == 150 for s in SHAPES if s != "empty")
+    assert {n: e.points_count for n, e in manifest.collections.items()} == {
+        s: (0 if s == "empty" else 150) for s in SHAPES
+    }
     assert verify_backup(rep.backup_dir).status == "ok"
 
-    rrep = restore(RestoreConfig(backup=rep.backup_dir, target=endpoint_from_uri(target_uri), suffix="_r", batch_size=33))
+    rrep = restore(RestoreConfig(backup=rep.backup_dir, target=endpoint_from_uri(dst), suffix="_r", batch_size=33))
     assert rrep.status == "ok", rrep.summary_lines()
-    target = open_endpoint(target_uri)
-    assert sorted(target.list_collections()) == sorted(f"{s}_r" for s in SHAPES)
+    assert all(c.written == c.points for c in rrep.collections)
+    if dst_kind == "edge":
+        filled = [c for c in rrep.collections if c.points]
+        assert filled and all("optimize()" in c.post_write for c in filled), rrep.summary_lines()
+    else:
+        assert all(c.post_write == "" for c in rrep.collections)
 
+    target = open_endpoint(dst)
+    assert sorted(target.list_collections()) == sorted(f"{s}_r" for s in SHAPES)
     vrep = verify_against(rep.backup_dir, target, suffix="_r", full=True)
     assert vrep.status == "ok", vrep.summary_lines()
-    live = verify_live(open_endpoint(store_uri), target, suffix="_r", full=True)
+    live = verify_live(open_endpoint(src), target, suffix="_r", full=True)
     assert live.status == "ok", live.summary_lines()
 
+    edge = "edge" in (src_kind, dst_kind)
     for shape in SHAPES:
-        src_pts = _all_points(store_uri, shape)
-        dst_pts = _all_points(target_uri, f"{shape}_r")
+        src_pts, dst_pts = _all_points(src, shape), _all_points(dst, f"{shape}_r")
         assert src_pts.keys() == dst_pts.keys()
         for pid, (payload, _) in src_pts.items():
-            # payloads are kept exactly: same JSON text (ints vs floats, unicode, nulls, nesting)
-            assert json.dumps(dst_pts[pid][0], sort_keys=True) == json.dumps(payload, sort_keys=True)
-        ids = list(src_pts)
-        if shape == "uuid-named":
-            assert all(isinstance(i, str) for i in ids)
-        elif shape != "empty":
-            assert all(isinstance(i, int) for i in ids)
+            if edge:
+                assert payload_equal(payload, dst_pts[pid][0], ulps=1)
+            else:
+                # payloads are kept exactly: same JSON text (ints vs floats, unicode, nulls, nesting)
+                assert json.dumps(dst_pts[pid][0], sort_keys=True) == json.dumps(payload, sort_keys=True)
+        for ids in (list(src_pts), list(dst_pts)):
+            if shape == "uuid-named":
+                assert all(isinstance(i, str) for i in ids)
+            elif shape != "empty":
+                assert all(isinstance(i, int) for i in ids)
+        assert target.get_spec(f"{shape}_r").vector_fields() == open_endpoint(src).get_spec(shape).vector_fields()
 
 
+def test_verify_live_finds_a_changed_edge_point(tmp_path: Path) -> None:
+    src, dst = f"edge:{tmp_path}/a", f"edge:{tmp_path}/b"
+    make_collection(src, "docs", "int-unnamed", n=60)
+    make_collection(dst, "docs", "int-unnamed", n=60)
+    target = open_endpoint(dst)
+    p = target.retrieve("docs", [4])[0]
+    p.payload = {**(p.payload or {}), "title": "changed"}
+    target.write("docs", [p])
+    rep = verify_live(open_endpoint(src), target, full=True)
+    assert rep.status == "failed"
+    assert rep.collections[0].differences[0]["id"] == "4"
+    assert rep.collections[0].differences[0]["kind"] == "payload"
+
+
+@pytest.mark.usefixtures("sliced_local_mode")
 def test_restore_recreates_spec_and_aliases(store_uri: str, target_uri: str, tmp_path: Path) -> None:
     make_collection(store_uri, "docs", "uuid-named", n=20)
     src = open_endpoint(store_uri)
@@ -82,6 +141,7 @@ def test_restore_recreates_spec_and_aliases(store_uri: str, target_uri: str, tmp
     assert dst.aliases() == {"docs_live": "docs2"}
 
 
+@pytest.mark.usefixtures("sliced_local_mode")
 def test_backup_root_resolves_newest_and_tar(store_uri: str, target_uri: str, tmp_path: Path) -> None:
     make_collection(store_uri, "a", "int-unnamed", n=30)
     cfg = BackupConfig(source=endpoint_from_uri(store_uri), backup_path=str(tmp_path / "bk"), tar=True)
@@ -127,6 +187,7 @@ def test_spec_to_create_kwargs_keeps_every_setting() -> None:
     assert kw["metadata"] == {"k": "v"}
 
 
+@pytest.mark.usefixtures("sliced_local_mode")
 def test_rerun_of_a_finished_restore_reports_it_done(tmp_path: Path, target_uri: str) -> None:
     """A restore killed after it finished (state gone) is recognised by the rerun, not refused."""
     from qdrant_ops.errors import TargetExistsError
@@ -144,6 +205,7 @@ def test_rerun_of_a_finished_restore_reports_it_done(tmp_path: Path, target_uri:
         restore(cfg)
 
 
+@pytest.mark.usefixtures("sliced_local_mode")
 @pytest.mark.parametrize("configured,expected_batches", [(None, 3), (100, 6)])
 def test_restore_writes_in_the_targets_batch_size_unless_told(
     target_uri: str, tmp_path: Path, configured: int | None, expected_batches: int

@@ -1,9 +1,10 @@
-"""A flipped byte, a truncated file, a missing file and an edited manifest are each refused."""
+"""Each kind of damage to a backup (``reliability/corrupt.py``: a flipped bit, a truncated, deleted or
+swapped file, an edited row count, hash or path) and a missing manifest are refused."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import random
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from qdrant_ops.data.restore import restore
 from qdrant_ops.data.verify import verify_backup
 from qdrant_ops.endpoints.uri import endpoint_from_uri
 from qdrant_ops.errors import CorruptBackupError
+from reliability.corrupt import KINDS, corrupt
 
 
 @pytest.fixture
@@ -25,72 +27,7 @@ def backup_dir(tmp_path: Path) -> Path:
     return Path(rep.backup_dir)
 
 
-def _first_file(d: Path) -> Path:
-    return sorted((d / "docs").glob("*.parquet"))[0]
-
-
-def flip_byte(d: Path) -> str:
-    f = _first_file(d)
-    data = bytearray(f.read_bytes())
-    data[len(data) // 3] ^= 0x01
-    f.write_bytes(bytes(data))
-    return f.name
-
-
-def truncate(d: Path) -> str:
-    f = _first_file(d)
-    f.write_bytes(f.read_bytes()[:-100])
-    return f.name
-
-
-def delete(d: Path) -> str:
-    f = _first_file(d)
-    f.unlink()
-    return f.name
-
-
-def edit_count(d: Path) -> str:
-    m = json.loads((d / "manifest.json").read_text())
-    m["collections"]["docs"]["files"][0]["rows"] += 1
-    (d / "manifest.json").write_text(json.dumps(m))
-    return "manifest.json"
-
-
-def edit_hash(d: Path) -> str:
-    m = json.loads((d / "manifest.json").read_text())
-    entry = m["collections"]["docs"]["files"][0]
-    entry["sha256"] = "0" * 64
-    (d / "manifest.json").write_text(json.dumps(m))
-    return Path(entry["path"]).name
-
-
-def edit_path(d: Path) -> str:
-    m = json.loads((d / "manifest.json").read_text())
-    m["collections"]["docs"]["files"][0]["path"] = "../elsewhere.parquet"
-    (d / "manifest.json").write_text(json.dumps(m))
-    return "elsewhere.parquet"
-
-
-def swap_file(d: Path) -> str:
-    files = sorted((d / "docs").glob("*.parquet"))
-    a, b = files[0], files[1]
-    a.write_bytes(b.read_bytes())
-    return a.name
-
-
-def drop_manifest(d: Path) -> str:
-    (d / "manifest.json").unlink()
-    return "manifest"
-
-
-CORRUPTIONS: list[Callable[[Path], str]] = [
-    flip_byte, truncate, delete, edit_count, edit_hash, edit_path, swap_file, drop_manifest,
-]
-
-
-@pytest.mark.parametrize("corrupt", CORRUPTIONS, ids=lambda f: f.__name__)
-def test_verify_and_restore_refuse_and_name_the_file(backup_dir: Path, tmp_path: Path, corrupt: Callable[[Path], str]) -> None:
-    named = corrupt(backup_dir)
+def _refused_naming(backup_dir: Path, target: Path, named: str) -> None:
     try:
         rep = verify_backup(str(backup_dir))
     except CorruptBackupError as exc:
@@ -98,12 +35,22 @@ def test_verify_and_restore_refuse_and_name_the_file(backup_dir: Path, tmp_path:
     else:
         assert rep.status == "failed"
         assert any(named in c.detail for c in rep.failed_checks), rep.summary_lines()
-    target = tmp_path / "restored"
     with pytest.raises(CorruptBackupError) as info:
         restore(RestoreConfig(backup=str(backup_dir), target=endpoint_from_uri(str(target))))
     assert named in str(info.value)
     # nothing was written before the refusal
     assert not target.exists() or not any(target.rglob("*.sqlite"))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_verify_and_restore_refuse_and_name_the_file(backup_dir: Path, tmp_path: Path, kind: str) -> None:
+    damage = corrupt(backup_dir, kind, random.Random(kind))
+    _refused_naming(backup_dir, tmp_path / "restored", damage.file)
+
+
+def test_a_missing_manifest_is_refused(backup_dir: Path, tmp_path: Path) -> None:
+    (backup_dir / "manifest.json").unlink()
+    _refused_naming(backup_dir, tmp_path / "restored", "manifest")
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,6 @@ from qdrant_ops.pipeline.retry import RetryPolicy
 
 # These tests run ``--parallel N`` through the slice machinery on the embedded engines.
 pytestmark = pytest.mark.usefixtures("sliced_local_mode")
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 class Terminal(Exception):

@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
+from legacy_fixtures import FILES, git, make_repo, snapshot
 from qdrant_ops.code.cleanup.run import cleanup_legacy
 from qdrant_ops.code.config import CleanupConfig
 from qdrant_ops.errors import NotFoundError, TargetExistsError, UsageError
-
-from .legacy_fixtures import FILES, git, make_repo, snapshot
 
 LEGACY = ["scripts/reindex_qdrant.py", "scripts/export_points.py"]
 ARCH = "legacy/python-scripts"

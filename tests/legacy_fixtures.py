@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 
 from demo.repo import write_files
-
-from .fixture_repos import git
+from fixture_repos import git
 
 FILES: dict[str, str] = {
     "scripts/reindex_qdrant.py": '''"""Rebuild the collection from the export (legacy)."""

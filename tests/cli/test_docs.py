@@ -8,7 +8,7 @@ import typer.main
 
 from qdrant_ops.cli import app
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _commands() -> list[tuple[str, object]]:

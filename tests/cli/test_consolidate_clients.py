@@ -5,9 +5,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from fixture_repos import HELPER, git, make_repo, snapshot
 from qdrant_ops.cli import app
-
-from codebase.fixture_repos import HELPER, git, make_repo, snapshot
 
 runner = CliRunner()
 

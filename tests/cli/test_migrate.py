@@ -81,8 +81,7 @@ def test_errors_exit_codes(args: list[str], code: int, message: str, tmp_path: P
     assert "Traceback" not in res.output
 
 
-def test_hook_dropping_points_exits_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+def test_hook_dropping_points_exits_1(tmp_path: Path) -> None:
     make_collection(":memory:", "c", "int-unnamed", 40)
     config = tmp_path / "m.yaml"
     config.write_text("transforms:\n  - python: migrate_hooks:drop_odd\nvalidation:\n  samples: 5\n")

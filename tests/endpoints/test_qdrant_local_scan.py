@@ -7,10 +7,10 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import datagen
 import pytest
 from qdrant_client import QdrantClient
 
+import datagen
 import qdrant_ops.endpoints.qdrant as qmod
 from qdrant_ops.endpoints.qdrant import QdrantEndpoint
 

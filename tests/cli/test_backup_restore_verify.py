@@ -119,3 +119,21 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
     assert "topsecret-xyz" not in out and "**********" in out
     code, out, err = run("config", "schema", "backup")
     assert code == 0 and json.loads(out)["title"] == "BackupConfig"
+
+
+def test_cli_backup_restore_verify_with_edge(tmp_path: Path) -> None:
+    src = f"edge:{tmp_path}/src"
+    make_collection(src, "docs", "sparse", n=40)
+    runner = CliRunner()
+    res = runner.invoke(app, ["backup", "--source", src, "--backup-path", str(tmp_path / "bk")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["restore", str(tmp_path / "bk"), "--target", f"edge:{tmp_path}/dst"])
+    assert res.exit_code == 0, res.output
+    assert "optimize()" in res.output
+    res = runner.invoke(app, ["verify", "--source", src, "--target", f"edge:{tmp_path}/dst", "--full"])
+    assert res.exit_code == 0, res.output
+    # an edge: URI naming a file is bad usage
+    (tmp_path / "f").write_text("x")
+    res = runner.invoke(app, ["backup", "--source", f"edge:{tmp_path}/f", "--backup-path", str(tmp_path / "bk2")])
+    assert res.exit_code == 2
+    assert "is a file" in res.output

@@ -109,11 +109,61 @@ def test_backup_and_restore_stream_with_the_bulk_threshold(tmp_path: Path) -> No
     assert gc.get_threshold() == (700, 10, 10)
 
 
-def test_every_data_verb_is_wrapped() -> None:
+def _thresholds_inside(run: Any) -> list[int]:
+    """The young-generation threshold at each call into qdrant-ops code while ``run`` runs (on
+    this thread)."""
+    import sys
+
+    seen: list[int] = []
+    import qdrant_ops.pipeline.gcpolicy as policy
+
+    own = policy.__file__  # the policy's own frames are the ones that set the threshold
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        name = frame.f_code.co_filename
+        if event == "call" and "qdrant_ops" in name and name != own:
+            seen.append(gc.get_threshold()[0])
+
+    sys.setprofile(profile)
+    try:
+        run()
+    finally:
+        sys.setprofile(None)
+    return seen
+
+
+def test_every_data_verb_runs_with_the_raised_threshold(tmp_path: Path, target_uri: str) -> None:
+    from qdrant_ops.data.config import RestoreConfig, VerifyConfig
     from qdrant_ops.data.restore import restore
     from qdrant_ops.data.verify import verify, verify_against, verify_backup, verify_live
+    from qdrant_ops.migration.config import MigrateConfig
     from qdrant_ops.migration.run import migrate
     from qdrant_ops.migration.validate import validate
 
-    for verb in (backup, restore, migrate, validate, verify, verify_backup, verify_against, verify_live):
-        assert getattr(verb, "__wrapped__", None) is not None, verb.__name__
+    make_collection(":memory:", "a", "int-unnamed", n=30)
+    source = endpoint_from_uri(":memory:")
+    bdir = backup(BackupConfig(source=source, backup_path=str(tmp_path / "bk"))).backup_dir
+    migration = MigrateConfig.model_validate(
+        {"source_qdrant": {"url": ":memory:"}, "target_qdrant": {"url": str(tmp_path / "m")},
+         "backup_path": str(tmp_path / "mb"), "backup": False, "validation": {"samples": 5}}
+    )
+    # Everything a verb is given is built here, so that each call recorded is the verb's own work.
+    again = BackupConfig(source=source, backup_path=str(tmp_path / "bk2"))
+    into = RestoreConfig(backup=bdir, target=endpoint_from_uri(target_uri))
+    one = VerifyConfig(backup=bdir)
+    verbs: dict[str, Any] = {
+        "backup": lambda: backup(again),
+        "restore": lambda: restore(into),
+        "verify_backup": lambda: verify_backup(bdir),
+        "verify": lambda: verify(one),
+        "migrate": lambda: migrate(migration),
+        "validate": lambda: validate(migration),
+    }
+    src, dst = open_endpoint(":memory:"), open_endpoint(target_uri)
+    verbs["verify_against"] = lambda: verify_against(bdir, dst)
+    verbs["verify_live"] = lambda: verify_live(src, dst)
+    gc.set_threshold(700, 10, 10)
+    for name, run in verbs.items():
+        seen = _thresholds_inside(run)
+        assert seen and set(seen) == {BULK_THRESHOLD}, (name, seen[:5])
+        assert gc.get_threshold() == (700, 10, 10), name

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +11,12 @@ import pytest
 from datagen import SHAPES, make_collection
 from qdrant_ops.data.verify import verify_live
 from qdrant_ops.endpoints.open import open_endpoint
-from qdrant_ops.errors import ConfigError, PlanChangedError, TargetExistsError
+from qdrant_ops.errors import ConfigError, TargetExistsError
 from qdrant_ops.migration.config import MigrateConfig
 from qdrant_ops.migration.run import migrate
 
 # These tests run ``--parallel N`` through the slice machinery on the embedded engines.
 pytestmark = pytest.mark.usefixtures("sliced_local_mode")
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 def cfg(src: str, dst: str, tmp: Path, **kw: Any) -> MigrateConfig:

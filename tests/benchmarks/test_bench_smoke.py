@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RATIOS = [
     "backup_vs_raw_scroll_ratio",
     "restore_vs_raw_upsert_ratio",
@@ -21,7 +21,10 @@ RATIOS = [
 ]
 
 
-@pytest.mark.slow
+# Runs the benchmark script end to end: run by `make test-slow` and `make test-all`.
+pytestmark = pytest.mark.slow
+
+
 def test_bench_smoke(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
