@@ -27,7 +27,7 @@ from qdrant_ops.endpoints.base import Endpoint, Point, VectorField
 from qdrant_ops.endpoints.open import open_endpoint
 from qdrant_ops.errors import CorruptBackupError, NotFoundError, UsageError
 from qdrant_ops.format.columns import check_schema, decode_batch
-from qdrant_ops.format.compare import ComparisonResult, compare_with_endpoint
+from qdrant_ops.format.compare import ComparisonResult, compare_with_endpoint, lossiest
 from qdrant_ops.format.integrity import Digest, digest_batch, scan_digest
 from qdrant_ops.pipeline.gcpolicy import bulk
 from qdrant_ops.pipeline.prefetch import prefetch
@@ -284,8 +284,10 @@ def verify_against(
         row = CollectionVerify(name=name, target_name=tname, expected_points=entry.points_count, expected_digest=f"{entry.digest.full:032x}")
         if not _target_present(report, row, live, report.against):
             continue
+        # Each vector is compared within what the lossier of the two sides' datatypes keeps.
+        fields = lossiest(entry.fields, live.get_spec(tname).vector_fields())
         _compare(
-            report, row, archive_points(root, entry, batch_size), entry.digest, live, tname, entry.fields,
+            report, row, archive_points(root, entry, batch_size), entry.digest, live, tname, fields,
             full=full, ulps=ulps, limit=limit, batch_size=batch_size,
         )
     report.finish()
@@ -316,6 +318,7 @@ def verify_live(
         row = CollectionVerify(name=name, target_name=tname)
         if not _target_present(report, row, target, report.target):
             continue
+        fields = lossiest(fields, target.get_spec(tname).vector_fields())
         left_digest = scan_digest(source, name, fields, batch_size)
         row.expected_points = left_digest.count
         row.expected_digest = f"{left_digest.full:032x}"

@@ -82,7 +82,14 @@ class CollectionEntry:
         return {
             "spec": self.spec.to_json(),
             "vector_fields": [
-                {"name": f.name, "kind": f.kind, "size": f.size, "distance": f.distance, "column": f.column}
+                {
+                    "name": f.name,
+                    "kind": f.kind,
+                    "size": f.size,
+                    "distance": f.distance,
+                    "datatype": f.datatype,
+                    "column": f.column,
+                }
                 for f in self.fields
             ],
             "points_count": self.points_count,
@@ -94,10 +101,19 @@ class CollectionEntry:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> CollectionEntry:
+        spec = CollectionSpec.from_json(d["spec"])
+        # Manifests written before fields carried their datatype: the spec's config says it.
+        datatypes = {f.name: f.datatype for f in spec.vector_fields()}
         return cls(
-            spec=CollectionSpec.from_json(d["spec"]),
+            spec=spec,
             fields=[
-                VectorField(name=f["name"], kind=f["kind"], size=int(f["size"]), distance=f["distance"])
+                VectorField(
+                    name=f["name"],
+                    kind=f["kind"],
+                    size=int(f["size"]),
+                    distance=f["distance"],
+                    datatype=str(f.get("datatype") or datatypes.get(f["name"], "float32")),
+                )
                 for f in d["vector_fields"]
             ],
             points_count=int(d["points_count"]),

@@ -5,7 +5,8 @@
   digest of a fresh scan of the target. Engines rewrite vectors (cosine normalisation), so when the
   bitwise digests differ but ids, payloads and vector shapes agree, the expected points are rebuilt
   (source scan + transforms) and compared with the target point by point, with the tolerances of
-  ``compare.py`` (looser for float16/uint8 target vectors, which store fewer bits);
+  ``compare.py``, whose tolerance follows each target field's datatype (float16/uint8 store fewer
+  bits);
 - parity: K sample points, chosen reproducibly (the first K of slice 0), are used as queries on both
   sides. recall@k of the target's ANN search against the source's exact search (the target's exact
   search when a hook may have changed vectors or the selection), overlap of the two ANN results,
@@ -36,8 +37,6 @@ log = logging.getLogger(__name__)
 
 Search = Callable[[list[Any], str, int, bool], list[tuple[PointId, float]]]
 
-_LOOSE = {"float16": (2e-3, 2e-3), "uint8": (0.0, 0.51)}
-
 
 # -- content -----------------------------------------------------------------------------------
 
@@ -56,37 +55,6 @@ def expected_points(
             yield transformer.apply(page.points).points
 
 
-def _datatypes(spec: CollectionSpec) -> dict[str, str]:
-    vectors = spec.params.get("vectors") or {}
-    if "size" in vectors:
-        return {"": str(vectors.get("datatype") or "float32")}
-    return {k: str((v or {}).get("datatype") or "float32") for k, v in vectors.items()}
-
-
-def _unit_rows(x: Any) -> Any:
-    norm = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.where(norm == 0, 1.0, norm)
-
-
-def _close_lossy(a: Point, b: Point, fields: Sequence[VectorField], dtypes: dict[str, str]) -> bool:
-    """Vectors equal within the precision of a float16/uint8 target."""
-    for f in fields:
-        va, vb = a.vectors.get(f.name), b.vectors.get(f.name)
-        if va is None and vb is None:
-            continue
-        if va is None or vb is None or f.kind == "sparse":
-            return False
-        rtol, atol = _LOOSE.get(dtypes.get(f.name, "float32"), (1e-5, 1e-6))
-        x, y = np.asarray(va, dtype=np.float64), np.asarray(vb, dtype=np.float64)
-        if x.shape != y.shape:
-            return False
-        if f.distance.lower() == "cosine":
-            x, y = _unit_rows(x), _unit_rows(y)
-        if not np.allclose(x, y, rtol=rtol, atol=atol):
-            return False
-    return True
-
-
 def compare_points(
     expected: Iterator[list[Point]],
     dst: Endpoint,
@@ -98,8 +66,6 @@ def compare_points(
 ) -> dict[str, Any]:
     """Every expected point against the target's point with the same id; then extras."""
     fields = tspec.vector_fields()
-    dtypes = _datatypes(tspec)
-    lossy = any(d in _LOOSE for d in dtypes.values())
     out: dict[str, Any] = {"compared": 0, "equal": 0, "missing": 0, "differs": 0, "extra": 0, "first": []}
     if ulps:
         out["payload_within_ulps"] = 0  # equal only thanks to the ULP tolerance (Qdrant Edge)
@@ -119,8 +85,6 @@ def compare_points(
                         out["first"].append(f"{p.id}: missing from the target")
                     continue
                 diff = point_difference(p, other, fields, ulps)
-                if diff is not None and diff.kind == "vector" and lossy and _close_lossy(p, other, fields, dtypes):
-                    diff = None
                 if diff is None:
                     out["equal"] += 1
                     if ulps and not payload_equal(p.payload or {}, other.payload or {}, 0):
