@@ -29,6 +29,7 @@ from qdrant_ops.endpoints.archive import (
 )
 from qdrant_ops.endpoints.base import Endpoint
 from qdrant_ops.endpoints.open import open_endpoint
+from qdrant_ops.endpoints.preflight import check_writable
 from qdrant_ops.errors import (
     CorruptBackupError,
     NotFoundError,
@@ -139,6 +140,12 @@ def restore(
             _check_columns(check_file(root, fe), manifest.collections[name])
     dst = target or open_endpoint(cfg.target_endpoint())
     report.target = dst.info().display
+    # Every collection to be created is checked against the target engine before the first one
+    # is: a collection it cannot hold refuses the whole restore, not the rest of it.
+    check_writable(dst, [
+        (mapping[n], manifest.collections[n].spec) for n in names
+        if not (cfg.on_exists in ("skip", "append") and dst.collection_exists(mapping[n]))
+    ])
 
     plan = {
         "backup": root.name,

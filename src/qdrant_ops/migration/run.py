@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from qdrant_ops.data.config import BackupConfig
-from qdrant_ops.endpoints.base import Endpoint, EndpointInfo
+from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, EndpointInfo
 from qdrant_ops.endpoints.open import open_endpoint
+from qdrant_ops.endpoints.preflight import check_writable
 from qdrant_ops.endpoints.uri import EndpointConfig
 from qdrant_ops.errors import NotFoundError, TargetExistsError, UnsupportedError, UsageError
 from qdrant_ops.migration.config import MigrateConfig
@@ -64,7 +65,7 @@ def migrate(
     tcfg = cfg.target_endpoint() if target is None else None
     if cfg.dry_run and tcfg is not None and _absent_store(tcfg):
         # Opening a local-mode store creates its directory: a dry run must not.
-        dst: Endpoint = _AbsentStore(tcfg.display())
+        dst: Endpoint = _AbsentStore(tcfg.display(), tcfg.kind())
     else:
         dst = target or open_endpoint(cfg.target_endpoint())
     tinfo = dst.info()
@@ -88,6 +89,11 @@ def migrate(
     for j in jobs:
         if same_store and j.tname == j.name:
             raise UsageError(f"{j.name}: source and target are the same collection; set format_version or target.name")
+    # Every collection the run would create is checked against the target engine first: one it
+    # cannot hold is refused before anything is written, in a dry run too.
+    check_writable(dst, [
+        (j.tname, j.tspec) for j in jobs if not (cfg.on_exists == "append" and dst.collection_exists(j.tname))
+    ])
 
     if cfg.dry_run:
         _dry_run(cfg, src, dst, jobs, report)
@@ -178,14 +184,22 @@ def _absent_store(cfg: EndpointConfig) -> bool:
 class _AbsentStore:
     """A dry run's view of a target store whose directory does not exist yet: it holds nothing."""
 
-    def __init__(self, display: str) -> None:
+    def __init__(self, display: str, kind: str) -> None:
         self.display = display
+        self.kind = kind
 
     def info(self) -> EndpointInfo:
         return EndpointInfo("absent", self.display, None, True)
 
     def collection_exists(self, name: str) -> bool:
         return False
+
+    def refusals(self, spec: CollectionSpec) -> list[str]:
+        if self.kind == "edge":
+            from qdrant_ops.endpoints.edge.config import refusals
+
+            return refusals(spec)
+        return []
 
     def __getattr__(self, name: str) -> Any:
         raise UnsupportedError(f"{self.display} does not exist yet (dry run): cannot {name}")

@@ -46,6 +46,7 @@ from qdrant_ops.endpoints.edge.config import (
     edge_json_to_config,
     payload_schema_out,
     read_edge_json,
+    refusals,
     spec_to_edge,
 )
 from qdrant_ops.endpoints.edge.records import advise_scan, id_out, point_to_edge, scroller, updater
@@ -54,6 +55,7 @@ from qdrant_ops.errors import (
     NotFoundError,
     QdrantOpsError,
     TargetExistsError,
+    UnsupportedError,
     UsageError,
 )
 from qdrant_ops.pipeline.heap import release_free_heap
@@ -218,7 +220,14 @@ class EdgeEndpoint:
             points_count=self.count(name),
         )
 
+    def refusals(self, spec: CollectionSpec) -> list[str]:
+        """What of ``spec`` Edge cannot hold (``endpoints.preflight``); empty when it takes it."""
+        return refusals(spec)
+
     def create_collection(self, name: str, spec: CollectionSpec) -> None:
+        refused = refusals(spec)
+        if refused:  # restore and migrate refuse earlier, before any collection is written
+            raise UnsupportedError(f"{self.display} cannot hold collection {name!r}: {'; '.join(refused)}")
         config, carried = spec_to_edge(spec)
         path = self._dir(name)
         with self._lock:
