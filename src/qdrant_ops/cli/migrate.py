@@ -39,6 +39,7 @@ def migrate(
     validate_after: bool | None = typer.Option(None, "--validate/--no-validate", help="Validate after migrating (default: on)."),
     restart: bool | None = typer.Option(None, "--restart", help="Discard saved progress of a different plan and start over."),
     continue_on_error: bool | None = typer.Option(None, "--continue-on-error", help="Put failing points in a dead-letter file and go on."),
+    stamp: bool | None = typer.Option(None, "--stamp/--no-stamp", help="Record the migration in each target's metadata (default: on; see README)."),
     api_key: str | None = typer.Option(None, "--api-key", help="API key for both endpoints (prefer ${QDRANT_API_KEY} in the config)."),
     config: Path | None = typer.Option(None, "--config", "-c", help=MIGRATION_CONFIG_HELP),
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
@@ -60,6 +61,7 @@ def migrate(
         "validate_after": validate_after,
         "restart": restart,
         "continue_on_error": continue_on_error,
+        "stamp": stamp,
     }
     cfg = load_migration_config("migrate", config, flags, source, target, api_key)
     if not isinstance(cfg, MigrateConfig):

@@ -144,7 +144,10 @@ def migrate(
         if cfg.validate_after:
             for j, row in zip(jobs, report.collections, strict=True):
                 _validate_job(cfg, src, dst, j, row, report)
-        _record_validation(dst, jobs, report)
+        if cfg.stamp:
+            _record_validation(dst, jobs, report)
+        else:
+            report.notes.append("no migration record written into the targets' metadata (--no-stamp)")
         if cfg.switch_alias and not report.failed_checks:
             from qdrant_ops.migration.cutover import switch_alias
 
