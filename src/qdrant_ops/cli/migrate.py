@@ -35,6 +35,7 @@ def migrate(
     on_exists: str | None = typer.Option(None, "--on-exists", help="An existing target: fail (default) | replace | append."),
     format_version: str | None = typer.Option(None, "--format-version", help="The new format's version, e.g. v56."),
     switch_alias: str | None = typer.Option(None, "--switch-alias", help="Point ALIAS at the new collection once validation passed."),
+    aliases: str | None = typer.Option(None, "--aliases", help="The sources' aliases onto the targets (another store): copy (default) | none."),
     drop_source: bool | None = typer.Option(None, "--drop-source", help="Delete the sources after validation passed (never the default)."),
     validate_after: bool | None = typer.Option(None, "--validate/--no-validate", help="Validate after migrating (default: on)."),
     restart: bool | None = typer.Option(None, "--restart", help="Discard saved progress of a different plan and start over."),
@@ -47,6 +48,8 @@ def migrate(
     """Migrate collections to a new layout: backup, transforms, resumable parallel copy, validation."""
     if on_exists is not None and on_exists not in ("fail", "replace", "append"):
         raise UsageError(f"--on-exists takes fail, replace or append, not {on_exists!r}")
+    if aliases is not None and aliases not in ("copy", "none"):
+        raise UsageError(f"--aliases takes copy or none, not {aliases!r}")
     flags: dict[str, Any] = {
         "collections": split_csv(collections),
         "batch_size": batch_size,
@@ -57,6 +60,7 @@ def migrate(
         "on_exists": on_exists,
         "format_version": format_version,
         "switch_alias": switch_alias,
+        "aliases": aliases,
         "drop_source": drop_source,
         "validate_after": validate_after,
         "restart": restart,

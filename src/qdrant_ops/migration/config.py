@@ -162,6 +162,8 @@ class MigrateConfig(Model):
     transforms: list[TransformConfig] = Field(default_factory=list)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     switch_alias: str | None = None
+    # The source collections' aliases, recreated on the target collections (another store only).
+    aliases: Literal["copy", "none"] = "copy"
     drop_source: bool = False
 
     def source_endpoint(self) -> EndpointConfig:

@@ -16,6 +16,16 @@ class SamplePoint(BaseModel):
     after: dict[str, Any] | None = None  # None: filtered out
 
 
+class AliasMove(BaseModel):
+    """An alias of a source collection, recreated on the target collection."""
+
+    alias: str
+    collection: str  # the target collection it points at
+    previous: str | None = None  # what it pointed at on the target before, if it existed
+    # create | replace | already there | refused: ... (planned); created | replaced | not created: ...
+    status: str = ""
+
+
 class CollectionMigration(BaseModel):
     name: str
     target_name: str
@@ -37,6 +47,7 @@ class CollectionMigration(BaseModel):
     digest_count: int = 0
     config_diff: list[dict[str, Any]] = Field(default_factory=list)
     settings_not_applied: list[str] = Field(default_factory=list)
+    aliases: list[AliasMove] = Field(default_factory=list)
     dead_letter: str | None = None
     dead_letter_untransformed: str | None = None
     # dry run
@@ -82,6 +93,8 @@ class MigrateReport(Report):
                 )
                 for d in c.config_diff:
                     lines.append(f"    {d['path']}: {json.dumps(d['source'])} -> {json.dumps(d['target'])}")
+                for m in c.aliases:
+                    lines.append(f"    alias {m.alias} -> {m.collection}: {m.status}")
                 for s in c.samples:
                     after = json.dumps(s.after["payload"], ensure_ascii=False) if s.after else "(filtered out)"
                     lines.append(f"    point {s.id}: {json.dumps(s.before['payload'], ensure_ascii=False)}")
@@ -92,6 +105,8 @@ class MigrateReport(Report):
                 f"  {c.name} -> {c.target_name} ({c.action}): {c.written} written, {c.filtered} filtered"
                 f"{extra} of {c.read} read; {c.batches} batches, {c.retries} retries, {c.points_per_s:.0f} points/s"
             )
+            for m in c.aliases:
+                lines.append(f"    alias {m.alias} -> {m.collection}: {m.status}")
             for dl in (c.dead_letter, c.dead_letter_untransformed):
                 if dl:
                     lines.append(f"    dead letter: {dl}")
@@ -129,6 +144,11 @@ class MigrateReport(Report):
                 [[c.name, c.target_name, c.action, c.read, c.written, c.filtered, c.failed, c.batches, c.splits,
                   c.retries, f"{c.duration_s:.2f}", f"{c.points_per_s:.0f}", c.digest] for c in self.collections],
             ))
+        moves = [(c, m) for c in self.collections for m in c.aliases]
+        if moves:
+            out += ["", "## Aliases", ""]
+            out.append(md_table(["alias", "source collection", "target collection", "before on the target", "status"],
+                                [[m.alias, c.name, m.collection, m.previous or "-", m.status] for c, m in moves]))
         for c in self.collections:
             if c.config_diff:
                 out += ["", f"### Config diff: {c.name} -> {c.target_name}", ""]

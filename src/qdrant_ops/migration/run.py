@@ -26,11 +26,12 @@ from qdrant_ops.endpoints.open import open_endpoint
 from qdrant_ops.endpoints.preflight import check_writable
 from qdrant_ops.endpoints.uri import EndpointConfig
 from qdrant_ops.errors import NotFoundError, TargetExistsError, UnsupportedError, UsageError
+from qdrant_ops.migration.aliases import apply_aliases, check_aliases, plan_aliases, refused
 from qdrant_ops.migration.config import MigrateConfig
 from qdrant_ops.migration.copy import _migrate_collection
 from qdrant_ops.migration.dryrun import _dry_run
 from qdrant_ops.migration.jobs import _check_targets, _now, _plan_dict, _plan_job
-from qdrant_ops.migration.report import MigrateReport
+from qdrant_ops.migration.report import AliasMove, MigrateReport
 from qdrant_ops.migration.validate import _record_validation, _validate_job
 from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.gcpolicy import bulk
@@ -94,9 +95,15 @@ def migrate(
     check_writable(dst, [
         (j.tname, j.tspec) for j in jobs if not (cfg.on_exists == "append" and dst.collection_exists(j.tname))
     ])
+    alias_plan = plan_aliases(cfg, dst, jobs, same_store, report)
 
     if cfg.dry_run:
         _dry_run(cfg, src, dst, jobs, report)
+        for row in report.collections:
+            row.aliases = alias_plan.get(row.name, [])
+        if refused(alias_plan):
+            report.check("aliases", False, f"the run would refuse alias(es) that point elsewhere at "
+                         f"{report.target}: {', '.join(refused(alias_plan))} (--on-exists replace moves them)")
         # A plan the real run would refuse (target exists, no disk) fails the dry run too.
         report.finish("failed" if report.failed_checks else "dry-run")
         return report
@@ -110,6 +117,7 @@ def migrate(
             if not report.resumed:
                 try:
                     _check_targets(dst, jobs, cfg.on_exists)
+                    check_aliases(alias_plan, tinfo.display)
                 except TargetExistsError:
                     state.close()
                     _remove_state(state_path)
@@ -148,6 +156,7 @@ def migrate(
             _record_validation(dst, jobs, report)
         else:
             report.notes.append("no migration record written into the targets' metadata (--no-stamp)")
+        _copy_aliases(cfg, dst, alias_plan, report)
         if cfg.switch_alias and not report.failed_checks:
             from qdrant_ops.migration.cutover import switch_alias
 
@@ -169,6 +178,20 @@ def migrate(
 
 
 # -- planning ----------------------------------------------------------------------------------
+
+
+def _copy_aliases(cfg: MigrateConfig, dst: Endpoint, plan: dict[str, list[AliasMove]], report: MigrateReport) -> None:
+    """Create the planned aliases once the data is in (and validated, when validation runs)."""
+    skip = "validation failed" if report.failed_checks else None
+    for row in report.collections:
+        moves = plan.get(row.name, [])
+        if not moves:
+            continue
+        apply_aliases(dst, moves, cfg.on_exists, skip)
+        row.aliases = moves
+        ok = all(m.status == "already there" or m.status.startswith(("created", "replaced")) for m in moves)
+        report.check("aliases", ok,
+                     "; ".join(f"{m.alias} -> {m.collection}: {m.status}" for m in moves), collection=row.name)
 
 
 def _remove_state(state_path: Path) -> None:
