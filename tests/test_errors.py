@@ -17,6 +17,7 @@ from datagen import make_collection
 from qdrant_ops import errors
 from qdrant_ops.cli import app
 from qdrant_ops.cli.app import handle_errors
+from qdrant_ops.endpoints.archive import write_manifest_checksum
 from qdrant_ops.endpoints.open import close_all
 
 runner = CliRunner()
@@ -112,6 +113,7 @@ def test_a_manifest_whose_snapshots_are_not_a_list_is_a_corrupt_backup(tmp_path:
     m = json.loads((backup_dir / "manifest.json").read_text())
     m["collections"]["c"]["snapshots"] = "x"
     (backup_dir / "manifest.json").write_text(json.dumps(m))
+    write_manifest_checksum(backup_dir)  # a manifest whose own sha256 matches: the value is what fails
     code, line = _run("verify", str(backup_dir))
     assert code == errors.EXIT_CHECK_FAILED
     assert line.startswith("error: ") and "'snapshots' must be a list of objects" in line

@@ -26,10 +26,13 @@ from qdrant_ops.endpoints.archive import (
     FORMAT_NAME,
     FORMAT_VERSION,
     MANIFEST,
+    MANIFEST_SHA256,
     PARTIAL_PREFIX,
     CollectionEntry,
     FileEntry,
     collection_dirname,
+    write_manifest,
+    write_manifest_checksum,
     write_tar,
 )
 from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, VectorField, payloads_are_json
@@ -177,6 +180,8 @@ def backup(
             atomic_write_text(work / "plan.json", json.dumps(plan, sort_keys=True))
         stamp = work.name[len(PARTIAL_PREFIX) :]
         if (work / MANIFEST).exists():
+            if not (work / MANIFEST_SHA256).exists():  # the run stopped between the two writes
+                write_manifest_checksum(work)
             final = _finalise(work, root, stamp, cfg.tar)
         else:
             state = Checkpoint(work / "state.sqlite")
@@ -368,7 +373,7 @@ def _write_manifest(
     for e in entries.values():
         for f in e.files:
             with_schema_check(work / f.path, e.fields)
-    atomic_write_text(work / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    write_manifest(work, manifest)
 
 
 def _started_at(work: Path) -> str:

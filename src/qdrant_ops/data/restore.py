@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from qdrant_ops._fs import atomic_write_text
 from qdrant_ops.data.config import RestoreConfig
 from qdrant_ops.endpoints.archive import (
+    OLDER_FORMAT_NOTE,
     CollectionEntry,
     check_file,
     iter_batches,
@@ -130,6 +131,8 @@ def restore(
     root = resolve_backup(cfg.backup)
     report.backup = str(root)
     manifest = load_manifest(root)
+    if not manifest.checksummed:
+        report.notes.append(OLDER_FORMAT_NOTE)
     names = cfg.collections or list(manifest.collections)
     missing = [n for n in names if n not in manifest.collections]
     if missing:

@@ -17,7 +17,10 @@ from pydantic import BaseModel, Field
 
 from qdrant_ops.data.config import VerifyConfig
 from qdrant_ops.endpoints.archive import (
+    MANIFEST_SHA256,
+    OLDER_FORMAT_NOTE,
     CollectionEntry,
+    Manifest,
     check_file,
     iter_batches,
     load_manifest,
@@ -138,6 +141,7 @@ def verify_backup(
     root = resolve_backup(location)
     report.backup = str(root)
     manifest = load_manifest(root)
+    _manifest_checked(report, manifest)
     for name in _select(list(manifest.collections), collections, f"backup {root}"):
         entry = manifest.collections[name]
         row = CollectionVerify(name=name, expected_points=entry.points_count, expected_digest=f"{entry.digest.full:032x}")
@@ -178,6 +182,14 @@ def verify_backup(
             report.check("snapshots", not bad, "; ".join(bad) or f"{snaps_ok} native snapshot file(s), sha256 match", collection=name)
     report.finish()
     return report
+
+
+def _manifest_checked(report: VerifyReport, manifest: Manifest) -> None:
+    """Say how the manifest itself was checked (a changed one never gets here)."""
+    if manifest.checksummed:
+        report.check("manifest", True, f"sha256 matches {MANIFEST_SHA256}")
+    else:
+        report.notes.append(OLDER_FORMAT_NOTE)
 
 
 def _digest_file(path: Path, entry: CollectionEntry) -> Digest:
@@ -277,6 +289,7 @@ def verify_against(
     report.backup = str(root)
     report.against = live.info().display
     manifest = load_manifest(root)
+    _manifest_checked(report, manifest)
     ulps = 1 if live.info().kind == "edge" else 0
     for name in _select(list(manifest.collections), collections, f"backup {root}"):
         entry = manifest.collections[name]

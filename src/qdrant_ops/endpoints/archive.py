@@ -7,6 +7,7 @@ names must stay inside the backup directory; symlinks are refused.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qdrant_ops._fs import fsync_dir, fsync_file
+from qdrant_ops._fs import atomic_write_text, fsync_dir, fsync_file
 from qdrant_ops.endpoints.base import CollectionSpec, VectorField
 from qdrant_ops.errors import CorruptBackupError, NotFoundError
 from qdrant_ops.format.integrity import Digest, sha256_file
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 FORMAT_NAME = "qdrant-ops-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+# The manifest's own sha256, in ``sha256sum`` format (``sha256sum -c manifest.json.sha256``), as
+# Qdrant writes a checksum beside each snapshot: any change to the manifest is refused.
+MANIFEST_SHA256 = "manifest.json.sha256"
+OLDER_FORMAT_NOTE = "manifest not checksummed (older format)"
 PARTIAL_PREFIX = ".partial-"
 MAX_VECTOR_SIZE = 65536  # Qdrant's limit on a dense vector's dimension
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -137,14 +142,57 @@ def _snapshot_list(value: Any) -> list[dict[str, Any]]:
 class Manifest:
     data: dict[str, Any]
     collections: dict[str, CollectionEntry]
+    # False for a backup written before manifests had their sha256 beside them: it still reads.
+    checksummed: bool = True
 
     @property
     def created_at(self) -> str:
         return str(self.data.get("created_at", ""))
 
 
+def write_manifest(backup_dir: Path, data: dict[str, Any]) -> None:
+    """Write ``manifest.json`` atomically, then its sha256 beside it (``MANIFEST_SHA256``)."""
+    text = json.dumps({**data, "manifest_sha256_file": MANIFEST_SHA256}, indent=2, ensure_ascii=False) + "\n"
+    atomic_write_text(backup_dir / MANIFEST, text)
+    write_manifest_checksum(backup_dir)
+
+
+def write_manifest_checksum(backup_dir: Path) -> None:
+    """Write the sha256 of the manifest as it is on disk now (a resumed backup whose run stopped
+    between the two writes finishes here)."""
+    digest = hashlib.sha256((backup_dir / MANIFEST).read_bytes()).hexdigest()
+    atomic_write_text(backup_dir / MANIFEST_SHA256, f"{digest}  {MANIFEST}\n")
+
+
+def _check_manifest_bytes(backup_dir: Path, raw: bytes) -> bool:
+    """True when the manifest's sidecar checksum matches ``raw``; False when there is no sidecar
+    (checked again once parsed: only an older manifest may lack it); refused when it differs."""
+    path = backup_dir / MANIFEST
+    sidecar = backup_dir / MANIFEST_SHA256
+    if not sidecar.exists():
+        return False
+    if sidecar.is_symlink() or not sidecar.is_file():
+        raise CorruptBackupError(f"{sidecar}: not a regular file", file=sidecar)
+    try:
+        words = sidecar.read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CorruptBackupError(f"{sidecar}: unreadable: {exc}", file=sidecar) from None
+    if not words or not re.fullmatch(r"[0-9a-f]{64}", words[0]):
+        raise CorruptBackupError(f"{sidecar}: not a sha256 checksum", file=sidecar)
+    if hashlib.sha256(raw).hexdigest() != words[0]:
+        raise CorruptBackupError(
+            f"{path}: sha256 differs from {MANIFEST_SHA256}: the manifest was changed after it was "
+            "written",
+            file=path,
+        )
+    return True
+
+
 def load_manifest(backup_dir: Path) -> Manifest:
-    """Read and check the manifest; a missing, partial or malformed one is refused."""
+    """Read and check the manifest; a missing, altered, partial or malformed one is refused.
+
+    Its sha256 is checked first, against ``manifest.json.sha256``; a manifest from before that
+    file existed still reads (``Manifest.checksummed`` is False)."""
     path = backup_dir / MANIFEST
     if backup_dir.name.startswith(PARTIAL_PREFIX):
         raise CorruptBackupError(
@@ -160,11 +208,20 @@ def load_manifest(backup_dir: Path) -> Manifest:
     if path.is_symlink():
         raise CorruptBackupError(f"{path}: manifest is a symlink", file=path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CorruptBackupError(f"{path}: manifest unreadable: {exc}", file=path) from None
+    checksummed = _check_manifest_bytes(backup_dir, raw)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
         raise CorruptBackupError(f"{path}: manifest unreadable: {exc}", file=path) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
         raise CorruptBackupError(f"{path}: not a {FORMAT_NAME} manifest", file=path)
+    if not checksummed and data.get("manifest_sha256_file"):
+        raise CorruptBackupError(
+            f"{backup_dir / MANIFEST_SHA256}: missing, and {MANIFEST} says it was written", file=path
+        )
     if data.get("format_version") != FORMAT_VERSION:
         raise CorruptBackupError(
             f"{path}: format version {data.get('format_version')!r} is not supported "
@@ -192,7 +249,7 @@ def load_manifest(backup_dir: Path) -> Manifest:
                 f"{entry.points_count} points",
                 file=path,
             )
-    return Manifest(data, collections)
+    return Manifest(data, collections, checksummed)
 
 
 def _check_spec(path: Path, entry: CollectionEntry) -> None:
