@@ -35,7 +35,7 @@ def rollback(
     from qdrant_ops.endpoints.open import open_endpoint
     from qdrant_ops.migration.cutover import rollback_alias
 
-    ep = open_endpoint(endpoint_from_uri(target, api_key))
+    ep = open_endpoint(endpoint_from_uri(target, api_key), must_exist=True)
     finish(rollback_alias(ep, alias), report)
 
 

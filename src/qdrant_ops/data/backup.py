@@ -34,7 +34,7 @@ from qdrant_ops.endpoints.archive import (
 )
 from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, VectorField, payloads_are_json
 from qdrant_ops.endpoints.open import open_endpoint
-from qdrant_ops.errors import LockedError, PlanChangedError, UnsupportedError
+from qdrant_ops.errors import LockedError, NotFoundError, PlanChangedError, UnsupportedError
 from qdrant_ops.format.columns import check_schema
 from qdrant_ops.format.integrity import Digest
 from qdrant_ops.pipeline.checkpoint import Checkpoint
@@ -155,10 +155,15 @@ def backup(
     """Back up the configured collections; returns the report (``backup_dir`` is the result)."""
     progress = progress or NullProgress()
     report = BackupReport()
-    src = source or open_endpoint(cfg.source_endpoint())
+    src = source or open_endpoint(cfg.source_endpoint(), must_exist=True)
     info = src.info()
     report.source = info.display
     names = select_collections(src, cfg.collections)
+    if not names and not cfg.allow_empty:
+        raise NotFoundError(
+            f"{info.display} holds no collections: nothing to back up "
+            "(--allow-empty writes an empty backup of an empty source)"
+        )
     if cfg.snapshot and info.kind in ("local", "memory"):
         from qdrant_ops.snapshot.commands import EMBEDDED_MESSAGE
 
@@ -194,7 +199,7 @@ def backup(
     if cfg.verify_integrity:
         from qdrant_ops.data.verify import verify_backup
 
-        check = verify_backup(str(final))
+        check = verify_backup(str(final), allow_empty=cfg.allow_empty)
         report.checks.extend(check.checks)
     report.finish()
     return report
