@@ -246,7 +246,8 @@ def resolve_backup(location: str | Path, extract_to: Path | None = None) -> Path
         raise NotFoundError(f"backup not found: {p}")
     if p.is_file():
         if not tarfile.is_tarfile(p):
-            raise CorruptBackupError(f"{p}: not a backup directory or a .tar", file=p)
+            # Usage, like a directory that holds no backup (exit 2): nothing here was ever a backup.
+            raise NotFoundError(f"{p}: not a backup (a backup directory, a .tar of one, or their root)")
         return extract_tar(p, extract_to)
     if (p / MANIFEST).exists() or p.name.startswith(PARTIAL_PREFIX) or any(p.glob("*/part-*.parquet")):
         return p  # a backup directory (load_manifest refuses it if the manifest is missing)

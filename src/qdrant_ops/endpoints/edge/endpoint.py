@@ -51,6 +51,7 @@ from qdrant_ops.endpoints.edge.config import (
 from qdrant_ops.endpoints.edge.records import advise_scan, id_out, point_to_edge, scroller, updater
 from qdrant_ops.errors import (
     EndpointError,
+    LockedError,
     NotFoundError,
     QdrantOpsError,
     TargetExistsError,
@@ -102,6 +103,14 @@ class OptimizeResult:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _open_error(what: str, path: Path, exc: BaseException) -> QdrantOpsError:
+    """Why a shard did not open; the engine's "Can't init WAL: Kind(WouldBlock)" means a lock."""
+    text = _first_line(exc)
+    if "WouldBlock" in text:
+        return LockedError(f"Edge shard {path} is locked by another process (one process at a time may open it)")
+    return EndpointError(f"cannot {what} Edge shard {path}: {text}")
 
 
 class EdgeEndpoint:
@@ -168,7 +177,7 @@ class EdgeEndpoint:
             except QdrantOpsError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the engine raises plain errors
-                raise EndpointError(f"cannot open Edge shard {path}: {_first_line(exc)}") from None
+                raise _open_error("open", path, exc) from None
             self._shards[name] = shard
             return shard
 
@@ -228,7 +237,7 @@ class EdgeEndpoint:
             try:
                 shard = _q().EdgeShard.create(str(path), config)
             except Exception as exc:  # noqa: BLE001
-                raise EndpointError(f"cannot create Edge shard {path}: {_first_line(exc)}") from None
+                raise _open_error("create", path, exc) from None
             self._shards[name] = shard
             data = self._sidecar()
             data["collections"][name] = {"dir": path.name, "carried": carried}
