@@ -81,6 +81,15 @@ class Report(BaseModel):
             lines.append(f"  FAILED {where}{c.name}: {c.detail}")
         return lines
 
+    def result_line(self) -> str | None:
+        """The one thing a script wants from the run (``--quiet`` prints it): the backup
+        directory a backup wrote, the id of a runbook run; None when a verb has no such thing."""
+        for name in ("backup_dir", "run_id"):
+            value = getattr(self, name, None)
+            if isinstance(value, str) and value:
+                return value
+        return None
+
     def markdown_sections(self) -> list[str]:
         """Verb-specific Markdown sections; the base renders checks and notes."""
         return []

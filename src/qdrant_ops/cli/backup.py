@@ -20,7 +20,7 @@ from qdrant_ops.config.verbs import load_typed
 from qdrant_ops.data.config import BackupConfig
 from qdrant_ops.endpoints.uri import endpoint_from_uri
 
-SOURCE_HELP = "Source: http(s)://host:6333, grpc://host:6334, a local-mode directory, :memory:."
+SOURCE_HELP = "Source: http(s)://host:6333, grpc://host:6334, edge:DIR (Qdrant Edge), a local-mode directory or :memory:."
 
 
 @app.command()
