@@ -212,6 +212,14 @@ class QdrantEndpoint:
         res = self._meta(lambda: self.client.count(name, exact=True), "count")
         return int(res.count)
 
+    def indexed_vectors(self, name: str) -> int:
+        """Vectors in an ANN (HNSW) index; 0 where search scans every vector (local mode has no
+        index; a server collection under its indexing threshold has none yet)."""
+        if self.embedded:
+            return 0
+        info = self._meta(lambda: self.client.get_collection(name), "get collection")
+        return int(info.indexed_vectors_count or 0)
+
     def scan(
         self,
         name: str,

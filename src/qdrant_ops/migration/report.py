@@ -63,14 +63,30 @@ class MigrateReport(Report):
     alias_previous: str | None = None
     estimated_backup_bytes: int = 0
     free_disk_bytes: int = 0
+    dropped_sources: list[str] = Field(default_factory=list)  # --drop-source, after validation passed
     collections: list[CollectionMigration] = Field(default_factory=list)
 
-    def rollback_hint(self) -> str:
+    def recovery(self) -> list[str]:
+        """What to do next, only ever what cannot lose data: a migration never writes to its
+        source, so no advice overwrites it (a restore into a dropped source creates it anew)."""
+        out: list[str] = []
+        if self.dry_run or self.status == "partial":
+            return out
+        targets = ",".join(c.target_name for c in self.collections)
         if self.alias:
-            return f"qdrant-ops rollback --alias {self.alias} --target {self.target}"
-        if self.backup_dir:
-            return f"qdrant-ops restore {self.backup_dir} --target <source> --on-exists replace"
-        return ""
+            out.append(f"undo the alias switch: qdrant-ops rollback --alias {self.alias} --target {self.target}")
+        if self.dropped_sources and self.backup_dir:
+            out.append(
+                f"bring back the dropped source collections: qdrant-ops restore {self.backup_dir} "
+                f"--target {self.source} --collections {','.join(self.dropped_sources)}"
+            )
+        if self.status == "failed":
+            again = f" ({self.rerun_command} --on-exists replace)" if self.rerun_command else " (--on-exists replace)"
+            out.append(
+                f"the source {self.source} is untouched; the target {targets} stays for inspection: "
+                f"drop it, or migrate again with other settings{again}"
+            )
+        return out
 
     def summary_lines(self) -> list[str]:
         lines = super().summary_lines()
@@ -105,9 +121,7 @@ class MigrateReport(Report):
                 lines.append(f"alias {self.alias}: {self.alias_previous or '(none)'} -> {self.collections[0].target_name}")
             if self.status == "partial":
                 lines.append(f"resume: {self.rerun_command} (state: {self.state_file})")
-            hint = self.rollback_hint()
-            if hint and self.status != "partial":
-                lines.append(f"roll back: {hint}")
+            lines += [f"next: {line}" for line in self.recovery()]
         return lines
 
     def markdown_sections(self) -> list[str]:
@@ -149,8 +163,7 @@ class MigrateReport(Report):
             out.append(f"- Backup of the sources: `{self.backup_dir}`")
         if self.state_file and self.status == "partial":
             out.append(f"- Resume: `{self.rerun_command}` (state `{self.state_file}`)")
-        if self.rollback_hint():
-            out.append(f"- Roll back: `{self.rollback_hint()}`")
+        out += [f"- {line}" for line in self.recovery()]
         if self.alias:
             out.append(f"- Alias `{self.alias}` moved from `{self.alias_previous}` to `{self.collections[0].target_name}`")
         return out

@@ -151,6 +151,7 @@ def migrate(
         if cfg.drop_source and not report.failed_checks:
             for j in jobs:
                 src.delete_collection(j.name)
+                report.dropped_sources.append(j.name)
                 report.notes.append(f"source collection {j.name} dropped after validation passed")
         elif cfg.drop_source:
             report.notes.append("source collections kept: validation failed")

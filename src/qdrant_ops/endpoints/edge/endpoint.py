@@ -346,6 +346,10 @@ class EdgeEndpoint:
         hits = self._call(name, lambda s: list(s.query(request)), "query")
         return [(id_out(h.id), float(h.score)) for h in hits]
 
+    def indexed_vectors(self, name: str) -> int:
+        """Vectors in the shard's HNSW index; 0 until optimize() built one."""
+        return int(self._call(name, lambda s: s.info(), "info").indexed_vectors_count)
+
     def search_index_note(self, name: str) -> str:
         """What ANN queries on ``name`` search: an HNSW index, or (none built yet) every vector."""
         info = self._call(name, lambda s: s.info(), "info")
