@@ -44,7 +44,7 @@ from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, retrying_scan
 from qdrant_ops.pipeline.scope import select_collections, slice_count
 from qdrant_ops.pipeline.sizing import page_size
 from qdrant_ops.progress import NullProgress, ProgressSink, ProgressTask
-from qdrant_ops.reports import Report, md_table
+from qdrant_ops.reports import Report, bytes_cell, human_bytes, md_table, plain
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class BackupReport(Report):
         lines = super().summary_lines()
         for c in self.collections:
             lines.append(
-                f"  {c.name}: {c.points} points, {c.files} files, {c.bytes} bytes, "
+                f"  {c.name}: {c.points} points, {c.files} files, {human_bytes(c.bytes)}, "
                 f"{c.points_per_s:.0f} points/s"
             )
         if self.backup_dir:
@@ -82,12 +82,12 @@ class BackupReport(Report):
 
     def markdown_sections(self) -> list[str]:
         rows = [
-            [c.name, c.points, c.bytes, c.files, c.slices, f"{c.duration_s:.2f}", f"{c.points_per_s:.0f}", c.digest]
+            [c.name, c.points, bytes_cell(c.bytes), c.files, c.slices, f"{c.duration_s:.2f}", f"{c.points_per_s:.0f}", c.digest]
             for c in self.collections
         ]
         return [
             "",
-            f"Source: `{self.source}` · backup: `{self.backup_dir}` · resumed: {self.resumed} · "
+            f"Source: `{self.source}` · backup: `{self.backup_dir}` · resumed: {plain(self.resumed)} · "
             f"parallelism: {self.parallel_mode}",
             "",
             "## Collections",
@@ -182,7 +182,7 @@ def backup(
             atomic_write_text(work / "plan.json", json.dumps(plan, sort_keys=True))
         stamp = work.name[len(PARTIAL_PREFIX) :]
         if (work / MANIFEST).exists():
-            final = _finalise(work, root, stamp, cfg.tar)
+            final = _finalise(work, root, stamp)
         else:
             state = Checkpoint(work / "state.sqlite")
             try:
@@ -194,13 +194,16 @@ def backup(
             finally:
                 state.close()
             _write_manifest(work, cfg, info.display, info.server_version, entries, slices, stamp)
-            final = _finalise(work, root, stamp, cfg.tar)
-        report.backup_dir = str(final)
+            final = _finalise(work, root, stamp)
     if cfg.verify_integrity:
         from qdrant_ops.data.verify import verify_backup
 
+        # The directory is checked before it is packed: checking the tar would extract a second copy.
         check = verify_backup(str(final), allow_empty=cfg.allow_empty)
         report.checks.extend(check.checks)
+    if cfg.tar:
+        final = write_tar(final)
+    report.backup_dir = str(final)
     report.finish()
     return report
 
@@ -389,7 +392,7 @@ def with_schema_check(path: Path, fields: list[VectorField]) -> None:
     check_schema(pq.read_schema(path), fields, str(path))
 
 
-def _finalise(work: Path, root: Path, stamp: str, tar: bool) -> Path:
+def _finalise(work: Path, root: Path, stamp: str) -> Path:
     """Rename a finished partial directory into place, then drop its bookkeeping files.
 
     Renaming first means a run killed in between leaves either a partial directory that the
@@ -404,6 +407,4 @@ def _finalise(work: Path, root: Path, stamp: str, tar: bool) -> Path:
     fsync_dir(root)
     for leftover in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "plan.json", "started_at"):
         (final / leftover).unlink(missing_ok=True)
-    if tar:
-        return write_tar(final)
     return final

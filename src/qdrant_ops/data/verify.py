@@ -21,7 +21,7 @@ from qdrant_ops.endpoints.archive import (
     check_file,
     iter_batches,
     load_manifest,
-    resolve_backup,
+    open_backup,
 )
 from qdrant_ops.endpoints.base import Endpoint, Point, VectorField
 from qdrant_ops.endpoints.open import open_endpoint
@@ -146,10 +146,15 @@ def verify_backup(
     """Check every file of a backup against its manifest and recompute its digests.
 
     A backup without collections fails unless ``allow_empty`` (backup --allow-empty wrote it)."""
-    progress = progress or NullProgress()
+    with open_backup(location) as (root, shown):
+        return _verify_backup_dir(root, shown, collections, progress or NullProgress(), allow_empty)
+
+
+def _verify_backup_dir(
+    root: Path, shown: str, collections: Sequence[str] | None, progress: ProgressSink, allow_empty: bool
+) -> VerifyReport:
     report = VerifyReport()
-    root = resolve_backup(location)
-    report.backup = str(root)
+    report.backup = shown
     manifest = load_manifest(root)
     for name in _select(list(manifest.collections), collections, f"backup {root}"):
         entry = manifest.collections[name]
@@ -286,9 +291,27 @@ def verify_against(
     batch_size: int = 1000,
 ) -> VerifyReport:
     """Compare a backup with a live endpoint holding its collections."""
+    with open_backup(location) as (root, shown):
+        return _verify_against_dir(
+            root, shown, live, collections=collections, rename=rename, suffix=suffix, full=full,
+            limit=limit, batch_size=batch_size,
+        )
+
+
+def _verify_against_dir(
+    root: Path,
+    shown: str,
+    live: Endpoint,
+    *,
+    collections: Sequence[str] | None,
+    rename: dict[str, str] | None,
+    suffix: str,
+    full: bool,
+    limit: int,
+    batch_size: int,
+) -> VerifyReport:
     report = VerifyReport()
-    root = resolve_backup(location)
-    report.backup = str(root)
+    report.backup = shown
     report.against = live.info().display
     manifest = load_manifest(root)
     ulps = 1 if live.info().kind == "edge" else 0

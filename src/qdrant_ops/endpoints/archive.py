@@ -11,8 +11,11 @@ import json
 import logging
 import os
 import re
+import secrets
+import shutil
 import tarfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -262,6 +265,20 @@ def resolve_backup(location: str | Path, extract_to: Path | None = None) -> Path
     partial = [c.name for c in p.iterdir() if c.name.startswith(PARTIAL_PREFIX)]
     hint = f" (incomplete: {', '.join(partial)})" if partial else ""
     raise NotFoundError(f"no complete backup in {p}{hint}")
+
+
+@contextmanager
+def open_backup(location: str | Path) -> Iterator[tuple[Path, str]]:
+    """``(directory, name to show)`` of a backup to read; a tar is extracted into a scratch
+    directory beside it that is removed afterwards, so that reading leaves one copy."""
+    p = Path(location)
+    scratch = (p.parent if p.is_file() else p) / f".qdrant-ops-read-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        root = resolve_backup(location, extract_to=scratch)
+        yield root, (str(p) if root.is_relative_to(scratch) else str(root))
+    finally:
+        if scratch.exists():
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def extract_tar(tar_path: Path, extract_to: Path | None = None) -> Path:

@@ -43,7 +43,7 @@ def open_endpoint(
     with _lock:
         if key is not None and key in _registry:
             return _registry[key]
-        if must_exist and where.kind in ("local", "edge") and not os.path.isdir(where.location):
+        if must_exist and where.kind in ("local", "edge") and not os.path.exists(where.location):
             what = "Edge store" if where.kind == "edge" else "local-mode store"
             raise NotFoundError(f"{where.display}: no such {what} (a read never creates one)")
         endpoint = _open(cfg, where)

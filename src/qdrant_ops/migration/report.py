@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from qdrant_ops.reports import Report, md_table
+from qdrant_ops.reports import Report, bytes_cell, human_bytes, md_table, plain
 
 
 class SamplePoint(BaseModel):
@@ -94,7 +94,7 @@ class MigrateReport(Report):
             if self.dry_run:
                 lines.append(
                     f"  {c.name} -> {c.target_name} ({c.action}): ~{c.estimated_points} of {c.source_points} "
-                    f"points, ~{c.estimated_bytes} bytes, ~{c.estimated_duration_s:.1f}s to read"
+                    f"points, ~{human_bytes(c.estimated_bytes)}, ~{c.estimated_duration_s:.1f}s to read"
                 )
                 for d in c.config_diff:
                     lines.append(f"    {d['path']}: {json.dumps(d['source'])} -> {json.dumps(d['target'])}")
@@ -112,7 +112,7 @@ class MigrateReport(Report):
                 if dl:
                     lines.append(f"    dead letter: {dl}")
         if self.dry_run:
-            lines.append(f"backup: ~{self.estimated_backup_bytes} bytes, {self.free_disk_bytes} bytes free")
+            lines.append(f"backup: ~{human_bytes(self.estimated_backup_bytes)}, {human_bytes(self.free_disk_bytes)} free")
             lines.append("dry run: nothing was written")
         else:
             if self.backup_dir:
@@ -126,16 +126,16 @@ class MigrateReport(Report):
 
     def markdown_sections(self) -> list[str]:
         out = ["", f"Source `{self.source}` -> target `{self.target}` · format version: "
-               f"{self.format_version or '-'} · slices: {self.slices} · resumed: {self.resumed}"
+               f"{self.format_version or '-'} · slices: {self.slices} · resumed: {plain(self.resumed)}"
                + (" · **dry run: nothing written**" if self.dry_run else ""), ""]
         out += ["## Collections", ""]
         if self.dry_run:
             out.append(md_table(
                 ["collection", "target", "action", "source points", "est. points", "est. bytes", "est. backup bytes", "est. read (s)"],
-                [[c.name, c.target_name, c.action, c.source_points, c.estimated_points, c.estimated_bytes,
-                  c.estimated_backup_bytes, c.estimated_duration_s] for c in self.collections],
+                [[c.name, c.target_name, c.action, c.source_points, c.estimated_points, bytes_cell(c.estimated_bytes),
+                  bytes_cell(c.estimated_backup_bytes), c.estimated_duration_s] for c in self.collections],
             ))
-            out += ["", f"Backup: ~{self.estimated_backup_bytes} bytes; {self.free_disk_bytes} bytes free."]
+            out += ["", f"Backup: ~{bytes_cell(self.estimated_backup_bytes)} bytes; {bytes_cell(self.free_disk_bytes)} bytes free."]
         else:
             out.append(md_table(
                 ["collection", "target", "action", "read", "written", "filtered", "failed", "batches", "splits",
