@@ -80,3 +80,10 @@ def test_not_a_backup_exits_2_for_a_file_and_a_directory(tmp_path: Path) -> None
         code, _, err = run("verify", str(tmp_path / what))
         assert code == 2, err
         _one_line(err)
+
+
+def test_an_alias_named_like_a_collection_is_refused_in_one_line() -> None:
+    make_collection(":memory:", "documents", "int-unnamed", n=5)
+    make_collection(":memory:", "documents_v2", "int-unnamed", n=5)
+    code, _, err = run("cutover", "--alias", "documents", "--collection", "documents_v2", "--target", ":memory:", "--force")
+    assert code == 2 and "cannot also be an alias" in _one_line(err)
