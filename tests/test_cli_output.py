@@ -114,3 +114,10 @@ def test_closed_stdout_ends_quietly(args: list[str]) -> None:
     err = p.stderr.read().decode()
     assert p.wait() in (0, 141), err
     assert err == ""
+
+
+def test_json_on_an_error_is_still_one_document(tmp_path: Path) -> None:
+    code, out, err = run("backup", "--source", "htp://x", "--backup-path", str(tmp_path / "bk"), "--json")
+    assert code == 2 and "error:" in err
+    data = json.loads(out)
+    assert data["schema"] == "qdrant-ops/error" and data["exit_code"] == 2 and "htp" in data["error"]

@@ -208,6 +208,8 @@ def handle_errors(fn: F) -> F:
             if state.debug:
                 logging.getLogger("qdrant_ops").exception("error")
             err_line(str(exc))
+            if state.json:  # a script reading stdout gets a document even when there is no report
+                echo_json({"schema": "qdrant-ops/error", "error": str(exc), "exit_code": exc.exit_code})
             raise typer.Exit(exc.exit_code) from None
         except BrokenPipeError:
             # stdout closed by the reader (``qdrant-ops runs | head -1``): end quietly, as
