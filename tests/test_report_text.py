@@ -56,3 +56,16 @@ def test_backup_report_shows_human_sizes_and_tar_keeps_one_copy(tmp_path: Path) 
     assert after == entries  # reading the tar left nothing behind
     data = json.loads((tmp_path / "rep.json").read_text())
     assert data["backup_dir"].endswith(".tar")
+
+
+def test_restore_from_a_tar_leaves_the_tar_the_one_copy(tmp_path: Path) -> None:
+    make_collection(":memory:", "docs", "int-unnamed", n=50)
+    res = runner.invoke(app, ["backup", "--source", ":memory:", "--backup-path", str(tmp_path / "bk"), "--tar"])
+    assert res.exit_code == 0, res.output
+    target = str(tmp_path / "restored")
+    for _ in range(2):  # the rerun is recognised as done, and extracts nothing that stays
+        res = runner.invoke(app, ["restore", str(tmp_path / "bk"), "--target", target])
+        assert res.exit_code == 0, res.output
+        names = sorted(p.name for p in (tmp_path / "bk").iterdir() if not p.name.startswith("."))
+        assert len(names) == 1 and names[0].endswith(".tar"), names
+    assert "already restored" in res.output

@@ -281,6 +281,14 @@ def open_backup(location: str | Path) -> Iterator[tuple[Path, str]]:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
+def extraction_of(root: Path) -> Path | None:
+    """The directory ``extract_tar`` made for ``<name>.tar`` when ``root`` lies in one, else None."""
+    parent = root.parent
+    if parent.name.endswith(".tar.d") and (parent / ".extracted").is_file():
+        return parent
+    return None
+
+
 def extract_tar(tar_path: Path, extract_to: Path | None = None) -> Path:
     """Extract a backup tar safely (no member may leave the target) and return its directory."""
     dest = extract_to or tar_path.with_name(tar_path.name + ".d")
