@@ -121,3 +121,12 @@ def test_json_on_an_error_is_still_one_document(tmp_path: Path) -> None:
     assert code == 2 and "error:" in err
     data = json.loads(out)
     assert data["schema"] == "qdrant-ops/error" and data["exit_code"] == 2 and "htp" in data["error"]
+
+
+def test_global_options_move_in_front_of_the_verb() -> None:
+    from qdrant_ops.cli.group import hoist_global_options
+
+    args = ["backup", "--source", "x", "--log-format", "json", "-q", "--", "--json"]
+    assert hoist_global_options(args) == ["--log-format", "json", "-q", "backup", "--source", "x", "--", "--json"]
+    code, _, err = run("runs", "--backup-path", "nowhere", "--log-format", "yaml")
+    assert code == 2 and "--log-format must be text or json" in err
