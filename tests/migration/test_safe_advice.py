@@ -15,7 +15,7 @@ from qdrant_ops.migration.report import MigrateReport
 from qdrant_ops.migration.validation import check_parity, parity_truth
 from qdrant_ops.reports import Report
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def _report(**kw: object) -> MigrateReport:

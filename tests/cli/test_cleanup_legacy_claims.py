@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from codebase.legacy_fixtures import git, make_repo
+from legacy_fixtures import git, make_repo
 from qdrant_ops.cli import app
 
 runner = CliRunner()

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from codebase.legacy_fixtures import git, make_repo
 from datagen import make_collection
+from legacy_fixtures import git, make_repo
 from qdrant_ops.cli import app
 from qdrant_ops.endpoints.open import close_all
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 runner = CliRunner()
 
 SERVERS = {
