@@ -37,7 +37,7 @@ from qdrant_ops.endpoints.archive import (
 )
 from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, VectorField, payloads_are_json
 from qdrant_ops.endpoints.open import open_endpoint
-from qdrant_ops.errors import LockedError, PlanChangedError, UnsupportedError
+from qdrant_ops.errors import LockedError, NotFoundError, PlanChangedError, UnsupportedError
 from qdrant_ops.format.columns import check_schema
 from qdrant_ops.format.integrity import Digest
 from qdrant_ops.pipeline.checkpoint import Checkpoint
@@ -47,7 +47,7 @@ from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, retrying_scan
 from qdrant_ops.pipeline.scope import select_collections, slice_count
 from qdrant_ops.pipeline.sizing import page_size
 from qdrant_ops.progress import NullProgress, ProgressSink, ProgressTask
-from qdrant_ops.reports import Report, md_table
+from qdrant_ops.reports import Report, bytes_cell, human_bytes, md_table, plain
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class BackupReport(Report):
         lines = super().summary_lines()
         for c in self.collections:
             lines.append(
-                f"  {c.name}: {c.points} points, {c.files} files, {c.bytes} bytes, "
+                f"  {c.name}: {c.points} points, {c.files} files, {human_bytes(c.bytes)}, "
                 f"{c.points_per_s:.0f} points/s"
             )
         if self.backup_dir:
@@ -85,12 +85,12 @@ class BackupReport(Report):
 
     def markdown_sections(self) -> list[str]:
         rows = [
-            [c.name, c.points, c.bytes, c.files, c.slices, f"{c.duration_s:.2f}", f"{c.points_per_s:.0f}", c.digest]
+            [c.name, c.points, bytes_cell(c.bytes), c.files, c.slices, f"{c.duration_s:.2f}", f"{c.points_per_s:.0f}", c.digest]
             for c in self.collections
         ]
         return [
             "",
-            f"Source: `{self.source}` · backup: `{self.backup_dir}` · resumed: {self.resumed} · "
+            f"Source: `{self.source}` · backup: `{self.backup_dir}` · resumed: {plain(self.resumed)} · "
             f"parallelism: {self.parallel_mode}",
             "",
             "## Collections",
@@ -158,10 +158,15 @@ def backup(
     """Back up the configured collections; returns the report (``backup_dir`` is the result)."""
     progress = progress or NullProgress()
     report = BackupReport()
-    src = source or open_endpoint(cfg.source_endpoint())
+    src = source or open_endpoint(cfg.source_endpoint(), must_exist=True)
     info = src.info()
     report.source = info.display
     names = select_collections(src, cfg.collections)
+    if not names and not cfg.allow_empty:
+        raise NotFoundError(
+            f"{info.display} holds no collections: nothing to back up "
+            "(--allow-empty writes an empty backup of an empty source)"
+        )
     if cfg.snapshot and info.kind in ("local", "memory"):
         from qdrant_ops.snapshot.commands import EMBEDDED_MESSAGE
 
@@ -182,7 +187,7 @@ def backup(
         if (work / MANIFEST).exists():
             if not (work / MANIFEST_SHA256).exists():  # the run stopped between the two writes
                 write_manifest_checksum(work)
-            final = _finalise(work, root, stamp, cfg.tar)
+            final = _finalise(work, root, stamp)
         else:
             state = Checkpoint(work / "state.sqlite")
             try:
@@ -194,13 +199,16 @@ def backup(
             finally:
                 state.close()
             _write_manifest(work, cfg, info.display, info.server_version, entries, slices, stamp)
-            final = _finalise(work, root, stamp, cfg.tar)
-        report.backup_dir = str(final)
+            final = _finalise(work, root, stamp)
     if cfg.verify_integrity:
         from qdrant_ops.data.verify import verify_backup
 
-        check = verify_backup(str(final))
+        # The directory is checked before it is packed: checking the tar would extract a second copy.
+        check = verify_backup(str(final), allow_empty=cfg.allow_empty)
         report.checks.extend(check.checks)
+    if cfg.tar:
+        final = write_tar(final)
+    report.backup_dir = str(final)
     report.finish()
     return report
 
@@ -389,7 +397,7 @@ def with_schema_check(path: Path, fields: list[VectorField]) -> None:
     check_schema(pq.read_schema(path), fields, str(path))
 
 
-def _finalise(work: Path, root: Path, stamp: str, tar: bool) -> Path:
+def _finalise(work: Path, root: Path, stamp: str) -> Path:
     """Rename a finished partial directory into place, then drop its bookkeeping files.
 
     Renaming first means a run killed in between leaves either a partial directory that the
@@ -404,6 +412,4 @@ def _finalise(work: Path, root: Path, stamp: str, tar: bool) -> Path:
     fsync_dir(root)
     for leftover in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "plan.json", "started_at"):
         (final / leftover).unlink(missing_ok=True)
-    if tar:
-        return write_tar(final)
     return final

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +25,7 @@ from qdrant_ops.endpoints.archive import (
     OLDER_FORMAT_NOTE,
     CollectionEntry,
     check_file,
+    extraction_of,
     iter_batches,
     load_manifest,
     resolve_backup,
@@ -158,10 +160,15 @@ def restore(
     }
     key = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
     state_path = root / f".restore-{key}.sqlite"
-    done_path = root / f".restore-{key}.done.json"
+    # From a tar, the extraction is kept only while the restore is unfinished (its state lives
+    # there, for a resume); the done marker goes beside the tar, which stays the one copy.
+    extracted = extraction_of(root)
+    done_path = (extracted.parent if extracted else root) / f".restore-{key}.done.json"
     with FileLock(root / f".restore-{key}.lock", f"restore state {state_path}"):
         if not state_path.exists() and _already_restored(done_path, dst, mapping, cfg.on_exists, report):
             report.finish()
+            if extracted is not None:
+                shutil.rmtree(extracted, ignore_errors=True)  # the lock is a plain flock: unlink is safe
             return report
         state = Checkpoint(state_path)
         try:
@@ -194,6 +201,8 @@ def restore(
             for suffix in ("", "-wal", "-shm"):
                 Path(str(state_path) + suffix).unlink(missing_ok=True)
     report.finish("partial" if failed else None)
+    if extracted is not None and report.status == "ok":
+        shutil.rmtree(extracted, ignore_errors=True)
     return report
 
 

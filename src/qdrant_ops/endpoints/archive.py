@@ -12,8 +12,11 @@ import json
 import logging
 import os
 import re
+import secrets
+import shutil
 import tarfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -319,7 +322,8 @@ def resolve_backup(location: str | Path, extract_to: Path | None = None) -> Path
         raise NotFoundError(f"backup not found: {p}")
     if p.is_file():
         if not tarfile.is_tarfile(p):
-            raise CorruptBackupError(f"{p}: not a backup directory or a .tar", file=p)
+            # Usage, like a directory that holds no backup (exit 2): nothing here was ever a backup.
+            raise NotFoundError(f"{p}: not a backup (a backup directory, a .tar of one, or their root)")
         return extract_tar(p, extract_to)
     if (p / MANIFEST).exists() or p.name.startswith(PARTIAL_PREFIX) or any(p.glob("*/part-*.parquet")):
         return p  # a backup directory (load_manifest refuses it if the manifest is missing)
@@ -334,6 +338,28 @@ def resolve_backup(location: str | Path, extract_to: Path | None = None) -> Path
     partial = [c.name for c in p.iterdir() if c.name.startswith(PARTIAL_PREFIX)]
     hint = f" (incomplete: {', '.join(partial)})" if partial else ""
     raise NotFoundError(f"no complete backup in {p}{hint}")
+
+
+@contextmanager
+def open_backup(location: str | Path) -> Iterator[tuple[Path, str]]:
+    """``(directory, name to show)`` of a backup to read; a tar is extracted into a scratch
+    directory beside it that is removed afterwards, so that reading leaves one copy."""
+    p = Path(location)
+    scratch = (p.parent if p.is_file() else p) / f".qdrant-ops-read-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        root = resolve_backup(location, extract_to=scratch)
+        yield root, (str(p) if root.is_relative_to(scratch) else str(root))
+    finally:
+        if scratch.exists():
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def extraction_of(root: Path) -> Path | None:
+    """The directory ``extract_tar`` made for ``<name>.tar`` when ``root`` lies in one, else None."""
+    parent = root.parent
+    if parent.name.endswith(".tar.d") and (parent / ".extracted").is_file():
+        return parent
+    return None
 
 
 def extract_tar(tar_path: Path, extract_to: Path | None = None) -> Path:

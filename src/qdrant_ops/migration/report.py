@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from qdrant_ops.reports import Report, md_table
+from qdrant_ops.reports import Report, bytes_cell, human_bytes, md_table, plain
 
 
 class SamplePoint(BaseModel):
@@ -74,14 +74,30 @@ class MigrateReport(Report):
     alias_previous: str | None = None
     estimated_backup_bytes: int = 0
     free_disk_bytes: int = 0
+    dropped_sources: list[str] = Field(default_factory=list)  # --drop-source, after validation passed
     collections: list[CollectionMigration] = Field(default_factory=list)
 
-    def rollback_hint(self) -> str:
+    def recovery(self) -> list[str]:
+        """What to do next, only ever what cannot lose data: a migration never writes to its
+        source, so no advice overwrites it (a restore into a dropped source creates it anew)."""
+        out: list[str] = []
+        if self.dry_run or self.status == "partial":
+            return out
+        targets = ",".join(c.target_name for c in self.collections)
         if self.alias:
-            return f"qdrant-ops rollback --alias {self.alias} --target {self.target}"
-        if self.backup_dir:
-            return f"qdrant-ops restore {self.backup_dir} --target <source> --on-exists replace"
-        return ""
+            out.append(f"undo the alias switch: qdrant-ops rollback --alias {self.alias} --target {self.target}")
+        if self.dropped_sources and self.backup_dir:
+            out.append(
+                f"bring back the dropped source collections: qdrant-ops restore {self.backup_dir} "
+                f"--target {self.source} --collections {','.join(self.dropped_sources)}"
+            )
+        if self.status == "failed":
+            again = f" ({self.rerun_command} --on-exists replace)" if self.rerun_command else " (--on-exists replace)"
+            out.append(
+                f"the source {self.source} is untouched; the target {targets} stays for inspection: "
+                f"drop it, or migrate again with other settings{again}"
+            )
+        return out
 
     def summary_lines(self) -> list[str]:
         lines = super().summary_lines()
@@ -89,7 +105,7 @@ class MigrateReport(Report):
             if self.dry_run:
                 lines.append(
                     f"  {c.name} -> {c.target_name} ({c.action}): ~{c.estimated_points} of {c.source_points} "
-                    f"points, ~{c.estimated_bytes} bytes, ~{c.estimated_duration_s:.1f}s to read"
+                    f"points, ~{human_bytes(c.estimated_bytes)}, ~{c.estimated_duration_s:.1f}s to read"
                 )
                 for d in c.config_diff:
                     lines.append(f"    {d['path']}: {json.dumps(d['source'])} -> {json.dumps(d['target'])}")
@@ -111,7 +127,7 @@ class MigrateReport(Report):
                 if dl:
                     lines.append(f"    dead letter: {dl}")
         if self.dry_run:
-            lines.append(f"backup: ~{self.estimated_backup_bytes} bytes, {self.free_disk_bytes} bytes free")
+            lines.append(f"backup: ~{human_bytes(self.estimated_backup_bytes)}, {human_bytes(self.free_disk_bytes)} free")
             lines.append("dry run: nothing was written")
         else:
             if self.backup_dir:
@@ -120,23 +136,21 @@ class MigrateReport(Report):
                 lines.append(f"alias {self.alias}: {self.alias_previous or '(none)'} -> {self.collections[0].target_name}")
             if self.status == "partial":
                 lines.append(f"resume: {self.rerun_command} (state: {self.state_file})")
-            hint = self.rollback_hint()
-            if hint and self.status != "partial":
-                lines.append(f"roll back: {hint}")
+            lines += [f"next: {line}" for line in self.recovery()]
         return lines
 
     def markdown_sections(self) -> list[str]:
         out = ["", f"Source `{self.source}` -> target `{self.target}` · format version: "
-               f"{self.format_version or '-'} · slices: {self.slices} · resumed: {self.resumed}"
+               f"{self.format_version or '-'} · slices: {self.slices} · resumed: {plain(self.resumed)}"
                + (" · **dry run: nothing written**" if self.dry_run else ""), ""]
         out += ["## Collections", ""]
         if self.dry_run:
             out.append(md_table(
                 ["collection", "target", "action", "source points", "est. points", "est. bytes", "est. backup bytes", "est. read (s)"],
-                [[c.name, c.target_name, c.action, c.source_points, c.estimated_points, c.estimated_bytes,
-                  c.estimated_backup_bytes, c.estimated_duration_s] for c in self.collections],
+                [[c.name, c.target_name, c.action, c.source_points, c.estimated_points, bytes_cell(c.estimated_bytes),
+                  bytes_cell(c.estimated_backup_bytes), c.estimated_duration_s] for c in self.collections],
             ))
-            out += ["", f"Backup: ~{self.estimated_backup_bytes} bytes; {self.free_disk_bytes} bytes free."]
+            out += ["", f"Backup: ~{bytes_cell(self.estimated_backup_bytes)} bytes; {bytes_cell(self.free_disk_bytes)} bytes free."]
         else:
             out.append(md_table(
                 ["collection", "target", "action", "read", "written", "filtered", "failed", "batches", "splits",
@@ -169,8 +183,7 @@ class MigrateReport(Report):
             out.append(f"- Backup of the sources: `{self.backup_dir}`")
         if self.state_file and self.status == "partial":
             out.append(f"- Resume: `{self.rerun_command}` (state `{self.state_file}`)")
-        if self.rollback_hint():
-            out.append(f"- Roll back: `{self.rollback_hint()}`")
+        out += [f"- {line}" for line in self.recovery()]
         if self.alias:
             out.append(f"- Alias `{self.alias}` moved from `{self.alias_previous}` to `{self.collections[0].target_name}`")
         return out

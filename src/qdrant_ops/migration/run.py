@@ -61,7 +61,7 @@ def migrate(
         raise UsageError("--drop-source needs validation: it is honoured only after a validation has passed")
     if cfg.switch_alias and not cfg.validate_after:
         raise UsageError("--switch-alias needs validation: the alias moves only once validation has passed")
-    src = source or open_endpoint(cfg.source_endpoint())
+    src = source or open_endpoint(cfg.source_endpoint(), must_exist=True)
     sinfo = src.info()  # unreachable endpoints fail here (exit 3)
     tcfg = cfg.target_endpoint() if target is None else None
     if cfg.dry_run and tcfg is not None and _absent_store(tcfg):
@@ -169,6 +169,7 @@ def migrate(
         if cfg.drop_source and not report.failed_checks:
             for j in jobs:
                 src.delete_collection(j.name)
+                report.dropped_sources.append(j.name)
                 report.notes.append(f"source collection {j.name} dropped after validation passed")
         elif cfg.drop_source:
             report.notes.append("source collections kept: validation failed")
