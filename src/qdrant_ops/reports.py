@@ -34,6 +34,7 @@ class Check(BaseModel):
     detail: str = ""
     collection: str | None = None
     figures: dict[str, Any] = Field(default_factory=dict)
+    inconclusive: bool = False  # could not run to a verdict: neither pass nor a failure
 
 
 class Report(BaseModel):
@@ -56,7 +57,7 @@ class Report(BaseModel):
 
     @property
     def failed_checks(self) -> list[Check]:
-        return [c for c in self.checks if not c.passed]
+        return [c for c in self.checks if not c.passed and not c.inconclusive]
 
     def finish(self, status: Status | None = None) -> None:
         self.finished_at = utcnow()
@@ -109,7 +110,8 @@ class Report(BaseModel):
                 md_table(
                     ["collection", "check", "result", "detail"],
                     [
-                        [c.collection or "", c.name, "pass" if c.passed else "**FAIL**", c.detail]
+                        [c.collection or "", c.name,
+                         "inconclusive" if c.inconclusive else "pass" if c.passed else "**FAIL**", c.detail]
                         for c in self.checks
                     ],
                 )

@@ -37,10 +37,16 @@ class ClientModule:
     reexports: list[str] = field(default_factory=list)
     lookalikes: list[str] = field(default_factory=list)
     shim_of: str | None = None
+    delegates: dict[str, str] = field(default_factory=dict)  # a shim's function -> the target's
     defined: list[str] = field(default_factory=list)
     is_test: bool = False
     is_script: bool = False
     shadows: bool = False
+    # importers Python points at this file instead of the package: "file:line", split by what
+    # they take (the package's own names, or names this file defines)
+    shadow_breaks: list[str] = field(default_factory=list)
+    shadow_uses: list[str] = field(default_factory=list)
+    parse_error: str | None = None
 
     @property
     def is_client(self) -> bool:
@@ -253,7 +259,6 @@ def classify(index: RepoIndex, rel: str) -> ClientModule | None:
     info.is_test = is_test_path(rel)
     info.is_script = index.has_main_guard(rel)
     p = PurePosixPath(rel)
-    info.shadows = p.stem == PACKAGE or (p.name == "__init__.py" and p.parent.name == PACKAGE)
     info.defined = module_bindings(f.module)
     scan = _Scan(classes, modules)
     f.module.visit(scan)
@@ -286,7 +291,7 @@ def classify(index: RepoIndex, rel: str) -> ClientModule | None:
                 info.lookalikes.append(name)
         if info.lookalikes:
             info.kinds.add("lookalike")
-    if not info.kinds and not info.shadows:
+    if not info.kinds:
         return None
     return info
 
@@ -313,6 +318,16 @@ def scan_repository(index: RepoIndex) -> dict[str, ClientModule]:
         info = classify(index, rel)
         if info is not None:
             found[rel] = info
+    # a file named qdrant_client.py is a shadow only where some import loads it for the package
+    for rel, importers in index.shadows().items():
+        info = found.get(rel) or ClientModule(rel=rel, module=index.module_for_path(rel))
+        info.shadows = True
+        info.is_test = is_test_path(rel)
+        info.parse_error = index.files[rel].error
+        for imp, ref in importers:
+            where = f"{imp}:{ref.lineno}"
+            (info.shadow_breaks if ref.shadowed_by else info.shadow_uses).append(where)
+        found[rel] = info
     # a shim counts only when what it re-exports is a client module
     for rel, info in list(found.items()):
         if "shim" in info.kinds and (info.shim_of not in found or not found[info.shim_of].is_client):
@@ -320,13 +335,27 @@ def scan_repository(index: RepoIndex) -> dict[str, ClientModule]:
             info.shim_of = None
             if not info.kinds and not info.shadows:
                 del found[rel]
-    # shims made only of imports from another client module are found here too
+    # shims made only of imports from another client module are found here too, and thin
+    # wrappers whose functions only return the call of one of its functions
     for rel, f in index.files.items():
-        if rel in found or f.module is None or PurePosixPath(rel).name == "__init__.py":
+        if f.module is None or PurePosixPath(rel).name == "__init__.py":
             continue
-        if not _is_import_only(f.module):
+        if rel in found:
             continue
         refs = index.imports_of(rel)
+        if not _is_import_only(f.module):
+            delegated = _delegates(f.module, refs, found)
+            # only a wrapper other modules import its functions from: one nothing imports may be
+            # an entry point (a handler), never a shim to remove
+            taken = {n for _, r in index.importers_of(rel) if r.local_path == rel for n in r.names}
+            if delegated is not None and set(delegated[1]) & taken:
+                target, names = delegated
+                info = ClientModule(rel=rel, module=index.module_for_path(rel), kinds={"shim"}, shim_of=target)
+                info.delegates = names
+                info.defined = module_bindings(f.module)
+                info.is_test = is_test_path(rel)
+                found[rel] = info
+            continue
         targets = {r.local_path for r in refs if r.local_path and r.local_path in found}
         if len(targets) == 1 and _reexports(index, rel, f.module, refs):
             target = targets.pop()
@@ -336,6 +365,89 @@ def scan_repository(index: RepoIndex) -> dict[str, ClientModule]:
                 info.is_test = is_test_path(rel)
                 found[rel] = info
     return found
+
+
+def _delegates(
+    module: cst.Module, refs: list[ImportRef], found: dict[str, ClientModule]
+) -> tuple[str, dict[str, str]] | None:
+    """``(target file, {function: target's function})`` when every definition of ``module`` is a
+    function that only returns the call of a function imported from one client module, with its
+    own parameters passed through unchanged (``def make(): return get_client()``), or an alias
+    (``make = get_client``)."""
+    imported: dict[str, tuple[str, str]] = {}  # local name -> (file, name there)
+    for ref in refs:
+        if ref.local_path and ref.local_path in found and found[ref.local_path].is_client:
+            for n in ref.names:
+                if n != "*":
+                    imported[ref.bound_name(n)] = (ref.local_path, n)
+    if not imported:
+        return None
+    out: dict[str, str] = {}
+    targets: set[str] = set()
+    for stmt in module.body:
+        if isinstance(stmt, cst.FunctionDef):
+            hit = _delegate_call(stmt, imported)
+            if hit is None:
+                return None
+            targets.add(hit[0])
+            out[stmt.name.value] = hit[1]
+            continue
+        if isinstance(stmt, cst.SimpleStatementLine):
+            ok = True
+            for small in stmt.body:
+                if isinstance(small, (cst.Import, cst.ImportFrom, cst.Pass)):
+                    continue
+                if isinstance(small, cst.Expr) and isinstance(small.value, (cst.SimpleString, cst.ConcatenatedString)):
+                    continue
+                if (isinstance(small, cst.Assign) and len(small.targets) == 1
+                        and isinstance(small.targets[0].target, cst.Name)):
+                    name = small.targets[0].target.value
+                    if name == "__all__":
+                        continue
+                    if isinstance(small.value, cst.Name) and small.value.value in imported:
+                        src = imported[small.value.value]
+                        targets.add(src[0])
+                        out[name] = src[1]
+                        continue
+                ok = False
+            if ok:
+                continue
+        return None
+    if len(targets) != 1 or not out:
+        return None
+    return targets.pop(), out
+
+
+def _delegate_call(fn: cst.FunctionDef, imported: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
+    params = fn.params
+    if params.star_arg is not cst.MaybeSentinel.DEFAULT or params.star_kwarg is not None or params.kwonly_params:
+        return None
+    names = [p.name.value for p in [*params.posonly_params, *params.params]]
+    if any(p.default is not None for p in [*params.posonly_params, *params.params]) or fn.decorators:
+        return None
+    body = [s for s in fn.body.body if not (
+        isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1 and isinstance(s.body[0], cst.Expr)
+        and isinstance(s.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))]
+    if len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
+        return None
+    ret = body[0].body[0]
+    if not isinstance(ret, cst.Return) or not isinstance(ret.value, cst.Call):
+        return None
+    call = ret.value
+    if not isinstance(call.func, cst.Name) or call.func.value not in imported:
+        return None
+    passed = []
+    for i, arg in enumerate(call.args):
+        if arg.star or not isinstance(arg.value, cst.Name):
+            return None
+        kw = arg.keyword.value if arg.keyword is not None else None
+        # positional in order, or keyword with the same name: the call is the caller's own call
+        if (kw is None and (i >= len(names) or arg.value.value != names[i])) or (kw is not None and kw != arg.value.value):
+            return None
+        passed.append(arg.value.value)
+    if passed != names:
+        return None
+    return imported[call.func.value]
 
 
 def _reexports(index: RepoIndex, rel: str, module: cst.Module, refs: list[ImportRef]) -> bool:
