@@ -167,7 +167,14 @@ class RepoIndex:
         d = rel_parent(rel)
         if d in self.package_dirs and d:
             return True
-        return d in self.namespace_dirs and not self.has_main_guard(rel)
+        if self.has_main_guard(rel):
+            return False
+        # a folder of a namespace package the project imports by dotted name
+        while d:
+            if d in self.namespace_dirs:
+                return True
+            d = rel_parent(d)
+        return False
 
     def _resolve_all(self) -> None:
         for rel, f in self.files.items():
@@ -307,7 +314,8 @@ class RepoIndex:
         ]
         if from_rel is not None and self.is_module_code(from_rel):
             # module code does not have its own folder on sys.path
-            beside = [(p, c) for p, c in visible if c.tier == 0 and c.same_dir]
+            beside = [(p, c) for p, c in visible if (c.tier == 0 and c.same_dir)
+                      or (c.tier == 2 and rel_parent(p) not in self.package_dirs)]
             rest = [pc for pc in visible if pc not in beside]
             if rest or name.split(".", 1)[0] in _EXTERNAL_FIRST:
                 visible = rest
