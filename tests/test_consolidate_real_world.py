@@ -109,6 +109,8 @@ def test_shadow_with_identical_twin_ends_as_the_owners_fixed_it(tmp_path: Path) 
     # the tool's own import check covered the modules the shadow broke
     assert report.before is not None and report.before.import_errors["service.call_ai"]
     assert report.after is not None and report.after.import_errors["service.call_ai"] is None
+    assert "(service.call_ai, service.qdrant_singleton failed before the change)" in report.checks[-1].detail
+    assert report.checks[-1].passed and not report.checks[-1].inconclusive
     assert imports(repo, "service.call_ai", "service.qdrant_singleton", "app") == {
         "service.call_ai": None, "service.qdrant_singleton": None, "app": None}
 
@@ -218,9 +220,22 @@ def test_shadow_without_twin_is_renamed_with_its_importers(tmp_path: Path) -> No
     assert (repo / "qdrant_utils.py").read_text().startswith("from qdrant_client import QdrantClient\n")
     assert not (repo / "qdrant_client.py").exists()
     assert imports(repo, "main") == {"main": None}
+    assert report.after is not None and report.after.import_errors == {"main": None}
     assert report.backup is not None
     restore_consolidation(repo, report.backup.location)
     assert snapshot(repo) == before
+
+
+def test_only_byte_compilation_is_inconclusive(tmp_path: Path) -> None:
+    # a qdrant_client.py nothing imports, which imports the package itself: renamed, but no test
+    # and no module to import can show the change kept anything working
+    repo = make_repo(tmp_path / "r", {
+        "qdrant_client.py": "from qdrant_client import QdrantClient\n\nclient = QdrantClient(':memory:')\n",
+    })
+    report = consolidate_clients(repo, test_command=None)
+    assert [(r.old, r.new) for r in report.renames] == [("qdrant_client.py", "qdrant_utils.py")]
+    check = report.checks[-1]
+    assert check.inconclusive and "only byte-compilation could run" in check.detail
 
 
 def test_renamed_shadow_restores_from_a_tar_backup(tmp_path: Path) -> None:

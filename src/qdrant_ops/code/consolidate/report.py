@@ -131,7 +131,7 @@ class ConsolidateReport(Report):
         lines.append(
             f"  {len(self.groups)} groups; {len(self.files_changed)} files changed "
             f"({self.references_rewritten} references); {len(self.files_removed)} removed; "
-            f"{len(self.blocked)} blocked"
+            f"{len(self.renames)} renamed; {len(self.blocked)} blocked"
         )
         for b in self.blocked:
             lines.append(f"  BLOCKED {b}")

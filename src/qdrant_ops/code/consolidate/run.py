@@ -94,10 +94,11 @@ def _import_targets(plan: Plan) -> set[str]:
             continue
         if in_package or rel in {g.canonical for g in plan.groups}:
             out.add(name)
-    # what a removed or renamed shadow broke: the modules that meant the installed package
+    # the importers of a removed or renamed shadow: those it broke (they meant the installed
+    # package) must import after, those that took its own names must still import
     for rel, c in plan.clients.items():
         if c.shadows and rel in plan.removed:
-            for where in c.shadow_breaks:
+            for where in [*c.shadow_breaks, *c.shadow_uses]:
                 importer = where.rsplit(":", 1)[0]
                 name = idx.module_for_path(importer)
                 if name and importer not in plan.removed and not is_test_path(importer):
@@ -224,9 +225,29 @@ def consolidate_clients(
         report.check("consolidation keeps what worked", False, "inconclusive: " + "; ".join(unproven),
                      inconclusive=True)
     else:
-        report.check("consolidation keeps what worked", True, "compile, imports and tests as before")
+        report.check("consolidation keeps what worked", True, _evidence(report))
     report.finish()
     return report
+
+
+def _evidence(report: ConsolidateReport) -> str:
+    """What the passing comparison rests on, in figures."""
+    before, after = report.before, report.after
+    if before is None or after is None:
+        return "no checks ran"
+    parts = ["compile as before"]
+    imported = after.import_errors
+    fixed = [m for m, e in imported.items() if e is None and before.import_errors.get(m)]
+    if imported:
+        parts.append(f"{sum(e is None for e in imported.values())} of {len(imported)} modules import"
+                     + (f" ({', '.join(sorted(fixed))} failed before the change)" if fixed else ""))
+    t = after.tests
+    if t is None:
+        parts.append("tests not run (--no-tests)")
+    else:
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(t.counts.items())) or "no summary"
+        parts.append("no tests collected (exit 5)" if t.exit_code == 5 else f"tests as before ({counts})")
+    return "; ".join(parts)
 
 
 def _unproven(report: ConsolidateReport, modules: set[str], test_command: str | None) -> list[str]:
@@ -238,8 +259,9 @@ def _unproven(report: ConsolidateReport, modules: set[str], test_command: str | 
     problem = baseline_problem(before.tests)
     if problem:
         out.append(problem)
-    if test_command is None:
-        out.append("no test command ran (--no-tests)")
+    no_tests = test_command is None or (after.tests is not None and after.tests.exit_code == 5)
+    if no_tests and not modules:
+        out.append("only byte-compilation could run: no test was collected and no changed module to import")
     failing = sorted(m for m in modules if before.import_errors.get(m) and after.import_errors.get(m))
     if failing:
         out.append(f"{', '.join(failing)} failed to import before and after the change "
