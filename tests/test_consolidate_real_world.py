@@ -199,6 +199,9 @@ def _no_twin(tmp_path: Path, commit: bool = True) -> Path:
         ),
         "main.py": "from qdrant_client import ensure_collection, get_qdrant_stats\n\nSTATS = get_qdrant_stats\n",
         "Makefile": "check:\n\tpython qdrant_client.py\n",
+        "pkg/__init__.py": "",
+        "pkg/qdrant_client.py": "def helper():\n    return 1\n",
+        "pkg/use.py": "from .qdrant_client import helper\nfrom qdrant_client import QdrantClient\n",
     }, commit=commit)
 
 
@@ -211,6 +214,8 @@ def test_shadow_without_twin_is_renamed_with_its_importers(tmp_path: Path) -> No
     assert "--- /dev/null\n+++ b/qdrant_utils.py" in dry.output
     assert "+from qdrant_utils import ensure_collection, get_qdrant_stats" in dry.output
     assert "+\tpython qdrant_utils.py" in dry.output
+    # pkg/qdrant_client.py is pkg.qdrant_client: nothing loads it for the package, so it stays
+    assert "pkg/" not in dry.output
     assert snapshot(repo) == before
     listing = consolidate_clients(repo, list_only=True)
     assert [(r.old, r.new) for r in listing.renames] == [("qdrant_client.py", "qdrant_utils.py")]
@@ -220,10 +225,22 @@ def test_shadow_without_twin_is_renamed_with_its_importers(tmp_path: Path) -> No
     assert (repo / "qdrant_utils.py").read_text().startswith("from qdrant_client import QdrantClient\n")
     assert not (repo / "qdrant_client.py").exists()
     assert imports(repo, "main") == {"main": None}
-    assert report.after is not None and report.after.import_errors == {"main": None}
+    # pkg/use.py means the package too: the root file broke it, and it imports after
+    assert report.after is not None and report.after.import_errors == {"main": None, "pkg.use": None}
+    assert report.before is not None and report.before.import_errors["pkg.use"]
     assert report.backup is not None
     restore_consolidation(repo, report.backup.location)
     assert snapshot(repo) == before
+
+
+def test_relative_import_of_a_renamed_shadow_stays_relative(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {
+        "__init__.py": "from .qdrant_client import VectorDBClient\n",
+        "qdrant_client.py": "from qdrant_client.http import models\n\n\nclass VectorDBClient:\n    m = models\n",
+        "app.py": "from qdrant_client import QdrantClient\n",
+    }, commit=False)
+    report = consolidate_clients(repo, dry_run=True)
+    assert "+from .qdrant_utils import VectorDBClient" in report.diff
 
 
 def test_only_byte_compilation_is_inconclusive(tmp_path: Path) -> None:

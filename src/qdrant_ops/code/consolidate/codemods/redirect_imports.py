@@ -150,6 +150,11 @@ class RedirectImports(cst.CSTTransformer):
         if ref.local_path is not None:
             new_path = self.redirects[ref.local_path]
             rel_form = relative_name(self.index, self.rel, new_path) if ref.relative else None
+            if ref.relative and new_path in self.new_names:
+                # a renamed file stays beside the old one: only the last part of the name changes
+                head = _name(original_node.module).rpartition(".")[0]
+                stem = self.new_names[new_path].rpartition(".")[2]
+                rel_form = (ref.level, f"{head}.{stem}" if head else stem)
             if rel_form is not None:
                 level, mod = rel_form
                 node = node.with_changes(
