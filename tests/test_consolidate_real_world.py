@@ -185,6 +185,10 @@ def test_unparsable_shadow_is_still_reported(tmp_path: Path) -> None:
     assert "does not parse" in report.shadow_notes["qdrant_client.py"]
     assert any(line.startswith("shadows the qdrant_client package") and "main.py:1" in line
                for line in report.listing_lines())
+    # renamed, it would still not compile: no rename is proposed, and the real run changes nothing
+    assert report.renames == []
+    assert consolidate_clients(repo, test_command=None).status == "ok"
+    assert (repo / "qdrant_client.py").is_file() and not (repo / "qdrant_utils.py").exists()
 
 
 # -- item 6: a shadow with no twin is renamed; thin wrappers are shims --------------------------

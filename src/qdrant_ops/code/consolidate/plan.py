@@ -195,6 +195,10 @@ def build_plan(
     for rel, c in sorted(clients.items()):
         if not c.shadows or rel in grouped or not rel.endswith(".py") or rel.endswith("__init__.py"):
             continue
+        if c.parse_error:
+            explain.append(f"{rel}: shadows qdrant_client but does not parse; fix it, then rename it "
+                           "(consolidate-clients proposes the rename once it parses)")
+            continue
         target = _rename_target(index, root, rel)
         if target is None:
             explain.append(f"{rel}: shadows qdrant_client and no free name to rename it to; rename it by hand")
