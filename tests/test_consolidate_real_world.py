@@ -273,22 +273,28 @@ def test_delegating_wrapper_is_a_shim_and_consolidated(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "r", {
         "core/__init__.py": "",
         "core/qdrant.py": (
-            "from qdrant_client import QdrantClient\n\n\n"
-            "def get_client(url='http://localhost:6333', api_key=None):\n"
+            "from qdrant_client import QdrantClient\n\nDEFAULT_URL = 'http://localhost:6333'\n\n\n"
+            "def get_client(url=DEFAULT_URL, api_key=None):\n"
             "    return QdrantClient(url=url, api_key=api_key)\n"
         ),
         "vector_db.py": "from core.qdrant import get_client\n\n\ndef make_client():\n    return get_client()\n",
         "ingest.py": "from vector_db import make_client\n\nCLIENT = make_client\n",
         "serve.py": "from core.qdrant import get_client\n",
+        "compat.py": "from core.qdrant import get_client\n\nconnect = get_client\n",
+        "worker.py": "from compat import connect\n",
+        # a constant taken from the client module is data, not a wrapper
+        "settings.py": "from core.qdrant import DEFAULT_URL\n\nURL = DEFAULT_URL\n",
+        "job.py": "from settings import URL\n",
         # a handler nothing imports is an entry point, not a shim
         "api.py": "from core.qdrant import get_client\n\n\ndef handler():\n    return get_client()\n",
     })
     listing = consolidate_clients(repo, list_only=True)
     assert [(m.path, m.role) for m in listing.groups[0].members] == [
-        ("core/qdrant.py", "canonical"), ("vector_db.py", "shim")]
+        ("core/qdrant.py", "canonical"), ("compat.py", "shim"), ("vector_db.py", "shim")]
     report = consolidate_clients(repo, test_command=None)
     assert report.status == "ok", report.summary_lines()
-    assert report.files_removed == ["vector_db.py"]
+    assert report.files_removed == ["compat.py", "vector_db.py"]
+    assert (repo / "worker.py").read_text() == "from core.qdrant import get_client as connect\n"
     assert (repo / "ingest.py").read_text() == (
         "from core.qdrant import get_client as make_client\n\nCLIENT = make_client\n")
     assert (repo / "api.py").is_file()

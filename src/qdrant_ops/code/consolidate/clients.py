@@ -344,7 +344,7 @@ def scan_repository(index: RepoIndex) -> dict[str, ClientModule]:
             continue
         refs = index.imports_of(rel)
         if not _is_import_only(f.module):
-            delegated = _delegates(f.module, refs, found)
+            delegated = _delegates(index, f.module, refs, found)
             # only a wrapper other modules import its functions from: one nothing imports may be
             # an entry point (a handler), never a shim to remove
             taken = {n for _, r in index.importers_of(rel) if r.local_path == rel for n in r.names}
@@ -368,7 +368,7 @@ def scan_repository(index: RepoIndex) -> dict[str, ClientModule]:
 
 
 def _delegates(
-    module: cst.Module, refs: list[ImportRef], found: dict[str, ClientModule]
+    index: RepoIndex, module: cst.Module, refs: list[ImportRef], found: dict[str, ClientModule]
 ) -> tuple[str, dict[str, str]] | None:
     """``(target file, {function: target's function})`` when every definition of ``module`` is a
     function that only returns the call of a function imported from one client module, with its
@@ -404,8 +404,9 @@ def _delegates(
                     name = small.targets[0].target.value
                     if name == "__all__":
                         continue
-                    if isinstance(small.value, cst.Name) and small.value.value in imported:
-                        src = imported[small.value.value]
+                    src = imported.get(small.value.value) if isinstance(small.value, cst.Name) else None
+                    # an alias of a function or class; a constant (URL = DEFAULT_URL) is data, not a wrapper
+                    if src is not None and _defines_callable(index, *src):
                         targets.add(src[0])
                         out[name] = src[1]
                         continue
@@ -416,6 +417,13 @@ def _delegates(
     if len(targets) != 1 or not out:
         return None
     return targets.pop(), out
+
+
+def _defines_callable(index: RepoIndex, rel: str, name: str) -> bool:
+    f = index.files.get(rel)
+    return f is not None and f.module is not None and any(
+        isinstance(st, (cst.FunctionDef, cst.ClassDef)) and st.name.value == name for st in f.module.body
+    )
 
 
 def _delegate_call(fn: cst.FunctionDef, imported: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
