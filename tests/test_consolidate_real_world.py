@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from codebase.fixture_repos import make_repo, snapshot
@@ -343,6 +344,26 @@ def test_python_option_and_the_projects_own_environment(tmp_path: Path) -> None:
         (proj / env_dir / "bin" / "python").symlink_to(sys.executable)
         python, where = interpreter(proj)
         assert python == str(proj / env_dir / "bin" / "python") and label in where
+    (tmp_path / ".venv" / "uv.lock").write_text("version = 1\n")
+    assert "uv environment .venv/" in interpreter(tmp_path / ".venv")[1]
+
+
+def test_poetry_environment_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = tmp_path / "cache" / "proj-py3.11"
+    (env / "bin").mkdir(parents=True)
+    (env / "pyvenv.cfg").write_text("home = /usr\n")
+    (env / "bin" / "python").symlink_to(sys.executable)
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    poetry = tools / "poetry"
+    poetry.write_text(f"#!/bin/sh\n[ \"$1 $2 $3\" = 'env info -p' ] && echo {env}\n")
+    poetry.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "pyproject.toml").write_text("[tool.poetry]\nname = 'x'\n")
+    python, where = interpreter(proj)
+    assert python == str(env / "bin" / "python") and where == f"the project's Poetry environment {env}"
 
 
 def _twin_with_tests(tmp_path: Path, test_file: str, extra: dict[str, str] | None = None) -> Path:
