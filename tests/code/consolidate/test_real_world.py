@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from codebase.fixture_repos import make_repo, snapshot
+from fixture_repos import make_repo, snapshot
 from qdrant_ops.cli import app
 from qdrant_ops.code.consolidate.checks import interpreter, run_tests
 from qdrant_ops.code.consolidate.run import consolidate_clients, restore_consolidation
