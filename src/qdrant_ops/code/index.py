@@ -394,6 +394,11 @@ class RepoIndex:
                     out[target].append((rel, ref))
         return {k: v for k, v in out.items() if v or self.imports_itself(k)}
 
+    def shadowed_importers(self, rel: str) -> list[tuple[str, ImportRef]]:
+        """Every import (file, ref) meant for the installed package that Python would point at the
+        local file ``rel`` instead (these are not importers of ``rel``: it breaks them)."""
+        return [(f, ref) for f, refs in self._imports.items() for ref in refs if ref.shadowed_by == rel]
+
     def imports_itself(self, rel: str) -> bool:
         """A ``qdrant_client.py`` importing ``qdrant_client`` where its own folder is on the path
         (run as a script, or at an import root): it loads itself, a circular import."""
