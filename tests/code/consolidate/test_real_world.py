@@ -99,6 +99,8 @@ def test_shadow_with_identical_twin_ends_as_the_owners_fixed_it(tmp_path: Path) 
     # it means the package: no importer of the local file, but the file that breaks it is named
     assert ref.local_path is None and ref.shadowed_by == "qdrant_client.py"
     assert idx.importers_of("qdrant_client.py") == []
+    # the package is what it needs installed
+    assert idx.top_level_imports("service/call_ai.py") == {"qdrant_client"}
     assert sorted((f, r.lineno) for f, r in idx.shadowed_importers("qdrant_client.py")) == [
         ("service/call_ai.py", 1), ("service/qdrant_singleton.py", 1)]
     listing = consolidate_clients(repo, list_only=True)
@@ -150,6 +152,9 @@ def test_namespace_module_code_does_not_see_its_folder(tmp_path: Path) -> None:
         "pkg/data/mod.py": "from qdrant_client import QdrantClient\n",
         "pkg/data/tool.py": "from qdrant_client import client\n\nif __name__ == '__main__':\n    print(client)\n",
         "pkg/api.py": "from pkg.core.store import client\n",
+        "pkg/data/helper.py": "X = 1\n",
+        "pkg/data/json.py": "X = 2\n",
+        "pkg/data/uses_helper.py": "from helper import X\nimport json\n",
     }, commit=False)
     idx = RepoIndex.build(repo)
     assert idx.is_module_code("pkg/data/mod.py") and not idx.is_module_code("pkg/data/tool.py")
@@ -158,6 +163,10 @@ def test_namespace_module_code_does_not_see_its_folder(tmp_path: Path) -> None:
     assert idx.imports_of("pkg/data/mod.py")[0].shadowed_by is None
     # run as a script, its own folder comes first: the local file
     assert idx.imports_of("pkg/data/tool.py")[0].local_path == "pkg/data/qdrant_client.py"
+    # a bare import only the folder could provide still resolves there (conservative for cleanup);
+    # a standard-library name never does
+    assert idx.imports_of("pkg/data/uses_helper.py")[0].local_path == "pkg/data/helper.py"
+    assert idx.imports_of("pkg/data/uses_helper.py")[1].local_path is None
     report = consolidate_clients(repo, list_only=True)
     assert report.shadowing == ["pkg/data/qdrant_client.py"]
     assert "pkg/data/tool.py:1" in report.shadow_notes["pkg/data/qdrant_client.py"]
