@@ -7,6 +7,9 @@ it; the Markdown is the same content for people. Secrets are masked in both.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +52,18 @@ class Report(BaseModel):
     duration_s: float = 0.0
     checks: list[Check] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    # Seconds per phase (copy, optimize, verify, backup, validate ...), so a rate can count the
+    # copy alone while the other phases are still accounted for.
+    phase_seconds: dict[str, float] = Field(default_factory=dict)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time the block as phase ``name`` (added to what the phase took before)."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.phase_seconds[name] = round(self.phase_seconds.get(name, 0.0) + time.monotonic() - started, 3)
 
     def check(self, name: str, passed: bool, detail: str = "", **kw: Any) -> Check:
         c = Check(name=name, passed=passed, detail=detail, **kw)
@@ -77,6 +92,8 @@ class Report(BaseModel):
     def summary_lines(self) -> list[str]:
         """A few lines for the terminal; verbs override to add their figures."""
         lines = [f"{self.verb}: {self.status} in {self.duration_s:.1f}s"]
+        if self.phase_seconds:
+            lines.append("  phases: " + " · ".join(f"{k} {v:.1f}s" for k, v in self.phase_seconds.items()))
         for c in self.failed_checks:
             where = f"[{c.collection}] " if c.collection else ""
             lines.append(f"  FAILED {where}{c.name}: {c.detail}")
@@ -104,6 +121,9 @@ class Report(BaseModel):
             )
         )
         out.extend(self.markdown_sections())
+        if self.phase_seconds:
+            out += ["", "## Phases", ""]
+            out.append(md_table(["phase", "seconds"], [[k, f"{v:.2f}"] for k, v in self.phase_seconds.items()]))
         if self.checks:
             out += ["", "## Checks", ""]
             out.append(

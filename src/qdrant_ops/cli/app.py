@@ -29,7 +29,7 @@ from qdrant_ops.errors import (
     EXIT_USAGE,
     QdrantOpsError,
 )
-from qdrant_ops.progress import NullProgress, ProgressSink, RichProgress
+from qdrant_ops.progress import NullProgress, ProgressSink, RichProgress, stop_all
 from qdrant_ops.reports import Report, write_report
 from qdrant_ops.secrets import RedactingFilter, redact
 
@@ -205,6 +205,7 @@ def handle_errors(fn: F) -> F:
         except typer.Exit:
             raise
         except QdrantOpsError as exc:
+            stop_all()  # the bars go first: the error line is the last thing on the screen
             if state.debug:
                 logging.getLogger("qdrant_ops").exception("error")
             err_line(str(exc))
@@ -217,9 +218,11 @@ def handle_errors(fn: F) -> F:
             quiet_broken_pipe()
             raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except KeyboardInterrupt:
+            stop_all()
             err_line("interrupted; rerun the same command to resume")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:  # noqa: BLE001 - the CLI boundary: never a bare traceback
+            stop_all()
             if state.debug:
                 raise
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

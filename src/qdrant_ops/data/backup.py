@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from qdrant_ops.pipeline.locks import FileLock
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, retrying_scan
 from qdrant_ops.pipeline.scope import select_collections, slice_count
 from qdrant_ops.pipeline.sizing import page_size
+from qdrant_ops.pipeline.stopping import check, run_all
 from qdrant_ops.progress import NullProgress, ProgressSink, ProgressTask
 from qdrant_ops.reports import Report, bytes_cell, human_bytes, md_table, plain
 
@@ -58,8 +59,10 @@ class CollectionBackup(BaseModel):
     bytes: int = 0
     files: int = 0
     slices: int = 1
-    duration_s: float = 0.0
-    points_per_s: float = 0.0
+    duration_s: float = 0.0  # the copy alone (the scan and the files written) in this run
+    resumed_points: int = 0  # points an interrupted earlier run had already backed up
+    points_per_s: float = 0.0  # points copied by this run / duration_s
+    mb_per_s: float = 0.0
     digest: str = ""
     snapshots: int = 0  # native snapshot files beside the Parquet files (backup --snapshot)
 
@@ -69,15 +72,20 @@ class BackupReport(Report):
     source: str = ""
     backup_dir: str = ""
     resumed: bool = False
+    resumed_from: str = ""  # the partial backup an interrupted run left, when this run resumed it
     parallel_mode: str = ""
     collections: list[CollectionBackup] = Field(default_factory=list)
 
     def summary_lines(self) -> list[str]:
         lines = super().summary_lines()
+        if self.resumed:
+            done = sum(c.resumed_points for c in self.collections)
+            lines.append(f"  resumed from {self.resumed_from}: {done} points were backed up by the earlier run")
         for c in self.collections:
+            resumed = f" (resumed from {c.resumed_points} points)" if c.resumed_points else ""
             lines.append(
-                f"  {c.name}: {c.points} points, {c.files} files, {human_bytes(c.bytes)}, "
-                f"{c.points_per_s:.0f} points/s"
+                f"  {c.name}: {c.points} points{resumed}, {c.files} files, {human_bytes(c.bytes)}, "
+                f"{c.points_per_s:.0f} points/s, {c.mb_per_s:.1f} MB/s"
             )
         if self.backup_dir:
             lines.append(f"backup: {self.backup_dir}")
@@ -85,7 +93,8 @@ class BackupReport(Report):
 
     def markdown_sections(self) -> list[str]:
         rows = [
-            [c.name, c.points, bytes_cell(c.bytes), c.files, c.slices, f"{c.duration_s:.2f}", f"{c.points_per_s:.0f}", c.digest]
+            [c.name, c.points, c.resumed_points, bytes_cell(c.bytes), c.files, c.slices, f"{c.duration_s:.2f}",
+             f"{c.points_per_s:.0f}", f"{c.mb_per_s:.1f}", c.digest]
             for c in self.collections
         ]
         return [
@@ -96,7 +105,8 @@ class BackupReport(Report):
             "## Collections",
             "",
             md_table(
-                ["collection", "points", "bytes", "files", "slices", "duration (s)", "points/s", "digest"],
+                ["collection", "points", "resumed from", "bytes", "files", "slices", "copy (s)", "points/s",
+                 "MB/s", "digest"],
                 rows,
             ),
         ]
@@ -180,34 +190,39 @@ def backup(
         plan = _plan(cfg, src, names, slices)
         work = _find_partial(root, plan)
         report.resumed = work is not None
+        report.resumed_from = str(work) if work is not None else ""
         if work is None:
             work = _new_partial(root)
             atomic_write_text(work / "plan.json", json.dumps(plan, sort_keys=True))
         stamp = work.name[len(PARTIAL_PREFIX) :]
         if (work / MANIFEST).exists():
-            if not (work / MANIFEST_SHA256).exists():  # the run stopped between the two writes
-                write_manifest_checksum(work)
-            final = _finalise(work, root, stamp)
+            with report.phase("finalise"):
+                if not (work / MANIFEST_SHA256).exists():  # the run stopped between the two writes
+                    write_manifest_checksum(work)
+                final = _finalise(work, root, stamp)
         else:
             state = Checkpoint(work / "state.sqlite")
             try:
                 state.bind_plan(plan, what="backup")
                 entries: dict[str, CollectionEntry] = {}
                 for name in names:
-                    entries[name], row = _backup_collection(cfg, src, name, slices, work, state, progress)
+                    entries[name], row = _backup_collection(cfg, src, name, slices, work, state, progress, report)
                     report.collections.append(row)
             finally:
                 state.close()
-            _write_manifest(work, cfg, info.display, info.server_version, entries, slices, stamp)
-            final = _finalise(work, root, stamp)
+            with report.phase("finalise"):
+                _write_manifest(work, cfg, info.display, info.server_version, entries, slices, stamp)
+                final = _finalise(work, root, stamp)
     if cfg.verify_integrity:
         from qdrant_ops.data.verify import verify_backup
 
         # The directory is checked before it is packed: checking the tar would extract a second copy.
-        check = verify_backup(str(final), allow_empty=cfg.allow_empty)
-        report.checks.extend(check.checks)
+        with report.phase("verify"):
+            verified = verify_backup(str(final), allow_empty=cfg.allow_empty, progress=progress)
+        report.checks.extend(verified.checks)
     if cfg.tar:
-        final = write_tar(final)
+        with report.phase("tar"):
+            final = write_tar(final)
     report.backup_dir = str(final)
     report.finish()
     return report
@@ -221,8 +236,8 @@ def _backup_collection(
     work: Path,
     state: Checkpoint,
     progress: ProgressSink,
+    report: BackupReport,
 ) -> tuple[CollectionEntry, CollectionBackup]:
-    started = time.monotonic()
     saved = state.get_meta(f"spec:{name}")
     spec = src.get_spec(name)
     fields = spec.vector_fields()
@@ -241,22 +256,26 @@ def _backup_collection(
     task = progress.task(f"backup {name}", total=spec.points_count or None)
     policy = RetryPolicy()
     stats = RetryStats()
+    stop = threading.Event()
+    resumed_rows = [0] * slices
 
     def run(index: int) -> None:
-        _backup_slice(cfg, src, name, fields, (index, slices), cdir, state, task, policy, stats)
+        resumed_rows[index] = _backup_slice(
+            cfg, src, name, fields, (index, slices), cdir, state, task, policy, stats, stop
+        )
 
     # Remove files that no checkpoint vouches for (a file being written when a run died).
     known = {item["path"] for item in state.items(name)}
     for f in cdir.iterdir():
         if f"{cdir.name}/{f.name}" not in known:
             f.unlink()
-    if slices == 1:
-        run(0)
-    else:
-        with ThreadPoolExecutor(max_workers=slices, thread_name_prefix=f"backup-{name}") as pool:
-            for fut in [pool.submit(run, i) for i in range(slices)]:
-                fut.result()
-    task.done()
+    started = time.monotonic()
+    try:
+        with report.phase("copy"):
+            run_all(run, range(slices), workers=slices, name=f"backup-{name}", stop=stop)
+    finally:
+        task.done()
+    elapsed = time.monotonic() - started
     files: list[FileEntry] = []
     digest = Digest()
     for item in state.items(name):
@@ -264,7 +283,6 @@ def _backup_collection(
         files.append(fe)
         if fe.digest is not None:
             digest.add(fe.digest)
-    elapsed = time.monotonic() - started
     if spec.points_count != digest.count:
         log.warning(
             "%s: %d points counted when the backup started, %d backed up: the collection changed "
@@ -276,6 +294,11 @@ def _backup_collection(
     entry = CollectionEntry(
         spec=spec, fields=fields, points_count=digest.count, digest=digest, files=files, slices=slices
     )
+    # The rate counts what this run copied: points and bytes of the files an earlier run wrote
+    # are left out.
+    resumed = sum(resumed_rows)
+    copied = digest.count - resumed
+    copied_bytes = sum(f.bytes for f in files if f.path not in known)
     row = CollectionBackup(
         name=name,
         points=digest.count,
@@ -283,14 +306,17 @@ def _backup_collection(
         files=len(files),
         slices=slices,
         duration_s=round(elapsed, 3),
-        points_per_s=round(digest.count / elapsed, 1) if elapsed > 0 else 0.0,
+        resumed_points=resumed,
+        points_per_s=round(copied / elapsed, 1) if elapsed > 0 else 0.0,
+        mb_per_s=round(copied_bytes / elapsed / 1e6, 2) if elapsed > 0 else 0.0,
         digest=f"{digest.full:032x}",
     )
     if cfg.snapshot:
         from qdrant_ops.snapshot.commands import backup_snapshots
 
         source_cfg = cfg.source_endpoint() if src.info().kind != "edge" else None
-        entry.snapshots = backup_snapshots(source_cfg, src, name, cdir)
+        with report.phase("snapshot"):
+            entry.snapshots = backup_snapshots(source_cfg, src, name, cdir)
         row.snapshots = len(entry.snapshots)
         row.bytes += sum(int(s["bytes"]) for s in entry.snapshots)
     return entry, row
@@ -307,16 +333,18 @@ def _backup_slice(
     task: ProgressTask,
     policy: RetryPolicy,
     stats: RetryStats,
-) -> None:
+    stop: threading.Event,
+) -> int:
+    """Back up one slice from where its checkpoint left it; returns the rows an earlier run did."""
     index, total = slice_
     st = state.slice_state(name, index)
-    task.advance(st["rows"])
+    task.resume(st["rows"])
     if st["done"]:
-        return
+        return int(st["rows"])
     offset, seq, rows_done = st["offset"], st["next_seq"], st["rows"]
     if not st["new"] and offset is None:
         state.save_slice(name, index, offset=None, done=True, next_seq=seq, rows=rows_done)
-        return
+        return int(rows_done)
     # From a server, the next page is scrolled while this one is encoded, hashed and written.
     pages = retrying_scan(
         src,
@@ -341,6 +369,7 @@ def _backup_slice(
         rows_done=rows_done,
     ) as out:
         for page in pages:
+            check(stop)  # Ctrl-C or another slice's error: the open file is not recorded
             next_offset = page.next_offset
             if len(page):
                 out.write_page(page)
@@ -348,6 +377,7 @@ def _backup_slice(
             if next_offset is not None and out.file_rows >= cfg.rows_per_file:
                 out.roll_over(next_offset)
         out.finish()
+    return int(rows_done)
 
 
 def _write_manifest(

@@ -13,8 +13,8 @@ import hashlib
 import json
 import logging
 import shutil
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -47,6 +47,7 @@ from qdrant_ops.pipeline.locks import FileLock
 from qdrant_ops.pipeline.prefetch import prefetch
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats
 from qdrant_ops.pipeline.sizing import write_batch
+from qdrant_ops.pipeline.stopping import check, run_all
 from qdrant_ops.pipeline.writer import BatchWriter, write_dead_letter
 from qdrant_ops.progress import NullProgress, ProgressSink
 from qdrant_ops.reports import Report, md_table, utcnow
@@ -63,8 +64,11 @@ class CollectionRestore(BaseModel):
     failed: int = 0
     batches: int = 0
     retries: int = 0
-    duration_s: float = 0.0
-    points_per_s: float = 0.0
+    duration_s: float = 0.0  # the copy alone, in this run (the optimize is timed apart)
+    resumed_points: int = 0  # points an interrupted earlier run had already written
+    points_per_s: float = 0.0  # points written by this run / duration_s
+    mb_per_s: float = 0.0
+    optimize_s: float = 0.0
     aliases: list[str] = Field(default_factory=list)
     dead_letter: str | None = None
     post_write: str = ""  # what the target did after the bulk write (Qdrant Edge: optimize())
@@ -75,15 +79,20 @@ class RestoreReport(Report):
     backup: str = ""
     target: str = ""
     resumed: bool = False
+    resumed_from: str = ""  # the checkpoint an interrupted run left, when this run resumed it
     collections: list[CollectionRestore] = Field(default_factory=list)
 
     def summary_lines(self) -> list[str]:
         lines = super().summary_lines()
+        if self.resumed:
+            done = sum(c.resumed_points for c in self.collections)
+            lines.append(f"  resumed from {self.resumed_from}: {done} points were written by the earlier run")
         for c in self.collections:
             extra = f", {c.failed} failed -> {c.dead_letter}" if c.failed else ""
+            resumed = f" (resumed from {c.resumed_points})" if c.resumed_points else ""
             lines.append(
-                f"  {c.name} -> {c.target_name} ({c.action}): {c.written}/{c.points} points, "
-                f"{c.points_per_s:.0f} points/s{extra}"
+                f"  {c.name} -> {c.target_name} ({c.action}): {c.written}/{c.points} points{resumed}, "
+                f"{c.points_per_s:.0f} points/s, {c.mb_per_s:.1f} MB/s{extra}"
             )
             if c.post_write:
                 lines.append(f"    {c.post_write}")
@@ -97,9 +106,12 @@ class RestoreReport(Report):
             "## Collections",
             "",
             md_table(
-                ["collection", "target", "action", "points", "written", "failed", "batches", "retries", "points/s", "dead letter"],
+                ["collection", "target", "action", "points", "resumed from", "written", "failed", "batches", "retries",
+                 "copy (s)", "points/s", "MB/s", "optimize (s)", "dead letter"],
                 [
-                    [c.name, c.target_name, c.action, c.points, c.written, c.failed, c.batches, c.retries, f"{c.points_per_s:.0f}", c.dead_letter or ""]
+                    [c.name, c.target_name, c.action, c.points, c.resumed_points, c.written, c.failed, c.batches,
+                     c.retries, f"{c.duration_s:.2f}", f"{c.points_per_s:.0f}", f"{c.mb_per_s:.1f}",
+                     f"{c.optimize_s:.2f}", c.dead_letter or ""]
                     for c in self.collections
                 ],
             ),
@@ -140,9 +152,15 @@ def restore(
     if missing:
         raise NotFoundError(f"collection(s) not in backup {root}: {', '.join(missing)}")
     mapping = _target_names(cfg, names)
-    for name in names:  # every file checked before anything is written
-        for fe in manifest.collections[name].files:
-            _check_columns(check_file(root, fe), manifest.collections[name])
+    checking = progress.task("check files (sha256)", total=sum(manifest.collections[n].points_count for n in names) or None)
+    try:
+        with report.phase("check files"):
+            for name in names:  # every file checked before anything is written
+                for fe in manifest.collections[name].files:
+                    _check_columns(check_file(root, fe), manifest.collections[name])
+                    checking.advance(fe.rows, nbytes=fe.bytes)
+    finally:
+        checking.done()
     dst = target or open_endpoint(cfg.target_endpoint())
     report.target = dst.info().display
     # Every collection to be created is checked against the target engine before the first one
@@ -173,11 +191,12 @@ def restore(
         state = Checkpoint(state_path)
         try:
             report.resumed = state.bind_plan(plan, what="restore")
+            report.resumed_from = str(state_path) if report.resumed else ""
             if not report.resumed:
                 _check_targets(dst, mapping, cfg.on_exists)
             for name in names:
                 row = _restore_collection(
-                    cfg, root, manifest.collections[name], mapping[name], dst, state, progress, policy
+                    cfg, root, manifest.collections[name], mapping[name], dst, state, progress, policy, report
                 )
                 report.collections.append(row)
         finally:
@@ -271,10 +290,10 @@ def _restore_collection(
     state: Checkpoint,
     progress: ProgressSink,
     policy: RetryPolicy,
+    report: RestoreReport,
 ) -> CollectionRestore:
     name = entry.spec.name
     row = CollectionRestore(name=name, target_name=tname, points=entry.points_count)
-    started = time.monotonic()
     prepared = state.get_meta(f"prepared:{name}")
     if prepared is None:
         exists = dst.collection_exists(tname)
@@ -306,18 +325,24 @@ def _restore_collection(
         path = root / fe.path
         units.append((fe.path, path))
 
-    def run(unit: tuple[str, Path]) -> None:
-        rel, path = unit
+    stop = threading.Event()
+    resumed = [0] * len(units)
+
+    def run(i: int) -> None:
+        rel, path = units[i]
         # The next row group is read and decompressed (no GIL) while this one is written.
         for rg_index, batch in enumerate(prefetch(iter_batches(path), name=f"read-{name}")):
+            check(stop)  # Ctrl-C or another file's error: this row group is not marked done
             key = f"{name}:{rel}:{rg_index}"
             if state.unit_done(key) is not None:
-                task.advance(batch.num_rows)
+                task.resume(batch.num_rows)
+                resumed[i] += batch.num_rows
                 continue
             failures = []
             # Decoded one write batch at a time: Python objects for a whole row group (the
             # backup's scroll page) would set the peak memory, not the batch size.
             for start in range(0, batch.num_rows, per_write):
+                check(stop)  # a row group into local mode can take seconds: stop between writes
                 part = batch.slice(start, per_write)
                 failures += writer.write(list(decode_batch(part, entry.fields)), request_sizes(part, entry.fields))
             if failures:
@@ -329,21 +354,26 @@ def _restore_collection(
                         "resume, or add --continue-on-error"
                     )
             state.mark_unit(key)
-            task.advance(batch.num_rows)
+            task.advance(batch.num_rows, nbytes=batch.nbytes)
+            copied_bytes[i] += batch.nbytes
 
+    copied_bytes = [0] * len(units)
+    started = time.monotonic()
     try:
-        if cfg.parallel > 1 and len(units) > 1:
-            with ThreadPoolExecutor(max_workers=cfg.parallel, thread_name_prefix=f"restore-{name}") as pool:
-                for fut in [pool.submit(run, u) for u in units]:
-                    fut.result()
-        else:
-            for u in units:
-                run(u)
+        with report.phase("copy"):
+            run_all(run, range(len(units)), workers=cfg.parallel, name=f"restore-{name}", stop=stop)
     finally:
         task.done()
+    elapsed = time.monotonic() - started
     post_write = getattr(dst, "after_bulk_write", None)
-    if callable(post_write) and writer.stats.written:
-        row.post_write = str(post_write(tname))
+    # Run again by a rerun until it has finished once: a restore interrupted during Edge's
+    # optimize() resumes with every row group done and nothing left to write, but not indexed.
+    if callable(post_write) and state.get_meta(f"post_write:{name}") is None and (writer.stats.written or prepared):
+        opt_started = time.monotonic()
+        with report.phase("optimize"):
+            row.post_write = str(post_write(tname, progress=progress))
+        row.optimize_s = round(time.monotonic() - opt_started, 3)
+        state.set_meta(f"post_write:{name}", row.post_write)
     for alias in entry.spec.aliases:
         new_alias = alias + cfg.suffix if cfg.suffix else alias
         current = dst.aliases().get(new_alias)
@@ -352,13 +382,14 @@ def _restore_collection(
             continue
         dst.set_alias(new_alias, tname)
         row.aliases.append(new_alias)
-    elapsed = time.monotonic() - started
     row.written = writer.stats.written
     row.failed = writer.stats.failed
     row.batches = writer.stats.batches
     row.retries = stats.retries
+    row.resumed_points = sum(resumed)
     row.duration_s = round(elapsed, 3)
     row.points_per_s = round(row.written / elapsed, 1) if elapsed > 0 else 0.0
+    row.mb_per_s = round(sum(copied_bytes) / elapsed / 1e6, 2) if elapsed > 0 else 0.0
     if row.failed:
         row.dead_letter = str(dead_letter)
     return row

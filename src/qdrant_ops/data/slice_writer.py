@@ -119,7 +119,7 @@ class SliceWriter:
         self._in_flight = self._io_pool.submit(self.writer.write_batch, batch, row_group_size=rows)
         self.file_digest.add(digest_batch(batch, fields, canonical=canonical))
         self.file_rows += rows
-        self.task.advance(rows)
+        self.task.advance(rows, nbytes=batch.nbytes)
 
     def roll_over(self, next_offset: Any) -> None:
         """Close the open file on the closing thread; the slice resumes at ``next_offset``."""

@@ -175,7 +175,7 @@ def _verify_backup_dir(
                 problems.append(str(exc))
                 continue
             finally:
-                task.advance(fe.rows)
+                task.advance(fe.rows, nbytes=fe.bytes)
             row.files_checked += 1
             if file_digest.count != fe.rows:
                 problems.append(f"{root / fe.path}: {file_digest.count} rows, manifest says {fe.rows}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.prefetch import scan_ahead
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, retrying_scan
 from qdrant_ops.pipeline.sizing import page_size, write_batch
+from qdrant_ops.pipeline.stopping import run_all
 from qdrant_ops.pipeline.writer import BatchWriter, WriteFailure, write_dead_letter
 from qdrant_ops.progress import ProgressSink, ProgressTask
 
@@ -47,7 +47,6 @@ def _migrate_collection(
         name=job.name, target_name=job.tname, source_points=job.spec.points_count,
         config_diff=config_diff(job.spec, job.tspec), slices=slices,
     )
-    started = time.monotonic()
     prepared = state.get_meta(f"prepared:{job.name}")
     if prepared is None:
         exists = dst.collection_exists(job.tname)
@@ -82,18 +81,20 @@ def _migrate_collection(
     task = progress.task(f"migrate {job.name} -> {job.tname}", total=job.spec.points_count or None)
     dl_lock = threading.Lock()
     pending: dict[str, int] = {}
+    resumed: dict[int, int] = {}  # per slice: points read by earlier runs
+    resumed_written: dict[int, int] = {}
+    for i in range(slices):
+        extra = state.slice_state(job.name, i)["extra"]
+        resumed[i], resumed_written[i] = int(extra.get("read", 0)), int(extra.get("written", 0))
 
     def run(index: int) -> None:
         _copy_slice(cfg, src, job, (index, slices), state, writer, policy, stats, task, stop,
                     dl_lock, dead_target, dead_source, pending)
 
+    started = time.monotonic()
     try:
-        if slices == 1:
-            run(0)
-        else:
-            with ThreadPoolExecutor(max_workers=slices, thread_name_prefix=f"migrate-{job.name}") as pool:
-                for fut in [pool.submit(run, i) for i in range(slices)]:
-                    fut.result()
+        # Ctrl-C sets ``stop`` too: every slice ends its page and leaves its checkpoint behind.
+        run_all(run, range(slices), workers=slices, name=f"migrate-{job.name}", stop=stop)
     finally:
         task.done()
     digest = Digest()
@@ -109,13 +110,16 @@ def _migrate_collection(
         if extra.get("digest"):
             digest.add(Digest.from_json(extra["digest"]))
     row.failed += pending.get(job.name, 0)
+    row.resumed_points = sum(resumed.values())
     row.digest = f"{digest.full:032x}"
     row.digest_keys = f"{digest.keys:032x}"
     row.digest_count = digest.count
     row.splits = writer.stats.splits
     elapsed = time.monotonic() - started
     row.duration_s = round(elapsed, 3)
-    row.points_per_s = round(row.written / elapsed, 1) if elapsed > 0 else 0.0
+    # The rate counts what this run wrote, not what an interrupted earlier run had written.
+    written_now = row.written - sum(resumed_written.values())
+    row.points_per_s = round(written_now / elapsed, 1) if elapsed > 0 else 0.0
     if dead_target.exists():
         row.dead_letter = str(dead_target)
     if dead_source.exists():
@@ -153,7 +157,7 @@ def _copy_slice(
     index, total = slice_
     st = state.slice_state(job.name, index)
     extra: dict[str, Any] = dict(st["extra"])
-    task.advance(int(extra.get("read", 0)))
+    task.resume(int(extra.get("read", 0)))
     if st["done"]:
         return
     counters = {k: int(extra.get(k, 0)) for k in ("read", "filtered", "dropped", "failed", "written", "batches", "retries")}
@@ -163,6 +167,8 @@ def _copy_slice(
     source_fields = job.spec.vector_fields()
     page_points = page_size(source_fields, cfg.batch_size)
     write_points = write_batch(writer.endpoint.info().kind, cfg.batch_size)
+    # MB/s on the progress line: the dense vectors written (float32), the bulk of a point.
+    vector_bytes = sum(4 * f.size for f in job.tfields if f.kind == "dense")
     # From a server, the next page is scrolled while this one is transformed, written and
     # digested (see ``scan_ahead``).
     pages = scan_ahead(
@@ -226,6 +232,6 @@ def _copy_slice(
         state.save_slice(job.name, index, offset=page.next_offset, done=done, next_seq=st["next_seq"],
                          rows=counters["written"], extra={**counters, "digest": digest.to_json()})
         st["offset"] = page.next_offset
-        task.advance(len(page.points))
+        task.advance(len(page.points), nbytes=len(written) * vector_bytes)
         if done:
             return

@@ -41,7 +41,8 @@ class CollectionMigration(BaseModel):
     retries: int = 0
     slices: int = 1
     duration_s: float = 0.0
-    points_per_s: float = 0.0
+    points_per_s: float = 0.0  # points written by this run / its copy time (resumed ones left out)
+    resumed_points: int = 0  # points an interrupted earlier run had already read
     digest: str = ""
     digest_keys: str = ""
     digest_count: int = 0
@@ -101,6 +102,9 @@ class MigrateReport(Report):
 
     def summary_lines(self) -> list[str]:
         lines = super().summary_lines()
+        if self.resumed and not self.dry_run:
+            done = sum(c.resumed_points for c in self.collections)
+            lines.append(f"  resumed from {self.state_file}: {done} points were read by the earlier run")
         for c in self.collections:
             if self.dry_run:
                 lines.append(
@@ -117,6 +121,8 @@ class MigrateReport(Report):
                     lines.append(f"      -> {after}")
                 continue
             extra = f", {c.failed} failed" if c.failed else ""
+            if c.resumed_points:
+                extra += f" (resumed from {c.resumed_points} points)"
             lines.append(
                 f"  {c.name} -> {c.target_name} ({c.action}): {c.written} written, {c.filtered} filtered"
                 f"{extra} of {c.read} read; {c.batches} batches, {c.retries} retries, {c.points_per_s:.0f} points/s"

@@ -127,16 +127,19 @@ def migrate(
                 migrated_at = _now()
                 state.set_meta("migrated_at", migrated_at)
             report.migrated_at = str(migrated_at)
-            _backup(cfg, src, names, state, report)
+            with report.phase("backup"):
+                _backup(cfg, src, names, state, report, progress)
             stop = threading.Event()
             for j in jobs:
                 if cfg.stamp_payload:
                     j.transformer.stamp = {"format_version": cfg.format_version, "migrated_at": migrated_at}
-                row = _migrate_collection(cfg, src, dst, j, slices, state, progress, policy, stop, str(migrated_at), report)
+                with report.phase("copy"):
+                    row = _migrate_collection(cfg, src, dst, j, slices, state, progress, policy, stop, str(migrated_at), report)
                 report.collections.append(row)
                 post_write = getattr(dst, "after_bulk_write", None)  # Qdrant Edge: optimize()
                 if callable(post_write) and row.written and not row.failed:
-                    report.notes.append(str(post_write(j.tname)))
+                    with report.phase("optimize"):
+                        report.notes.append(str(post_write(j.tname, progress=progress)))
                 if row.failed and not cfg.continue_on_error:
                     break
         finally:
@@ -151,7 +154,8 @@ def migrate(
             return report
         if cfg.validate_after:
             for j, row in zip(jobs, report.collections, strict=True):
-                _validate_job(cfg, src, dst, j, row, report)
+                with report.phase("validate"):
+                    _validate_job(cfg, src, dst, j, row, report, progress)
         if cfg.stamp:
             _record_validation(dst, jobs, report)
         else:
@@ -232,7 +236,10 @@ class _AbsentStore:
         raise UnsupportedError(f"{self.display} does not exist yet (dry run): cannot {name}")
 
 
-def _backup(cfg: MigrateConfig, src: Endpoint, names: list[str], state: Checkpoint, report: MigrateReport) -> None:
+def _backup(
+    cfg: MigrateConfig, src: Endpoint, names: list[str], state: Checkpoint, report: MigrateReport,
+    progress: ProgressSink | None = None,
+) -> None:
     if not cfg.backup:
         report.notes.append("no pre-migration backup (--no-backup)")
         return
@@ -250,6 +257,6 @@ def _backup(cfg: MigrateConfig, src: Endpoint, names: list[str], state: Checkpoi
         parallel=cfg.parallel,
         verify_integrity=False,
     )
-    result = backup(bcfg, source=src)
+    result = backup(bcfg, source=src, progress=progress)
     report.backup_dir = result.backup_dir
     state.set_meta("backup_dir", result.backup_dir)

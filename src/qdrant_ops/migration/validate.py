@@ -15,12 +15,26 @@ from qdrant_ops.migration.report import CollectionMigration, MigrateReport, Vali
 from qdrant_ops.migration.transforms import Transformer
 from qdrant_ops.migration.validation import check_content, check_parity, digest_points, expected_points
 from qdrant_ops.pipeline.gcpolicy import bulk
+from qdrant_ops.pipeline.observed import Observed
 from qdrant_ops.pipeline.scope import select_collections
+from qdrant_ops.progress import NullProgress, ProgressSink
 
 # -- validation ------------------------------------------------------------------------------------
 
 
 def _validate_job(
+    cfg: MigrateConfig, src: Endpoint, dst: Endpoint, job: _Job, row: CollectionMigration, report: MigrateReport,
+    progress: ProgressSink | None = None,
+) -> None:
+    # The content check reads the whole target: its pages drive a progress line.
+    task = (progress or NullProgress()).task(f"validate {job.tname}", total=row.written or None)
+    try:
+        _validate_observed(cfg, src, Observed(dst, task), job, row, report)
+    finally:
+        task.done()
+
+
+def _validate_observed(
     cfg: MigrateConfig, src: Endpoint, dst: Endpoint, job: _Job, row: CollectionMigration, report: MigrateReport
 ) -> None:
     written = Digest(int(row.digest, 16), int(row.digest_keys, 16), row.digest_count)

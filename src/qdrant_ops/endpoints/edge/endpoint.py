@@ -60,12 +60,15 @@ from qdrant_ops.errors import (
     UsageError,
 )
 from qdrant_ops.pipeline.heap import release_free_heap
+from qdrant_ops.progress import NullProgress, ProgressSink
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SIDECAR = "qdrant-ops-edge.json"
 SIDECAR_FORMAT = "qdrant-ops-edge"
+# From this many points optimize() runs in a child process (below, it takes a second or less).
+CHILD_MIN_POINTS = 10_000
 
 def edge_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
@@ -377,12 +380,26 @@ class EdgeEndpoint:
         shard = self._shard(name)
         shard.update(q.UpdateOperation.upsert_points(structs))
 
-    def optimize(self, name: str) -> OptimizeResult:
-        """Run Edge's optimizers on ``name`` until none is planned, then flush; what it took."""
+    def optimize(self, name: str, progress: ProgressSink | None = None) -> OptimizeResult:
+        """Run Edge's optimizers on ``name`` until none is planned, then flush; what it took.
+
+        A shard of ``CHILD_MIN_POINTS`` or more is optimized by a child process (``optimize.py``):
+        the call holds the GIL for minutes, which would freeze the progress line and Ctrl-C.
+        """
         before = self._call(name, lambda s: s.info(), "info")
+        points = int(before.points_count)
+        task = (progress or NullProgress()).task(
+            f"optimize {name}: Qdrant Edge index build, {points:,} points (no count of its own)"
+        )
         started = time.monotonic()
-        optimized = bool(self._call(name, lambda s: s.optimize(), "optimize"))
-        self._call(name, lambda s: s.flush(), "flush")
+        try:
+            if points >= CHILD_MIN_POINTS:
+                optimized = self._optimize_in_child(name)
+            else:
+                optimized = bool(self._call(name, lambda s: s.optimize(), "optimize"))
+                self._call(name, lambda s: s.flush(), "flush")
+        finally:
+            task.done()
         elapsed = time.monotonic() - started
         after = self._call(name, lambda s: s.info(), "info")
         # The optimizers allocate on Edge's own threads, and glibc keeps what they freed: handed
@@ -400,9 +417,19 @@ class EdgeEndpoint:
         log.info("%s", result.describe())
         return result
 
-    def after_bulk_write(self, name: str) -> str:
+    def _optimize_in_child(self, name: str) -> bool:
+        from qdrant_ops.endpoints.edge.optimize import optimize_in_child
+
+        with self._lock:  # the child needs the shard's lock: closed here, reopened on next use
+            shard = self._shards.pop(name, None)
+            if shard is not None:
+                shard.flush()
+                shard.close()
+        return optimize_in_child(self._dir(name))
+
+    def after_bulk_write(self, name: str, progress: ProgressSink | None = None) -> str:
         """Called by restore/migrate once a collection is filled: optimize, and say what it took."""
-        return self.optimize(name).describe()
+        return self.optimize(name, progress).describe()
 
     def flush(self, name: str) -> None:
         self._call(name, lambda s: s.flush(), "flush")
