@@ -19,7 +19,7 @@ work = Path(sys.argv[1])
 it.make_edge_store(work / "big", n=200_000, dims=32, indexing_threshold=0)
 it.make_edge_store(work / "small", n=20_000, dims=32, indexing_threshold=1000)  # restored: HNSW built
 PYEOF
-PYTHONPATH="$REPO/src" "$PY" -m qdrant_ops -q backup --source "edge:$WORK/small" --backup-path "$WORK/sb" --no-verify
+PYTHONPATH="$REPO/src" "$PY" -m qdrant_ops -q backup --source "edge:$WORK/small" --backup-path "$WORK/sb" --no-verify >/dev/null
 # Files of 10,000 rows (default 50,000): an interrupted backup of 4 slices of 50,000 points then
 # leaves finished files behind, and the rerun shows what it resumed from.
 echo '{"rows_per_file": 10000}' > "$WORK/backup.json"
