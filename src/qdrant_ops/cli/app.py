@@ -98,6 +98,10 @@ def _global(
     log_format: str = typer.Option(
         "text", "--log-format", help="Log format on stderr: text or json."
     ),
+    storage_option: list[str] | None = typer.Option(
+        None, "--storage-option", help="Object-store option key=value for s3:// gs:// az:// backup paths "
+        "(endpoint_url, region, access_key, secret_key, ...); repeatable; values never printed.",
+    ),
 ) -> None:
     """Back up, restore, migrate and verify Qdrant collections; consolidate the code using them."""
     if log_format not in ("text", "json"):
@@ -106,6 +110,13 @@ def _global(
     state.debug, state.quiet, state.log_format = debug, quiet, log_format
     state.verbose = False
     setup_logging()
+    from qdrant_ops.repository.location import parse_storage_options, set_storage_options
+
+    try:
+        set_storage_options(parse_storage_options(storage_option))
+    except QdrantOpsError as exc:
+        err_line(str(exc))
+        raise typer.Exit(exc.exit_code) from None
 
 
 def out_console() -> Console:

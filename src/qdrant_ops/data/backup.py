@@ -4,6 +4,8 @@ A backup is built in ``<backup-path>/.partial-<stamp>/`` with a checkpoint file,
 series per slice, and renamed to ``<backup-path>/<stamp>/`` only once the manifest (written last)
 is complete. A rerun with the same arguments finds the partial directory and resumes each slice
 from its last completed file, so the finished backup is the same as an uninterrupted one.
+To an object store (``s3://bucket/prefix``), the partial directory lives in a local staging cache
+and the finished backup is published to ``<url>/<stamp>/``, data files first, manifest last.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from qdrant_ops.endpoints.archive import (
 )
 from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, VectorField, payloads_are_json
 from qdrant_ops.endpoints.open import open_endpoint
-from qdrant_ops.errors import LockedError, PlanChangedError, UnsupportedError
+from qdrant_ops.errors import LockedError, PlanChangedError, UnsupportedError, UsageError
 from qdrant_ops.format.columns import check_schema
 from qdrant_ops.format.integrity import Digest
 from qdrant_ops.pipeline.checkpoint import Checkpoint
@@ -45,6 +47,8 @@ from qdrant_ops.pipeline.scope import select_collections, slice_count
 from qdrant_ops.pipeline.sizing import page_size
 from qdrant_ops.progress import NullProgress, ProgressSink, ProgressTask
 from qdrant_ops.reports import Report, md_table
+from qdrant_ops.repository.location import Location, cache_dir, is_remote, local_path, open_location
+from qdrant_ops.repository.store import publish
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,8 @@ class BackupReport(Report):
     backup_dir: str = ""
     resumed: bool = False
     parallel_mode: str = ""
+    uploaded_files: int = 0  # to an object store: files sent by this run
+    reused_files: int = 0  # ... and files an interrupted run had already sent
     collections: list[CollectionBackup] = Field(default_factory=list)
 
     def summary_lines(self) -> list[str]:
@@ -166,9 +172,14 @@ def backup(
     slices = slice_count(src, cfg.parallel, report.notes)
     report.parallel_mode = f"{slices} slice(s) in parallel" if slices > 1 else "one stream"
 
-    root = Path(cfg.backup_path)
+    repo = open_location(cfg.backup_path) if is_remote(cfg.backup_path) else None
+    if repo is not None and cfg.tar:
+        raise UsageError("--tar packs a local backup; an object-store backup is its files and manifest")
+    # To an object store, the backup is built in a local staging directory kept per URL (so a
+    # rerun resumes it) and published file by file, the manifest last.
+    root = cache_dir("staging", repo) if repo is not None else local_path(cfg.backup_path)
     root.mkdir(parents=True, exist_ok=True)
-    with FileLock(root / ".qdrant-ops.lock", f"backup path {root}"):
+    with FileLock(root / ".qdrant-ops.lock", f"backup path {repo.display if repo else root}"):
         plan = _plan(cfg, src, names, slices)
         work = _find_partial(root, plan)
         report.resumed = work is not None
@@ -177,7 +188,7 @@ def backup(
             atomic_write_text(work / "plan.json", json.dumps(plan, sort_keys=True))
         stamp = work.name[len(PARTIAL_PREFIX) :]
         if (work / MANIFEST).exists():
-            final = _finalise(work, root, stamp, cfg.tar)
+            final = _finish(work, root, stamp, cfg.tar, repo, report)
         else:
             state = Checkpoint(work / "state.sqlite")
             try:
@@ -189,7 +200,7 @@ def backup(
             finally:
                 state.close()
             _write_manifest(work, cfg, info.display, info.server_version, entries, slices, stamp)
-            final = _finalise(work, root, stamp, cfg.tar)
+            final = _finish(work, root, stamp, cfg.tar, repo, report)
         report.backup_dir = str(final)
     if cfg.verify_integrity:
         from qdrant_ops.data.verify import verify_backup
@@ -382,6 +393,19 @@ def with_schema_check(path: Path, fields: list[VectorField]) -> None:
     import pyarrow.parquet as pq
 
     check_schema(pq.read_schema(path), fields, str(path))
+
+
+def _finish(
+    work: Path, root: Path, stamp: str, tar: bool, repo: Location | None, report: BackupReport
+) -> Path | str:
+    """Put a finished work directory in place: renamed locally, or published to the object store."""
+    if repo is None:
+        return _finalise(work, root, stamp, tar)
+    published = publish(work, repo, stamp)
+    report.uploaded_files, report.reused_files = published.uploaded, published.reused
+    if published.aborted:
+        report.notes.append(f"aborted {published.aborted} multipart upload(s) an interrupted run left open")
+    return published.url
 
 
 def _finalise(work: Path, root: Path, stamp: str, tar: bool) -> Path:

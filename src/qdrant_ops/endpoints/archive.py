@@ -240,8 +240,20 @@ def is_complete_backup(path: Path) -> bool:
 
 
 def resolve_backup(location: str | Path, extract_to: Path | None = None) -> Path:
-    """A backup directory from a directory, a ``.tar``, or a root (then its newest complete one)."""
-    p = Path(location)
+    """A backup directory from a directory, a ``.tar``, or a root (then its newest complete one).
+
+    An object-store URL (s3://, gs://, az://) is read into a local cache, file by file (streamed);
+    ``file://`` is a local path.
+    """
+    from qdrant_ops.repository.location import is_remote, local_path
+
+    if is_remote(location):
+        from qdrant_ops.repository.location import cache_dir, open_location
+        from qdrant_ops.repository.store import fetch
+
+        loc = open_location(str(location))
+        return fetch(loc, extract_to or cache_dir("fetch", loc))
+    p = local_path(location)
     if not p.exists():
         raise NotFoundError(f"backup not found: {p}")
     if p.is_file():
