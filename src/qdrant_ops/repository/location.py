@@ -139,6 +139,8 @@ def _filesystem(scheme: str, options: dict[str, str]) -> Any:
                                       f"{', '.join(sorted(_S3_OPTIONS))})")
                 kwargs[_S3_OPTIONS[key]] = value.lower() in ("1", "true", "yes") if key in (
                     "anonymous", "force_virtual_addressing") else value
+            # One attempt per call: retries are the pipeline's policy (store.storage_call), not a second layer.
+            kwargs["retry_strategy"] = pafs.AwsStandardS3RetryStrategy(max_attempts=1)
             kwargs.setdefault("region", os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
             return pafs.S3FileSystem(**kwargs)
         if scheme == "gs":
@@ -157,3 +159,14 @@ def cache_dir(kind: str, loc: Location) -> Path:
     path = Path(base) / kind / loc.cache_name()
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
+
+
+def state_root(location: str | Path) -> Path:
+    """The local directory for a verb's state beside a backup path: the path itself, or for an
+    object store the local cache kept for that URL (SQLite state cannot live in a bucket)."""
+    if is_remote(location):
+        base = os.environ.get("QDRANT_OPS_CACHE") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "qdrant-ops"
+        )
+        return Path(base) / "state" / hashlib.sha256(str(location).split("?")[0].encode()).hexdigest()[:16]
+    return local_path(location)
