@@ -47,7 +47,14 @@ from qdrant_ops.pipeline.scope import select_collections, slice_count
 from qdrant_ops.pipeline.sizing import page_size
 from qdrant_ops.progress import NullProgress, ProgressSink, ProgressTask
 from qdrant_ops.reports import Report, md_table
-from qdrant_ops.repository.location import Location, cache_dir, is_remote, local_path, open_location
+from qdrant_ops.repository.location import (
+    Location,
+    cache_dir,
+    is_remote,
+    local_path,
+    open_location,
+    repository_lock_path,
+)
 from qdrant_ops.repository.store import publish
 
 log = logging.getLogger(__name__)
@@ -179,7 +186,7 @@ def backup(
     # rerun resumes it) and published file by file, the manifest last.
     root = cache_dir("staging", repo) if repo is not None else local_path(cfg.backup_path)
     root.mkdir(parents=True, exist_ok=True)
-    with FileLock(root / ".qdrant-ops.lock", f"backup path {repo.display if repo else root}"):
+    with FileLock(repository_lock_path(cfg.backup_path), f"backup path {repo.display if repo else root}"):
         plan = _plan(cfg, src, names, slices)
         work = _find_partial(root, plan)
         report.resumed = work is not None

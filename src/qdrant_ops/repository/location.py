@@ -170,3 +170,15 @@ def state_root(location: str | Path) -> Path:
         )
         return Path(base) / "state" / hashlib.sha256(str(location).split("?")[0].encode()).hexdigest()[:16]
     return local_path(location)
+
+
+LOCK_FILE = ".qdrant-ops.lock"
+
+
+def repository_lock_path(location: str | Path) -> Path:
+    """The lock that ``backup`` and ``forget`` on one repository both take, so they never run at
+    once: in the directory itself, or for an object store in its local staging cache (a lock
+    between machines sharing a bucket is not provided)."""
+    if is_remote(location):
+        return cache_dir("staging", open_location(str(location))) / LOCK_FILE
+    return local_path(location) / LOCK_FILE

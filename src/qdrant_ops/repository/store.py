@@ -241,3 +241,21 @@ def fetch(loc: Location, cache: Path) -> Path:
 
 def _remove(path: Path) -> None:
     path.unlink(missing_ok=True)
+
+
+def delete_prefix(loc: Location, first: str | None = None) -> None:
+    """Delete every object under ``loc``, ``first`` (the manifest) before the others."""
+
+    def run() -> None:
+        if first is not None:
+            try:
+                loc.fs.delete_file(loc.key(first))
+            except FileNotFoundError:
+                pass
+        loc.fs.delete_dir_contents(loc.root, missing_dir_ok=True)
+        try:
+            loc.fs.delete_dir(loc.root)
+        except (FileNotFoundError, OSError):
+            pass  # an object store has no directory left to remove
+
+    storage_call(run, f"delete {loc.display}")
