@@ -171,8 +171,20 @@ _LOCAL_ONLY = {"state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "plan.jso
 
 
 def publish(work: Path, repo: Location, name: str) -> Published:
-    """Send a finished backup directory to ``repo``/``name``, the manifest last, then remove it."""
-    target = repo.child(name)
+    """Send a finished backup directory to ``repo``/``name``, the manifest last, then remove it.
+
+    ``name`` taken by another complete backup (two backups in one second) gives ``name-N``; one
+    holding this very manifest is this backup, published by a run killed before its cleanup.
+    """
+    mine = (work / MANIFEST).read_text(encoding="utf-8")
+    for n in range(1000):
+        target = repo.child(name if n == 0 else f"{name}-{n}")
+        there_manifest = read_text(target, MANIFEST)
+        if there_manifest is None:
+            break
+        if there_manifest == mine:
+            shutil.rmtree(work)
+            return Published(url=target.display, reused=len(list_files(target)) - 1)
     out = Published(url=target.display)
     out.aborted = abort_multipart(target)
     there = list_files(target)
