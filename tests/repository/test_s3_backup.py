@@ -61,6 +61,17 @@ def test_prefix_without_manifest_is_not_a_backup(s3: Any, s3_url: str) -> None:
     s3.delete_object(Bucket=bucket, Key=f"{key}/manifest.json")
     with pytest.raises(NotFoundError, match="no complete backup.*incomplete"):
         resolve_backup(s3_url)
+    from qdrant_ops.repository.listing import list_backups
+
+    assert [b.complete for b in list_backups(s3_url)] == [False]
+
+
+def test_tar_to_an_object_store_is_refused(s3_url: str) -> None:
+    from qdrant_ops.errors import UsageError
+
+    make_collection(":memory:", "a", "int-unnamed", n=10)
+    with pytest.raises(UsageError, match="--tar"):
+        backup(_cfg(s3_url, tar=True))
 
 
 def test_tampered_object_is_refused(s3: Any, s3_url: str, tmp_path: Path) -> None:

@@ -271,3 +271,13 @@ def delete_prefix(loc: Location, first: str | None = None) -> None:
             pass  # an object store has no directory left to remove
 
     storage_call(run, f"delete {loc.display}")
+
+
+def send_file(local: Path, url: str, rel: str) -> str:
+    """Upload one finished local file to ``url``/``rel``, remove the local copy; the object's URL."""
+    from qdrant_ops.repository.location import open_location
+
+    loc = open_location(url)
+    upload(local, loc, rel)
+    local.unlink()
+    return loc.url(rel)
