@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,7 +56,7 @@ from qdrant_ops.repository.location import (
     open_location,
     repository_lock_path,
 )
-from qdrant_ops.repository.store import publish
+from qdrant_ops.repository.store import publish, remote_target, send_staged
 
 log = logging.getLogger(__name__)
 
@@ -194,20 +195,27 @@ def backup(
             work = _new_partial(root)
             atomic_write_text(work / "plan.json", json.dumps(plan, sort_keys=True))
         stamp = work.name[len(PARTIAL_PREFIX) :]
+        target, sent = None, set[str]()
+        if repo is not None:
+            target, aborted = remote_target(work, repo, stamp)
+            if aborted:
+                report.notes.append(f"aborted {aborted} multipart upload(s) an interrupted run left open")
         if (work / MANIFEST).exists():
-            final = _finish(work, root, stamp, cfg.tar, repo, report)
+            final = _finish(work, root, stamp, cfg.tar, target, report, sent)
         else:
             state = Checkpoint(work / "state.sqlite")
             try:
                 state.bind_plan(plan, what="backup")
                 entries: dict[str, CollectionEntry] = {}
                 for name in names:
-                    entries[name], row = _backup_collection(cfg, src, name, slices, work, state, progress)
+                    entries[name], row = _backup_collection(
+                        cfg, src, name, slices, work, state, progress, (target, sent) if target else None
+                    )
                     report.collections.append(row)
             finally:
                 state.close()
             _write_manifest(work, cfg, info.display, info.server_version, entries, slices, stamp)
-            final = _finish(work, root, stamp, cfg.tar, repo, report)
+            final = _finish(work, root, stamp, cfg.tar, target, report, sent)
         report.backup_dir = str(final)
     if cfg.verify_integrity:
         from qdrant_ops.data.verify import verify_backup
@@ -226,6 +234,7 @@ def _backup_collection(
     work: Path,
     state: Checkpoint,
     progress: ProgressSink,
+    remote: tuple[Location, set[str]] | None = None,
 ) -> tuple[CollectionEntry, CollectionBackup]:
     started = time.monotonic()
     saved = state.get_meta(f"spec:{name}")
@@ -247,8 +256,18 @@ def _backup_collection(
     policy = RetryPolicy()
     stats = RetryStats()
 
+    # To an object store each file is sent as soon as it is recorded, so the staging directory
+    # holds a few files at a time, not the backup.
+    on_file: Callable[[Path], None] | None = None
+    if remote is not None:
+        target, sent = remote
+
+        def on_file(path: Path) -> None:
+            with_schema_check(path, fields)  # checked here: the manifest is written after it is gone
+            send_staged(path, work, target, sent)
+
     def run(index: int) -> None:
-        _backup_slice(cfg, src, name, fields, (index, slices), cdir, state, task, policy, stats)
+        _backup_slice(cfg, src, name, fields, (index, slices), cdir, state, task, policy, stats, on_file)
 
     # Remove files that no checkpoint vouches for (a file being written when a run died).
     known = {item["path"] for item in state.items(name)}
@@ -312,6 +331,7 @@ def _backup_slice(
     task: ProgressTask,
     policy: RetryPolicy,
     stats: RetryStats,
+    on_file: Callable[[Path], None] | None = None,
 ) -> None:
     index, total = slice_
     st = state.slice_state(name, index)
@@ -344,6 +364,7 @@ def _backup_slice(
         task=task,
         next_seq=seq,
         rows_done=rows_done,
+        on_file=on_file,
     ) as out:
         for page in pages:
             next_offset = page.next_offset
@@ -385,7 +406,8 @@ def _write_manifest(
     }
     for e in entries.values():
         for f in e.files:
-            with_schema_check(work / f.path, e.fields)
+            if (work / f.path).exists():  # a file already sent to an object store was checked before
+                with_schema_check(work / f.path, e.fields)
     atomic_write_text(work / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -403,12 +425,18 @@ def with_schema_check(path: Path, fields: list[VectorField]) -> None:
 
 
 def _finish(
-    work: Path, root: Path, stamp: str, tar: bool, repo: Location | None, report: BackupReport
+    work: Path,
+    root: Path,
+    stamp: str,
+    tar: bool,
+    target: Location | None,
+    report: BackupReport,
+    sent: set[str],
 ) -> Path | str:
     """Put a finished work directory in place: renamed locally, or published to the object store."""
-    if repo is None:
+    if target is None:
         return _finalise(work, root, stamp, tar)
-    published = publish(work, repo, stamp)
+    published = publish(work, target, sent)
     report.uploaded_files, report.reused_files = published.uploaded, published.reused
     if published.aborted:
         report.notes.append(f"aborted {published.aborted} multipart upload(s) an interrupted run left open")

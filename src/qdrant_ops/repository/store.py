@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from qdrant_ops.errors import CorruptBackupError, EndpointError, NotFoundError, TransientEndpointError
+from qdrant_ops.errors import CorruptBackupError, EndpointError, LockedError, NotFoundError, TransientEndpointError
 from qdrant_ops.pipeline.retry import RetryPolicy, call_with_retry
 from qdrant_ops.repository.location import Location, s3_endpoint
 
@@ -167,38 +167,82 @@ class Published:
 
 
 # Bookkeeping files of a local work directory that never leave the machine.
-_LOCAL_ONLY = {"state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "plan.json", "started_at", MANIFEST}
+REMOTE_NAME = "remote_name"
+_LOCAL_ONLY = {"state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "plan.json", "started_at", REMOTE_NAME, MANIFEST}
 
 
-def publish(work: Path, repo: Location, name: str) -> Published:
-    """Send a finished backup directory to ``repo``/``name``, the manifest last, then remove it.
+def remote_target(work: Path, repo: Location, stamp: str) -> tuple[Location, int]:
+    """Where the backup being built in ``work`` goes, and how many multipart uploads an earlier,
+    interrupted run left open there (now aborted). The name is chosen once, a prefix no object
+    is under yet (two backups in one second: ``<stamp>-1``), and kept in ``work``."""
+    from qdrant_ops._fs import atomic_write_text
 
-    ``name`` taken by another complete backup (two backups in one second) gives ``name-N``; one
-    holding this very manifest is this backup, published by a run killed before its cleanup.
+    marker = work / REMOTE_NAME
+    if marker.is_file():
+        name = marker.read_text(encoding="utf-8").strip()
+    else:
+        for n in range(1000):
+            name = stamp if n == 0 else f"{stamp}-{n}"
+            if not list_files(repo.child(name)):
+                break
+        atomic_write_text(marker, name)
+    target = repo.child(name)
+    return target, abort_multipart(target)
+
+
+def send_staged(path: Path, work: Path, target: Location, sent: set[str]) -> None:
+    """Send one finished, recorded file of the backup in ``work`` to its final key; drop it here."""
+    rel = path.relative_to(work).as_posix()
+    upload(path, target, rel)
+    sent.add(rel)
+    path.unlink()
+
+
+def publish(work: Path, target: Location, sent: set[str] | None = None) -> Published:
+    """Send what is left of a finished backup directory to ``target``, check that every file the
+    manifest names is there with its size, write the manifest last, then remove ``work``.
+
+    ``sent``: the files this run already sent. A target holding this very manifest is this
+    backup, published by a run killed before its cleanup.
     """
+    sent = sent if sent is not None else set()
     mine = (work / MANIFEST).read_text(encoding="utf-8")
-    for n in range(1000):
-        target = repo.child(name if n == 0 else f"{name}-{n}")
-        there_manifest = read_text(target, MANIFEST)
-        if there_manifest is None:
-            break
-        if there_manifest == mine:
-            shutil.rmtree(work)
-            return Published(url=target.display, reused=len(list_files(target)) - 1)
-    out = Published(url=target.display)
-    out.aborted = abort_multipart(target)
+    there_manifest = read_text(target, MANIFEST)
+    if there_manifest == mine:
+        shutil.rmtree(work)
+        return Published(url=target.display, reused=len(list_files(target)) - 1)
+    if there_manifest is not None:
+        raise LockedError(f"{target.display} holds another backup's manifest; remove {work} to start over")
+    out = Published(url=target.display, aborted=abort_multipart(target))
     there = list_files(target)
     for path in sorted(p for p in work.rglob("*") if p.is_file()):
         rel = path.relative_to(work).as_posix()
         if rel in _LOCAL_ONLY or path.name.startswith("."):
             continue
-        if there.get(rel) == path.stat().st_size:
-            out.reused += 1  # an object exists only once its upload completed
-            continue
-        upload(path, target, rel)
-        out.uploaded += 1
+        if there.get(rel) != path.stat().st_size:  # an object exists only once its upload completed
+            upload(path, target, rel)
+            sent.add(rel)
+    there = list_files(target)
+    expected = manifest_sizes(json.loads(mine))
+    for rel, size in expected.items():
+        if there.get(rel) != size:
+            raise CorruptBackupError(
+                f"{target.url(rel)}: missing from the store or of the wrong size; remove {work} to start over",
+                file=target.url(rel),
+            )
+    out.uploaded = len(sent & set(expected))
+    out.reused = len(expected) - out.uploaded
     upload(work / MANIFEST, target, MANIFEST)
     shutil.rmtree(work)
+    return out
+
+
+def manifest_sizes(manifest: dict[str, Any]) -> dict[str, int]:
+    """Relative path -> bytes of every file a manifest names."""
+    out: dict[str, int] = {}
+    for entry in dict(manifest.get("collections") or {}).values():
+        for f in list(entry.get("files", [])) + list(entry.get("snapshots", []) or []):
+            out[str(f["path"])] = int(f["bytes"])
     return out
 
 
