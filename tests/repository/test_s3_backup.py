@@ -96,3 +96,20 @@ def test_credentials_never_recorded(s3: Any, s3_url: str) -> None:
     assert "?" not in rep.backup_dir and secret not in rep.model_dump_json()
     manifest = load_manifest(resolve_backup(rep.backup_dir))
     assert secret not in json.dumps(manifest.data)
+
+
+def test_staging_holds_a_few_files_not_the_backup(s3_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import qdrant_ops.data.backup as backup_module
+
+    real = backup_module.send_staged
+    staged: list[int] = []
+
+    def counting(path: Path, work: Path, target: Any, sent: set[str]) -> None:
+        staged.append(len(list(work.rglob("*.parquet"))))
+        real(path, work, target, sent)
+
+    monkeypatch.setattr(backup_module, "send_staged", counting)
+    make_collection(":memory:", "a", "int-unnamed", n=600)
+    rep = backup(_cfg(s3_url, verify_integrity=True))
+    assert not rep.failed_checks and rep.uploaded_files == len(staged) >= 6
+    assert max(staged) <= 2  # the file being sent, and at most the next one being written

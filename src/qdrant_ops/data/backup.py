@@ -5,7 +5,8 @@ series per slice, and renamed to ``<backup-path>/<stamp>/`` only once the manife
 is complete. A rerun with the same arguments finds the partial directory and resumes each slice
 from its last completed file, so the finished backup is the same as an uninterrupted one.
 To an object store (``s3://bucket/prefix``), the partial directory lives in a local staging cache
-and the finished backup is published to ``<url>/<stamp>/``, data files first, manifest last.
+(with the checkpoint); each data file is sent to ``<url>/<stamp>/`` once recorded, and the
+manifest last.
 """
 
 from __future__ import annotations
