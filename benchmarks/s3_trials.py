@@ -99,7 +99,7 @@ def main() -> None:
             proc.send_signal(signal.SIGKILL)
         proc.wait()
         open_at_kill = len(s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
-        listed = json.loads(cli(["backups", "list", url, "--json"], env).communicate()[0] or b"[]")
+        listed = json.loads(cli(["backups", "list", url, "--json"], env).communicate()[0] or b"{}").get("backups", [])
         partial_as_complete = sum(1 for b in listed if b["state"] == "complete") if killed else 0
         report = tmp / f"report-{t}"
         rerun = cli([*backup_args(url), "--report", str(report)], env)

@@ -40,6 +40,7 @@ EXIT_UNREACHABLE = 3  # a source or target could not be reached
 EXIT_PARTIAL = 4  # some points were not copied; the report lists them
 EXIT_INTERNAL = 70  # an unexpected error: a bug (EX_SOFTWARE of sysexits.h)
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT); the state is left resumable
+EXIT_BROKEN_PIPE = 141  # stdout's reader went away (128 + SIGPIPE, as a shell reports it)
 
 
 class Transient:

@@ -34,6 +34,7 @@ class Check(BaseModel):
     detail: str = ""
     collection: str | None = None
     figures: dict[str, Any] = Field(default_factory=dict)
+    inconclusive: bool = False  # could not run to a verdict: neither pass nor a failure
 
 
 class Report(BaseModel):
@@ -56,7 +57,7 @@ class Report(BaseModel):
 
     @property
     def failed_checks(self) -> list[Check]:
-        return [c for c in self.checks if not c.passed]
+        return [c for c in self.checks if not c.passed and not c.inconclusive]
 
     def finish(self, status: Status | None = None) -> None:
         self.finished_at = utcnow()
@@ -81,6 +82,15 @@ class Report(BaseModel):
             lines.append(f"  FAILED {where}{c.name}: {c.detail}")
         return lines
 
+    def result_line(self) -> str | None:
+        """The one thing a script wants from the run (``--quiet`` prints it): the backup
+        directory a backup wrote, the id of a runbook run; None when a verb has no such thing."""
+        for name in ("backup_dir", "run_id"):
+            value = getattr(self, name, None)
+            if isinstance(value, str) and value:
+                return value
+        return None
+
     def markdown_sections(self) -> list[str]:
         """Verb-specific Markdown sections; the base renders checks and notes."""
         return []
@@ -100,7 +110,8 @@ class Report(BaseModel):
                 md_table(
                     ["collection", "check", "result", "detail"],
                     [
-                        [c.collection or "", c.name, "pass" if c.passed else "**FAIL**", c.detail]
+                        [c.collection or "", c.name,
+                         "inconclusive" if c.inconclusive else "pass" if c.passed else "**FAIL**", c.detail]
                         for c in self.checks
                     ],
                 )
@@ -111,9 +122,36 @@ class Report(BaseModel):
         return str(redact_data(text))
 
 
+def human_bytes(n: float) -> str:
+    """``1234567`` -> ``1.2 MB`` (decimal units, as disks and networks count)."""
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(size) < 1000 or unit == "TB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"  # pragma: no cover - the loop returns at TB
+
+
+def bytes_cell(n: int) -> str:
+    """The exact count and, past a kilobyte, its human size: ``12,345,678 (12.3 MB)``."""
+    return f"{n:,}" if abs(n) < 1000 else f"{n:,} ({human_bytes(n)})"
+
+
+def plain(value: Any) -> str:
+    """A value as a person reads it: yes/no, ``k=v, ...`` and ``a, b``, never a Python repr."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={plain(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return ", ".join(plain(v) for v in value)
+    return str(value)
+
+
 def md_escape(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+    return plain(value).replace("|", "\\|").replace("\n", " ")
 
 
 def md_table(headers: list[str], rows: list[list[Any]]) -> str:

@@ -14,6 +14,7 @@ from qdrant_ops.data.backup import backup
 from qdrant_ops.data.config import BackupConfig, RestoreConfig
 from qdrant_ops.data.restore import restore
 from qdrant_ops.data.verify import verify_backup
+from qdrant_ops.endpoints.archive import write_manifest_checksum
 from qdrant_ops.endpoints.uri import endpoint_from_uri
 from qdrant_ops.errors import CorruptBackupError
 from reliability.corrupt import KINDS, corrupt
@@ -53,6 +54,14 @@ def test_a_missing_manifest_is_refused(backup_dir: Path, tmp_path: Path) -> None
     _refused_naming(backup_dir, tmp_path / "restored", "manifest")
 
 
+def test_any_edit_of_the_manifest_is_refused(backup_dir: Path, tmp_path: Path) -> None:
+    # Not re-checksummed: the manifest's own sha256 refuses an edit that no other check sees.
+    m = json.loads((backup_dir / "manifest.json").read_text())
+    m["collections"]["docs"]["spec"]["points_count"] += 1
+    (backup_dir / "manifest.json").write_text(json.dumps(m))
+    _refused_naming(backup_dir, tmp_path / "restored", "manifest.json")
+
+
 @pytest.mark.parametrize(
     "where,value",
     [
@@ -72,6 +81,7 @@ def test_malformed_manifest_values_are_refused_cleanly(backup_dir: Path, tmp_pat
         node = node[k]  # type: ignore[index]
     node[where[-1]] = value  # type: ignore[index]
     (backup_dir / "manifest.json").write_text(json.dumps(m))
+    write_manifest_checksum(backup_dir)  # the value is on trial, not the manifest's own sha256
     with pytest.raises(CorruptBackupError, match="manifest"):
         verify_backup(str(backup_dir))
     with pytest.raises(CorruptBackupError):

@@ -13,7 +13,7 @@ from pathlib import Path
 from qdrant_ops.data.config import RestoreConfig
 from qdrant_ops.data.restore import restore
 from qdrant_ops.data.verify import verify_backup
-from qdrant_ops.endpoints.archive import MANIFEST
+from qdrant_ops.endpoints.archive import MANIFEST, write_manifest_checksum
 from qdrant_ops.endpoints.open import close_all
 from qdrant_ops.endpoints.uri import endpoint_from_uri
 from qdrant_ops.errors import QdrantOpsError
@@ -72,6 +72,8 @@ def corrupt(bdir: Path, kind: str, rng: random.Random) -> Corruption:
     elif kind == "manifest-path":
         fe["path"] = rng.choice(["../" + fe["path"], "/etc/passwd", fe["path"] + ".gone", "x/../../y"])
     manifest.write_text(json.dumps(data))
+    # Re-checksummed, so the checks behind the manifest's own sha256 are the ones on trial.
+    write_manifest_checksum(bdir)
     name = MANIFEST if kind == "manifest-count" else Path(fe["path"]).name
     return Corruption(kind, name, f"{kind} of {fe['path']}")
 

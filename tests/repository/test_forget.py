@@ -39,7 +39,7 @@ def test_list_then_forget_keeps_the_newest(repo: str) -> None:
     made = _three_backups(repo)
     res = runner.invoke(app, ["backups", "list", repo, "--json"])
     assert res.exit_code == 0, res.stderr
-    listed = json.loads(res.stdout)
+    listed = json.loads(res.stdout)["backups"]
     assert [b["location"] for b in listed] == made
     assert all(b["state"] == "complete" and b["points"] == 40 and b["collections"] == ["a"] and b["bytes"] > 0
                for b in listed)
@@ -48,12 +48,12 @@ def test_list_then_forget_keeps_the_newest(repo: str) -> None:
     assert res.exit_code == 0, res.stderr
     plan = json.loads(res.stdout)
     assert [b["location"] for b in plan["kept"]] == made[2:] and len(plan["removed"]) == 2
-    assert len(json.loads(runner.invoke(app, ["backups", "list", repo, "--json"]).stdout)) == 3  # dry run
+    assert len(json.loads(runner.invoke(app, ["backups", "list", repo, "--json"]).stdout)["backups"]) == 3  # dry run
 
     res = runner.invoke(app, ["forget", repo, "--keep-last", "1"])
     assert res.exit_code == 0, res.stderr
     assert "2 removed" in res.stdout
-    assert [b["location"] for b in json.loads(runner.invoke(app, ["backups", "list", repo, "--json"]).stdout)] == made[2:]
+    assert [b["location"] for b in json.loads(runner.invoke(app, ["backups", "list", repo, "--json"]).stdout)["backups"]] == made[2:]
     assert runner.invoke(app, ["verify", made[2]]).exit_code == 0
 
 
@@ -62,7 +62,7 @@ def test_partial_is_listed_and_only_pruned_on_request(tmp_path: Path) -> None:
     made = _three_backups(str(repo))
     partial = repo / ".partial-20200101T000000Z"
     (partial / "a").mkdir(parents=True)
-    listed = json.loads(runner.invoke(app, ["backups", "list", str(repo), "--json"]).stdout)
+    listed = json.loads(runner.invoke(app, ["backups", "list", str(repo), "--json"]).stdout)["backups"]
     assert [b["state"] for b in listed] == ["partial", "complete", "complete", "complete"]
     forget(str(repo), Policy(last=3))
     assert partial.exists()

@@ -43,7 +43,7 @@ def test_cli_backup_restore_verify_with_storage_options(
 def test_cli_bad_storage_option_is_one_line(s3_url: str) -> None:
     code, _, err = run("--storage-option", "nonsense", "verify", s3_url)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "key=value" in err
-    code, _, err = run("--storage-option", "colour=blue", "verify", s3_url)
+    code, _, err = run("verify", s3_url, "--storage-option", "colour=blue")  # after the verb too
     assert code == 2 and len(err.strip().splitlines()) == 1 and "colour" in err
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -15,8 +16,11 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
+from qdrant_ops import __version__
+from qdrant_ops.cli.group import Group
 from qdrant_ops.endpoints.uri import endpoint_from_uri
 from qdrant_ops.errors import (
+    EXIT_BROKEN_PIPE,
     EXIT_CHECK_FAILED,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -29,16 +33,19 @@ from qdrant_ops.progress import NullProgress, ProgressSink, RichProgress
 from qdrant_ops.reports import Report, write_report
 from qdrant_ops.secrets import RedactingFilter, redact
 
-REPORT_HELP = "Write the report as JSON and Markdown (PATH.json and PATH.md)."
+REPORT_HELP = "Write the report as JSON and Markdown (PATH.json and PATH.md); - prints the JSON on stdout."
 CONFIG_HELP = "Config file (JSON, YAML or TOML); flags win over it."
 
 app = typer.Typer(
     name="qdrant-ops",
     help="Back up, restore, migrate and verify Qdrant collections, and consolidate the code "
     "that uses them.",
+    cls=Group,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    # One style of default for every option: "[default: ...]", shown wherever there is one.
+    context_settings={"show_default": True},
 )
 
 
@@ -48,6 +55,7 @@ class State:
     quiet: bool = False
     verbose: bool = False
     log_format: str = "text"
+    json: bool = False
 
 
 state = State()
@@ -91,23 +99,46 @@ def setup_logging() -> None:
     root.propagate = False
 
 
+def _version(value: bool) -> None:
+    if value:
+        try:
+            sys.stdout.write(f"qdrant-ops {__version__}\n")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            quiet_broken_pipe()
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
+        raise typer.Exit(EXIT_OK)
+
+
 @app.callback()
 def _global(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars; errors only."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress bars or summary; errors and the result line only."
+    ),
     log_format: str = typer.Option(
-        "text", "--log-format", help="Log format on stderr: text or json."
+        "text", "--log-format", metavar="text|json", help="Log format on stderr."
+    ),
+    json_out: bool = typer.Option(
+        False, "--json", help="Print the report as one JSON document on stdout (the rest on stderr)."
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
     storage_option: list[str] | None = typer.Option(
         None, "--storage-option", help="Object-store option key=value for s3:// gs:// az:// backup paths "
         "(endpoint_url, region, access_key, secret_key, ...); repeatable; values never printed.",
     ),
 ) -> None:
-    """Back up, restore, migrate and verify Qdrant collections; consolidate the code using them."""
+    """Back up, restore, migrate and verify Qdrant collections; consolidate the code using them.
+
+    Global options (--quiet, --json, --debug, --log-format) go before or after the command.
+    """
     if log_format not in ("text", "json"):
         err_line(f"--log-format must be text or json, not {log_format!r}")
         raise typer.Exit(EXIT_USAGE)
     state.debug, state.quiet, state.log_format = debug, quiet, log_format
+    state.json = json_out
     state.verbose = False
     setup_logging()
     from qdrant_ops.repository.location import parse_storage_options, set_storage_options
@@ -117,6 +148,30 @@ def _global(
     except QdrantOpsError as exc:
         err_line(str(exc))
         raise typer.Exit(exc.exit_code) from None
+
+
+def quiet_broken_pipe() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a descriptor (a test runner's buffer)
+        pass
+
+
+def main() -> None:
+    """The console script: typer's app, then a flush of stdout whose reader may have gone."""
+    code: Any = 0
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        quiet_broken_pipe()
+        code = EXIT_BROKEN_PIPE
+    sys.exit(code)
 
 
 def out_console() -> Console:
@@ -130,7 +185,13 @@ def err_line(message: str) -> None:
 
 
 def echo(text: str = "") -> None:
-    sys.stdout.write(redact(text) + "\n")
+    """A line for people: stdout, or stderr under ``--json`` (stdout then holds only the JSON)."""
+    (sys.stderr if state.json else sys.stdout).write(redact(text) + "\n")
+
+
+def echo_json(data: Any) -> None:
+    """One JSON document on stdout, secrets masked (``--json``, ``--report -``)."""
+    sys.stdout.write(redact(json.dumps(data, indent=2, ensure_ascii=False, default=str)) + "\n")
 
 
 def progress_sink() -> ProgressSink:
@@ -158,7 +219,14 @@ def handle_errors(fn: F) -> F:
             if state.debug:
                 logging.getLogger("qdrant_ops").exception("error")
             err_line(str(exc))
+            if state.json:  # a script reading stdout gets a document even when there is no report
+                echo_json({"schema": "qdrant-ops/error", "error": str(exc), "exit_code": exc.exit_code})
             raise typer.Exit(exc.exit_code) from None
+        except BrokenPipeError:
+            # stdout closed by the reader (``qdrant-ops runs | head -1``): end quietly, as
+            # ``yes | head`` does.
+            quiet_broken_pipe()
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except KeyboardInterrupt:
             err_line("interrupted; rerun the same command to resume")
             raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -181,18 +249,31 @@ _STATUS_EXIT = {"ok": EXIT_OK, "dry-run": EXIT_OK, "failed": EXIT_CHECK_FAILED, 
 
 
 def finish(report: Report, report_path: Path | None, exit_code: int | None = None) -> None:
-    """Write the report if asked, print its summary, and exit with the report's code."""
-    if report_path is not None:
+    """Write the report if asked, print its summary, and exit with the report's code.
+
+    ``--report -`` and ``--json`` print the report as JSON on stdout; ``--quiet`` keeps the one
+    line a script wants (``Report.result_line``: the backup path, the run id).
+    """
+    to_stdout = state.json or (report_path is not None and str(report_path) == "-")
+    if report_path is not None and str(report_path) != "-":
         json_path, md_path = write_report(report, report_path)
         if not state.quiet:
-            echo(f"report: {json_path} and {md_path}")
+            _human(f"report: {json_path} and {md_path}", to_stdout)
     if not state.quiet:
         for line in report.summary_lines():
-            echo(line)
+            _human(line, to_stdout)
+    if to_stdout:
+        echo_json(report.to_json_data())
+    elif state.quiet and report.result_line():
+        echo(report.result_line() or "")
     if exit_code is None:
         exit_code = _STATUS_EXIT.get(report.status, EXIT_OK)
     if exit_code:
         raise typer.Exit(exit_code)
+
+
+def _human(line: str, to_stderr: bool) -> None:
+    (sys.stderr if to_stderr else sys.stdout).write(redact(line) + "\n")
 
 
 def split_csv(values: list[str] | None) -> list[str] | None:

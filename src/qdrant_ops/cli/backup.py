@@ -20,7 +20,7 @@ from qdrant_ops.config.verbs import load_typed
 from qdrant_ops.data.config import BackupConfig
 from qdrant_ops.endpoints.uri import endpoint_from_uri
 
-SOURCE_HELP = "Source: http(s)://host:6333, grpc://host:6334, a local-mode directory, :memory:."
+SOURCE_HELP = "Source: http(s)://host:6333, grpc://host:6334, edge:DIR (Qdrant Edge), a local-mode directory or :memory:."
 
 
 @app.command()
@@ -35,6 +35,7 @@ def backup(
     tar: bool | None = typer.Option(None, "--tar/--no-tar", help="Pack the finished backup into one .tar."),
     snapshot: bool | None = typer.Option(None, "--snapshot", help="Also take native snapshots (server: per node; Edge: shard tar) into the backup, sha256 in the manifest."),
     verify_integrity: bool | None = typer.Option(None, "--verify/--no-verify", help="Re-read and check the backup after writing it."),
+    allow_empty: bool | None = typer.Option(None, "--allow-empty", help="Write an empty backup when the source holds no collections (refused otherwise)."),
     api_key: str | None = typer.Option(None, "--api-key", help="API key (prefer QDRANT_API_KEY)."),
     config: Path | None = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
@@ -49,6 +50,7 @@ def backup(
         "tar": tar,
         "snapshot": snapshot,
         "verify_integrity": verify_integrity,
+        "allow_empty": allow_empty,
     }
     if api_key:
         flags["qdrant_api_key"] = api_key

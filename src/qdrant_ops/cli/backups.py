@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import typer
 
 from qdrant_ops.cli.app import REPORT_HELP, app, finish, handle_errors
 from qdrant_ops.errors import UsageError
-from qdrant_ops.secrets import redact_data
 
 backups_app = typer.Typer(
     help="Look at a backup repository: its backups, complete or partial.",
@@ -36,14 +33,10 @@ def repository_arg(repository: str | None, backup_path: str | None) -> str:
 def list_cmd(
     repository: str | None = typer.Argument(None, help=REPOSITORY_HELP, show_default=False),
     backup_path: str | None = typer.Option(None, "--backup-path", help=REPOSITORY_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print the list as JSON (for scripts)."),
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
 ) -> None:
-    """List the backups with time, collections, points, bytes, parent and complete/partial."""
+    """List the backups with time, collections, points, bytes, parent and complete/partial
+    (``--json``: the report, its ``backups`` list for scripts)."""
     from qdrant_ops.repository.forget import backups_list
 
-    result = backups_list(repository_arg(repository, backup_path))
-    if as_json:
-        sys.stdout.write(json.dumps(redact_data(result.backups), indent=2, ensure_ascii=False) + "\n")
-        return
-    finish(result, report)
+    finish(backups_list(repository_arg(repository, backup_path)), report)

@@ -29,7 +29,7 @@ def cleanup_legacy(
         None, "--archive-path", help="Archive directory in the repository (default: legacy/python-scripts)."
     ),
     references: str | None = typer.Option(
-        None, "--references", help="rewrite (default): point references at the archive; report: only list them."
+        None, "--references", help="rewrite: point references at the archive; report: only list them (default: rewrite)."
     ),
     prune: bool | None = typer.Option(
         None, "--prune-requirements/--keep-requirements", help="Remove requirements only archived code used."

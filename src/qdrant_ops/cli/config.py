@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from qdrant_ops.cli.app import app, echo, handle_errors
+from qdrant_ops.cli.app import app, echo_json, handle_errors
 from qdrant_ops.config.loading import masked_dump
 from qdrant_ops.config.verbs import VERBS, load_verb_config
 from qdrant_ops.errors import ConfigError
@@ -24,7 +23,7 @@ def show(
 ) -> None:
     """Print the resolved config (file, then environment) with secrets masked."""
     cfg = load_verb_config(verb, file=config)
-    echo(json.dumps(masked_dump(cfg), indent=2, ensure_ascii=False))
+    echo_json(masked_dump(cfg))
 
 
 @config_app.command("schema")
@@ -34,4 +33,4 @@ def schema(verb: str = typer.Argument(..., help=f"Which verb: {', '.join(VERBS)}
     spec = VERBS.get(verb)
     if spec is None:
         raise ConfigError(f"unknown verb {verb!r}; known: {', '.join(sorted(VERBS))}")
-    echo(json.dumps(spec.model.model_json_schema(), indent=2))
+    echo_json(spec.model.model_json_schema())

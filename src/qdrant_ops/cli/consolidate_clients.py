@@ -27,6 +27,7 @@ def consolidate_clients_cmd(
     no_tests: bool = typer.Option(False, "--no-tests", help="Skip the test command (compile and import checks still run)."),
     no_import_check: bool = typer.Option(False, "--no-import-check", help="Do not import the changed modules (for modules with import side effects)."),
     test_timeout: float | None = typer.Option(None, "--test-timeout", help="Seconds the test command may run."),
+    python: str | None = typer.Option(None, "--python", help="Interpreter for the import and test checks (default: the project's own environment when it has one)."),
     exclude: list[str] | None = typer.Option(None, "--exclude", help="Glob of paths to leave out of the analysis; repeatable."),
     min_similarity: float | None = typer.Option(None, "--min-similarity", help="Score from which two modules are near-duplicates (0-1, default 0.6)."),
     restore: str | None = typer.Option(None, "--restore", help="Restore the repository from a backup (git ref or tar.gz) and exit."),
@@ -49,6 +50,7 @@ def consolidate_clients_cmd(
         "test_timeout": test_timeout,
         "exclude": list(exclude) if exclude else None,
         "min_similarity": min_similarity,
+        "python": python,
     }
     cfg = load_verb_config("consolidate-clients", file=config, flags=flags)
     if not isinstance(cfg, ConsolidateConfig):

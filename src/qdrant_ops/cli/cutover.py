@@ -25,5 +25,5 @@ def cutover(
     from qdrant_ops.endpoints.open import open_endpoint
     from qdrant_ops.migration.cutover import switch_alias
 
-    ep = open_endpoint(endpoint_from_uri(target, api_key))
+    ep = open_endpoint(endpoint_from_uri(target, api_key), must_exist=True)
     finish(switch_alias(ep, alias, collection, require_validation=not force), report)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import typer
 
 from qdrant_ops.cli.app import REPORT_HELP, app, finish, handle_errors
 from qdrant_ops.cli.backups import REPOSITORY_HELP, repository_arg
-from qdrant_ops.secrets import redact_data
 
 
 @app.command()
@@ -27,7 +24,6 @@ def forget(
     keep_within: str | None = typer.Option(None, "--keep-within", help="Keep every backup within this duration of the newest (30d, 1y6m, 2d12h)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be removed; remove nothing."),
     prune: bool = typer.Option(False, "--prune", help="Also remove partial backups (interrupted runs; they cannot be resumed after this)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the decisions as JSON (for scripts)."),
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
 ) -> None:
     """Apply a retention policy (restic's --keep-* rules) to a backup repository."""
@@ -37,9 +33,4 @@ def forget(
     policy = Policy(last=keep_last, hourly=keep_hourly, daily=keep_daily, weekly=keep_weekly,
                     monthly=keep_monthly, yearly=keep_yearly,
                     within=parse_duration(keep_within) if keep_within is not None else None)
-    result = run_forget(repository_arg(repository, backup_path), policy, dry_run=dry_run, prune=prune)
-    if as_json:
-        data = {"dry_run": result.dry_run, "kept": result.kept, "removed": result.removed, "pruned": result.pruned}
-        sys.stdout.write(json.dumps(redact_data(data), indent=2, ensure_ascii=False) + "\n")
-        return
-    finish(result, report)
+    finish(run_forget(repository_arg(repository, backup_path), policy, dry_run=dry_run, prune=prune), report)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from qdrant_ops.cli.app import app, echo, handle_errors
+from qdrant_ops.cli.app import app, echo, echo_json, handle_errors, state
 from qdrant_ops.cli.options import DEFAULT_FILE
 from qdrant_ops.errors import TargetExistsError
 
@@ -25,3 +25,5 @@ def init(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(DEFAULT_RUNBOOK_YAML, encoding="utf-8")
     echo(f"wrote {path}; run it with: qdrant-ops run --runbook {path} --dry-run")
+    if state.json:
+        echo_json({"schema": "qdrant-ops/init", "wrote": str(path)})

@@ -32,13 +32,15 @@ def migrate(
     dry_run: bool | None = typer.Option(None, "--dry-run", help="Read configs, counts and a sample; print the plan; write nothing."),
     no_backup: bool = typer.Option(False, "--no-backup", help="Skip the logical backup of the sources into backup_path."),
     backup_path: str | None = typer.Option(None, "--backup-path", help="Where the pre-migration backup and the state file go."),
-    on_exists: str | None = typer.Option(None, "--on-exists", help="An existing target: fail (default) | replace | append."),
+    on_exists: str | None = typer.Option(None, "--on-exists", help="An existing target: fail | replace | append (default: fail)."),
     format_version: str | None = typer.Option(None, "--format-version", help="The new format's version, e.g. v56."),
     switch_alias: str | None = typer.Option(None, "--switch-alias", help="Point ALIAS at the new collection once validation passed."),
-    drop_source: bool | None = typer.Option(None, "--drop-source", help="Delete the sources after validation passed (never the default)."),
+    aliases: str | None = typer.Option(None, "--aliases", help="The sources' aliases onto the targets (another store): copy | none.", show_default="copy"),
+    drop_source: bool | None = typer.Option(None, "--drop-source", help="Delete the sources after validation passed (off unless given)."),
     validate_after: bool | None = typer.Option(None, "--validate/--no-validate", help="Validate after migrating (default: on)."),
     restart: bool | None = typer.Option(None, "--restart", help="Discard saved progress of a different plan and start over."),
     continue_on_error: bool | None = typer.Option(None, "--continue-on-error", help="Put failing points in a dead-letter file and go on."),
+    stamp: bool | None = typer.Option(None, "--stamp/--no-stamp", help="Record the migration in each target's metadata (see README).", show_default="on"),
     api_key: str | None = typer.Option(None, "--api-key", help="API key for both endpoints (prefer ${QDRANT_API_KEY} in the config)."),
     config: Path | None = typer.Option(None, "--config", "-c", help=MIGRATION_CONFIG_HELP),
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
@@ -46,6 +48,8 @@ def migrate(
     """Migrate collections to a new layout: backup, transforms, resumable parallel copy, validation."""
     if on_exists is not None and on_exists not in ("fail", "replace", "append"):
         raise UsageError(f"--on-exists takes fail, replace or append, not {on_exists!r}")
+    if aliases is not None and aliases not in ("copy", "none"):
+        raise UsageError(f"--aliases takes copy or none, not {aliases!r}")
     flags: dict[str, Any] = {
         "collections": split_csv(collections),
         "batch_size": batch_size,
@@ -56,10 +60,12 @@ def migrate(
         "on_exists": on_exists,
         "format_version": format_version,
         "switch_alias": switch_alias,
+        "aliases": aliases,
         "drop_source": drop_source,
         "validate_after": validate_after,
         "restart": restart,
         "continue_on_error": continue_on_error,
+        "stamp": stamp,
     }
     cfg = load_migration_config("migrate", config, flags, source, target, api_key)
     if not isinstance(cfg, MigrateConfig):

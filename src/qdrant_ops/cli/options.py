@@ -12,7 +12,7 @@ from qdrant_ops.errors import UsageError
 
 MIGRATION_CONFIG_HELP = "Migration config (JSON, YAML or TOML; default: $MIGRATION_CONFIG); flags win over it."
 MIGRATE_SOURCE_HELP = "Source endpoint: http(s)://host:6333, grpc://host:6334, a local-mode directory, :memory:, edge:DIR."
-TARGET_HELP = "Target endpoint (same forms as --source)."
+TARGET_HELP = "Target endpoint: http(s)://host:6333, grpc://host:6334, edge:DIR (Qdrant Edge), a local-mode directory or :memory:."
 RUNBOOK_HELP = "Runbook file (YAML, JSON or TOML); default: the built-in phase 7."
 DEFAULT_FILE = "qdrant-ops-runbook.yaml"
 

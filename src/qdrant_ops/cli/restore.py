@@ -26,7 +26,7 @@ from qdrant_ops.data.config import RestoreConfig
 @handle_errors
 def restore(
     backup: str = typer.Argument(..., help="A backup directory, a .tar, or a backup root (newest complete backup)."),
-    target: str | None = typer.Option(None, "--target", "-t", help="Target endpoint (URL, directory or :memory:)."),
+    target: str | None = typer.Option(None, "--target", "-t", help="Target: http(s)://host:6333, grpc://host:6334, edge:DIR (Qdrant Edge), a local-mode directory or :memory:."),
     collections: list[str] | None = typer.Option(None, "--collections", help="Collections to restore (default: all)."),
     rename: list[str] | None = typer.Option(None, "--rename", help="old=new, repeatable or comma-separated."),
     suffix: str | None = typer.Option(None, "--suffix", help="Append to every restored collection (and alias) name."),

@@ -16,7 +16,7 @@ from qdrant_ops.errors import UsageError
 def rollback(
     run_id: str | None = typer.Argument(None, help="A runbook run to undo in reverse order (see qdrant-ops runs)."),
     alias: str | None = typer.Option(None, "--alias", help="Point this alias back where it was before its last cutover."),
-    target: str | None = typer.Option(None, "--target", "-t", help="The endpoint holding the alias."),
+    target: str | None = typer.Option(None, "--target", "-t", help="The endpoint holding the alias: http(s)://host:6333, grpc://host:6334, edge:DIR or a local-mode directory."),
     api_key: str | None = typer.Option(None, "--api-key", help="API key."),
     backup_path: str | None = typer.Option(None, "--backup-path", help="With RUN_ID: the root holding runs/."),
     runbook: Path | None = typer.Option(None, "--runbook", "-r", help="With RUN_ID: the runbook (default: the run's copy)."),
@@ -35,7 +35,7 @@ def rollback(
     from qdrant_ops.endpoints.open import open_endpoint
     from qdrant_ops.migration.cutover import rollback_alias
 
-    ep = open_endpoint(endpoint_from_uri(target, api_key))
+    ep = open_endpoint(endpoint_from_uri(target, api_key), must_exist=True)
     finish(rollback_alias(ep, alias), report)
 
 

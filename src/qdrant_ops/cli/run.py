@@ -14,7 +14,7 @@ from qdrant_ops.errors import UsageError
 @app.command()
 @handle_errors
 def run(
-    phase: list[str] | None = typer.Option(None, "--phase", help="Phase id(s) to run (7.1, 7.2) or all (default)."),
+    phase: list[str] | None = typer.Option(None, "--phase", help="Phase id(s) to run: 7.1, 7.2 or all (default: all)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Run every step in its dry-run mode; change nothing."),
     backup_path: str | None = typer.Option(None, "--backup-path", help="Root of backups and run directories."),
     runbook: Path | None = typer.Option(None, "--runbook", "-r", help=RUNBOOK_HELP),

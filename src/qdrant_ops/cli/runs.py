@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from qdrant_ops.cli.app import app, echo, handle_errors
+from qdrant_ops.cli.app import app, echo, echo_json, handle_errors, state
 from qdrant_ops.cli.options import RUNBOOK_HELP
 
 
@@ -22,12 +23,23 @@ def runs(
 
     root = backup_path or load_runbook(runbook).backup_path
     found = list_runs(root)
-    if not found:
-        echo(f"no runs under {runs_root(root)}")
-        return
+    rows: list[dict[str, Any]] = []
     for r in found:
         done = sum(1 for s in r.steps if s.status == "ok")
         failed = next((s.id for s in r.steps if s.status in ("failed", "rollback-failed")), None)
-        extra = f", failed at {failed}" if failed else ""
-        echo(f"{r.run_id}  {r.status:<15} phases {','.join(r.phases):<8} {done}/{len(r.steps)} steps{extra}  "
-             f"{r.created_at.isoformat(timespec='seconds')}")
+        rows.append({
+            "run_id": r.run_id, "status": r.status, "phases": list(r.phases), "steps_done": done,
+            "steps": len(r.steps), "failed_at": failed, "created_at": r.created_at.isoformat(timespec="seconds"),
+        })
+    if state.json:
+        echo_json({"schema": "qdrant-ops/runs", "root": str(runs_root(root)), "runs": rows})
+        return
+    if not rows:
+        echo(f"no runs under {runs_root(root)}")
+        return
+    table = [["RUN ID", "STATUS", "PHASES", "STEPS", "FAILED AT", "CREATED (UTC)"]]
+    table += [[x["run_id"], x["status"], ",".join(x["phases"]), f"{x['steps_done']}/{x['steps']}",
+               x["failed_at"] or "-", x["created_at"]] for x in rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -11,13 +11,22 @@ Module names are resolved the way Python would resolve them when the project run
 - **script directories**: a file outside any regular package sees the modules beside it, as a
   script run with ``python dir/script.py`` does (and pytest's rootdir-relative test imports).
 
+A file's own folder is first on ``sys.path`` only when it runs as a script. Module code (a file
+of a regular package, or of a namespace package the project imports by dotted name, without a
+``__main__`` guard) does not see the files beside it by bare name, so a bare import there
+resolves from the roots (falling back to the folder only for a name no root or installed
+package could provide).
+
 So a local ``qdrant_client.py`` shadows the real package only where Python would let it: beside
 the script importing it, or at an import root. An import that resolves to no repository file is
-external (``ImportRef.local_path is None``).
+external (``ImportRef.local_path is None``). An import that means the installed package
+(``from qdrant_client import QdrantClient`` where the local file defines no ``QdrantClient``) is
+external too, with ``shadowed_by`` naming the local file that Python would load instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -28,12 +37,24 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from qdrant_ops.code.layout import common_depth, dotted, find_roots, join, rel_parent, under, walk_py_files
-from qdrant_ops.code.pyfile import ImportRef, PyFile, asname, import_nodes, parse_file
+from qdrant_ops.code.pyfile import ImportRef, PyFile, asname, defined_names, import_nodes, parse_file
 from qdrant_ops.code.pyfile import has_main_guard as module_has_main_guard
 
-__all__ = ["ImportRef", "PyFile", "RepoIndex"]
+__all__ = ["ImportRef", "PyFile", "QDRANT_PACKAGE", "QDRANT_PACKAGE_NAMES", "RepoIndex"]
 
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__future__", "__main__"}
+QDRANT_PACKAGE = "qdrant_client"
+# What the real package offers at its top level: importing one of these from a local file named
+# qdrant_client.py that does not define it means the package.
+QDRANT_PACKAGE_NAMES = frozenset(
+    {"QdrantClient", "AsyncQdrantClient", "models", "http", "grpc", "conversions", "local",
+     "migrate", "embed", "hybrid", "auth", "common", "uploader", "qdrant_client",
+     "async_qdrant_client", "client_base", "async_client_base", "connection", "qdrant_fastembed",
+     "fastembed_common", "__version__"}
+)
+# Installed packages a project means when it imports them: never resolved to a file beside
+# module code that cannot see it.
+_EXTERNAL_FIRST = _STDLIB | {QDRANT_PACKAGE}
 
 
 @dataclass(frozen=True)
@@ -65,6 +86,7 @@ class RepoIndex:
         self._candidates: dict[str, list[_Candidate]] = {}
         self._by_name: dict[str, list[tuple[str, _Candidate]]] = {}
         self._preferred: dict[str, str] = {}
+        self.namespace_dirs: set[str] = set()  # folders without __init__.py imported by dotted name
 
     # -- building ------------------------------------------------------------------------------
 
@@ -81,6 +103,7 @@ class RepoIndex:
         }
         index.roots = find_roots(index.root, index.files)
         index._index_names()
+        index._find_namespace_dirs()
         index._resolve_all()
         return index
 
@@ -116,6 +139,43 @@ class RepoIndex:
             for c in cands:
                 self._by_name.setdefault(c.name, []).append((rel, c))
 
+    def _find_namespace_dirs(self) -> None:
+        """Folders (no ``__init__.py``) that some import names as part of a dotted module path."""
+        wanted: set[str] = set()
+        for f in self.files.values():
+            if f.module is None:
+                continue
+            for node, _ in import_nodes(f.module):
+                if isinstance(node, cst.Import):
+                    wanted.update(get_full_name_for_node(a.name) or "" for a in node.names)
+                elif not node.relative and node.module is not None:
+                    mod = get_full_name_for_node(node.module) or ""
+                    wanted.add(mod)
+                    if not isinstance(node.names, cst.ImportStar):
+                        wanted.update(f"{mod}.{get_full_name_for_node(a.name) or ''}" for a in node.names)
+        for rel, cands in self._candidates.items():
+            for c in cands:
+                if c.tier == 1 and "." in c.name and c.name in wanted:
+                    d = rel_parent(rel)
+                    for _ in range(c.name.count(".")):
+                        if d and d not in self.package_dirs:
+                            self.namespace_dirs.add(d)
+                        d = rel_parent(d)
+
+    def is_module_code(self, rel: str) -> bool:
+        """Whether ``rel`` runs imported as a module (its folder is not on ``sys.path``)."""
+        d = rel_parent(rel)
+        if d in self.package_dirs and d:
+            return True
+        if self.has_main_guard(rel):
+            return False
+        # a folder of a namespace package the project imports by dotted name
+        while d:
+            if d in self.namespace_dirs:
+                return True
+            d = rel_parent(d)
+        return False
+
     def _resolve_all(self) -> None:
         for rel, f in self.files.items():
             self._imports[rel] = self._collect(rel, f) if f.module is not None else []
@@ -149,12 +209,35 @@ class RepoIndex:
             if isinstance(node, cst.Import):
                 for alias in node.names:
                     name = get_full_name_for_node(alias.name) or ""
+                    local = self.resolve(name, rel)
+                    shadow = self._shadow_for(name, (), local, rel)
                     out.append(
-                        ImportRef(name, (), asname(alias), lineno, False, self.resolve(name, rel), 0, node=node)
+                        ImportRef(name, (), asname(alias), lineno, False, None if shadow else local, 0,
+                                  node=node, shadowed_by=shadow)
                     )
                 continue
-            out.append(self._from_ref(rel, node, lineno))
+            ref = self._from_ref(rel, node, lineno)
+            if not ref.relative:
+                shadow = self._shadow_for(ref.module, ref.names, ref.local_path, rel)
+                if shadow:
+                    ref = dataclasses.replace(ref, local_path=None, submodules={}, shadowed_by=shadow)
+            out.append(ref)
         return out
+
+    def _shadow_for(self, name: str, names: tuple[str, ...], local: str | None, rel: str) -> str | None:
+        """The local file an import meant for the installed ``qdrant_client`` would load instead."""
+        if name.split(".", 1)[0] != QDRANT_PACKAGE:
+            return None
+        if name != QDRANT_PACKAGE:  # qdrant_client.models: a local one-file module has no submodules
+            top = self.resolve(QDRANT_PACKAGE, rel)
+            return top if top is not None and local is None and top.endswith(".py") else None
+        if local is None or not names or "*" in names:
+            return None  # plain `import qdrant_client` of a local file: Python's reading stands
+        f = self.files.get(local)
+        own = defined_names(f.module if f else None, f.source if f else "")
+        if all(n in QDRANT_PACKAGE_NAMES and n not in own for n in names):
+            return local
+        return None
 
     def _from_ref(self, rel: str, node: cst.ImportFrom, lineno: int) -> ImportRef:
         level = len(node.relative)
@@ -229,6 +312,13 @@ class RepoIndex:
         visible = [
             (path, cand) for path, cand in hits if cand.visible_from(from_rel) and path != from_rel
         ]
+        if from_rel is not None and self.is_module_code(from_rel):
+            # module code does not have its own folder on sys.path
+            beside = [(p, c) for p, c in visible if (c.tier == 0 and c.same_dir)
+                      or (c.tier == 2 and rel_parent(p) not in self.package_dirs)]
+            rest = [pc for pc in visible if pc not in beside]
+            if rest or name.split(".", 1)[0] in _EXTERNAL_FIRST:
+                visible = rest
         if not visible:
             return None
         best = min(
@@ -287,6 +377,35 @@ class RepoIndex:
                     out.append((rel, ref))
         return out
 
+    def shadows(self) -> dict[str, list[tuple[str, ImportRef]]]:
+        """Local files named like the ``qdrant_client`` package that some import loads in its place:
+        ``{file: [(importer, ref), ...]}``, the importers that mean the package included."""
+        out: dict[str, list[tuple[str, ImportRef]]] = {}
+        for rel in self.files:
+            p = PurePosixPath(rel)
+            if p.stem == QDRANT_PACKAGE or (p.name == "__init__.py" and p.parent.name == QDRANT_PACKAGE):
+                out[rel] = []
+        for rel, refs in self._imports.items():
+            for ref in refs:
+                if ref.relative or ref.root != QDRANT_PACKAGE:
+                    continue
+                target = ref.shadowed_by or ref.local_path
+                if target in out and rel != target:
+                    out[target].append((rel, ref))
+        return {k: v for k, v in out.items() if v or self.imports_itself(k)}
+
+    def shadowed_importers(self, rel: str) -> list[tuple[str, ImportRef]]:
+        """Every import (file, ref) meant for the installed package that Python would point at the
+        local file ``rel`` instead (these are not importers of ``rel``: it breaks them)."""
+        return [(f, ref) for f, refs in self._imports.items() for ref in refs if ref.shadowed_by == rel]
+
+    def imports_itself(self, rel: str) -> bool:
+        """A ``qdrant_client.py`` importing ``qdrant_client`` where its own folder is on the path
+        (run as a script, or at an import root): it loads itself, a circular import."""
+        if not any(r.root == QDRANT_PACKAGE and not r.relative for r in self._imports.get(rel, [])):
+            return False
+        return any(c.name == QDRANT_PACKAGE for c in self._candidates.get(rel, []))
+
     def has_main_guard(self, rel: str) -> bool:
         f = self.files.get(rel)
         return f is not None and f.module is not None and module_has_main_guard(f.module)
@@ -295,6 +414,9 @@ class RepoIndex:
         """Roots of the third-party distributions a file imports (not stdlib, not repository)."""
         out: set[str] = set()
         for ref in self._imports.get(rel, []):
+            if ref.shadowed_by:
+                out.add(ref.root)
+                continue
             if ref.relative or ref.local_path is not None or not ref.module:
                 continue
             root = ref.root

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +25,9 @@ class ImportRef:
     ``asnames`` the ``as`` names of a from-import (``{"x": "y"}``); ``submodules`` the imported
     names that are themselves repository modules (``from pkg import old`` -> ``{"old": path}``);
     ``local_path`` the repository file ``module`` resolves to, None when it is outside the
-    repository (the real ``qdrant_client``) or a namespace directory.
+    repository (the real ``qdrant_client``) or a namespace directory. ``shadowed_by`` is set on
+    an import that means an installed package (``from qdrant_client import QdrantClient``) where
+    Python would load a repository file of that name instead: the file that breaks it.
     """
 
     module: str
@@ -36,6 +40,7 @@ class ImportRef:
     asnames: dict[str, str] = field(default_factory=dict)
     submodules: dict[str, str] = field(default_factory=dict)
     node: cst.Import | cst.ImportFrom | None = field(default=None, compare=False, repr=False)
+    shadowed_by: str | None = None
 
     @property
     def root(self) -> str:
@@ -122,6 +127,37 @@ def has_main_guard(module: cst.Module) -> bool:
                     if isinstance(s, cst.SimpleString) and s.evaluated_value == "__main__":
                         return True
     return False
+
+
+def defined_names(module: cst.Module | None, source: str) -> set[str]:
+    """Names a module binds at top level by its own code (defs, classes, assignments), not by
+    imports. Read from the text where the module does not parse."""
+    if module is None:
+        return set(_DEF_RE.findall(source)) | set(_ASSIGN_RE.findall(source))
+    out: set[str] = set()
+
+    def walk(body: Sequence[cst.CSTNode]) -> None:
+        for stmt in body:
+            if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                out.add(stmt.name.value)
+            elif isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else (
+                        [small.target] if isinstance(small, (cst.AnnAssign, cst.AugAssign)) else []
+                    )
+                    out.update(t.value for t in targets if isinstance(t, cst.Name))
+            elif isinstance(stmt, (cst.If, cst.Try, cst.With)):
+                walk(stmt.body.body)
+                if isinstance(stmt, cst.Try):
+                    for h in stmt.handlers:
+                        walk(h.body.body)
+
+    walk(module.body)
+    return out
+
+
+_DEF_RE = re.compile(r"^(?:async\s+def|def|class)\s+([A-Za-z_]\w*)", re.M)
+_ASSIGN_RE = re.compile(r"^([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)", re.M)
 
 
 def asname(alias: cst.ImportAlias) -> str | None:

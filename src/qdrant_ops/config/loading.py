@@ -53,6 +53,12 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
             raise ConfigError("unknown config format: use .json, .yaml, .yml or .toml", file=p)
     except ConfigError:
         raise
+    except yaml.MarkedYAMLError as exc:
+        # str(exc) starts with the context ("while parsing a block mapping"), not the line.
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        what = exc.problem or exc.context or type(exc).__name__
+        raise ConfigError(f"cannot parse config: {where}{what}", file=p) from None
     except (ValueError, yaml.YAMLError, RecursionError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot parse config: {first}", file=p) from None

@@ -30,15 +30,18 @@ from qdrant_ops.endpoints.archive import (
     FORMAT_NAME,
     FORMAT_VERSION,
     MANIFEST,
+    MANIFEST_SHA256,
     PARTIAL_PREFIX,
     CollectionEntry,
     FileEntry,
     collection_dirname,
+    write_manifest,
+    write_manifest_checksum,
     write_tar,
 )
 from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, VectorField, payloads_are_json
 from qdrant_ops.endpoints.open import open_endpoint
-from qdrant_ops.errors import LockedError, PlanChangedError, UnsupportedError, UsageError
+from qdrant_ops.errors import LockedError, NotFoundError, PlanChangedError, UnsupportedError, UsageError
 from qdrant_ops.format.columns import check_schema
 from qdrant_ops.format.integrity import Digest
 from qdrant_ops.pipeline.checkpoint import Checkpoint
@@ -48,7 +51,7 @@ from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, retrying_scan
 from qdrant_ops.pipeline.scope import select_collections, slice_count
 from qdrant_ops.pipeline.sizing import page_size
 from qdrant_ops.progress import NullProgress, ProgressSink, ProgressTask
-from qdrant_ops.reports import Report, md_table
+from qdrant_ops.reports import Report, bytes_cell, human_bytes, md_table, plain
 from qdrant_ops.repository.location import (
     Location,
     cache_dir,
@@ -88,7 +91,7 @@ class BackupReport(Report):
         lines = super().summary_lines()
         for c in self.collections:
             lines.append(
-                f"  {c.name}: {c.points} points, {c.files} files, {c.bytes} bytes, "
+                f"  {c.name}: {c.points} points, {c.files} files, {human_bytes(c.bytes)}, "
                 f"{c.points_per_s:.0f} points/s"
             )
         if self.backup_dir:
@@ -97,12 +100,12 @@ class BackupReport(Report):
 
     def markdown_sections(self) -> list[str]:
         rows = [
-            [c.name, c.points, c.bytes, c.files, c.slices, f"{c.duration_s:.2f}", f"{c.points_per_s:.0f}", c.digest]
+            [c.name, c.points, bytes_cell(c.bytes), c.files, c.slices, f"{c.duration_s:.2f}", f"{c.points_per_s:.0f}", c.digest]
             for c in self.collections
         ]
         return [
             "",
-            f"Source: `{self.source}` · backup: `{self.backup_dir}` · resumed: {self.resumed} · "
+            f"Source: `{self.source}` · backup: `{self.backup_dir}` · resumed: {plain(self.resumed)} · "
             f"parallelism: {self.parallel_mode}",
             "",
             "## Collections",
@@ -170,10 +173,15 @@ def backup(
     """Back up the configured collections; returns the report (``backup_dir`` is the result)."""
     progress = progress or NullProgress()
     report = BackupReport()
-    src = source or open_endpoint(cfg.source_endpoint())
+    src = source or open_endpoint(cfg.source_endpoint(), must_exist=True)
     info = src.info()
     report.source = info.display
     names = select_collections(src, cfg.collections)
+    if not names and not cfg.allow_empty:
+        raise NotFoundError(
+            f"{info.display} holds no collections: nothing to back up "
+            "(--allow-empty writes an empty backup of an empty source)"
+        )
     if cfg.snapshot and info.kind in ("local", "memory"):
         from qdrant_ops.snapshot.commands import EMBEDDED_MESSAGE
 
@@ -202,7 +210,9 @@ def backup(
             if aborted:
                 report.notes.append(f"aborted {aborted} multipart upload(s) an interrupted run left open")
         if (work / MANIFEST).exists():
-            final = _finish(work, root, stamp, cfg.tar, target, report, sent)
+            if not (work / MANIFEST_SHA256).exists():  # the run stopped between the two writes
+                write_manifest_checksum(work)
+            final = _finish(work, root, stamp, target, report, sent)
         else:
             state = Checkpoint(work / "state.sqlite")
             try:
@@ -216,13 +226,16 @@ def backup(
             finally:
                 state.close()
             _write_manifest(work, cfg, info.display, info.server_version, entries, slices, stamp)
-            final = _finish(work, root, stamp, cfg.tar, target, report, sent)
-        report.backup_dir = str(final)
+            final = _finish(work, root, stamp, target, report, sent)
     if cfg.verify_integrity:
         from qdrant_ops.data.verify import verify_backup
 
-        check = verify_backup(str(final))
+        # The directory is checked before it is packed: checking the tar would extract a second copy.
+        check = verify_backup(str(final), allow_empty=cfg.allow_empty)
         report.checks.extend(check.checks)
+    if cfg.tar and isinstance(final, Path):
+        final = write_tar(final)
+    report.backup_dir = str(final)
     report.finish()
     return report
 
@@ -409,7 +422,7 @@ def _write_manifest(
         for f in e.files:
             if (work / f.path).exists():  # a file already sent to an object store was checked before
                 with_schema_check(work / f.path, e.fields)
-    atomic_write_text(work / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    write_manifest(work, manifest)
 
 
 def _started_at(work: Path) -> str:
@@ -429,14 +442,13 @@ def _finish(
     work: Path,
     root: Path,
     stamp: str,
-    tar: bool,
     target: Location | None,
     report: BackupReport,
     sent: set[str],
 ) -> Path | str:
     """Put a finished work directory in place: renamed locally, or published to the object store."""
     if target is None:
-        return _finalise(work, root, stamp, tar)
+        return _finalise(work, root, stamp)
     published = publish(work, target, sent)
     report.uploaded_files, report.reused_files = published.uploaded, published.reused
     if published.aborted:
@@ -444,7 +456,7 @@ def _finish(
     return published.url
 
 
-def _finalise(work: Path, root: Path, stamp: str, tar: bool) -> Path:
+def _finalise(work: Path, root: Path, stamp: str) -> Path:
     """Rename a finished partial directory into place, then drop its bookkeeping files.
 
     Renaming first means a run killed in between leaves either a partial directory that the
@@ -459,6 +471,4 @@ def _finalise(work: Path, root: Path, stamp: str, tar: bool) -> Path:
     fsync_dir(root)
     for leftover in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "plan.json", "started_at"):
         (final / leftover).unlink(missing_ok=True)
-    if tar:
-        return write_tar(final)
     return final

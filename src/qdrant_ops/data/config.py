@@ -32,6 +32,8 @@ class BackupConfig(Model):
     rows_per_file: int = Field(default=50_000, ge=1)
     tar: bool = False
     snapshot: bool = False
+    # A backup of nothing is refused unless asked for: a mistyped source must not look like one.
+    allow_empty: bool = False
 
     def source_endpoint(self) -> EndpointConfig:
         flat: dict[str, Any] = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,14 +22,17 @@ from pydantic import BaseModel, Field
 from qdrant_ops._fs import atomic_write_text
 from qdrant_ops.data.config import RestoreConfig
 from qdrant_ops.endpoints.archive import (
+    OLDER_FORMAT_NOTE,
     CollectionEntry,
     check_file,
+    extraction_of,
     iter_batches,
     load_manifest,
     resolve_backup,
 )
 from qdrant_ops.endpoints.base import Endpoint
 from qdrant_ops.endpoints.open import open_endpoint
+from qdrant_ops.endpoints.preflight import check_writable
 from qdrant_ops.errors import (
     CorruptBackupError,
     NotFoundError,
@@ -129,6 +133,8 @@ def restore(
     root = resolve_backup(cfg.backup)
     report.backup = str(root)
     manifest = load_manifest(root)
+    if not manifest.checksummed:
+        report.notes.append(OLDER_FORMAT_NOTE)
     names = cfg.collections or list(manifest.collections)
     missing = [n for n in names if n not in manifest.collections]
     if missing:
@@ -139,6 +145,12 @@ def restore(
             _check_columns(check_file(root, fe), manifest.collections[name])
     dst = target or open_endpoint(cfg.target_endpoint())
     report.target = dst.info().display
+    # Every collection to be created is checked against the target engine before the first one
+    # is: a collection it cannot hold refuses the whole restore, not the rest of it.
+    check_writable(dst, [
+        (mapping[n], manifest.collections[n].spec) for n in names
+        if not (cfg.on_exists in ("skip", "append") and dst.collection_exists(mapping[n]))
+    ])
 
     plan = {
         "backup": root.name,
@@ -148,10 +160,15 @@ def restore(
     }
     key = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
     state_path = root / f".restore-{key}.sqlite"
-    done_path = root / f".restore-{key}.done.json"
+    # From a tar, the extraction is kept only while the restore is unfinished (its state lives
+    # there, for a resume); the done marker goes beside the tar, which stays the one copy.
+    extracted = extraction_of(root)
+    done_path = (extracted.parent if extracted else root) / f".restore-{key}.done.json"
     with FileLock(root / f".restore-{key}.lock", f"restore state {state_path}"):
         if not state_path.exists() and _already_restored(done_path, dst, mapping, cfg.on_exists, report):
             report.finish()
+            if extracted is not None:
+                shutil.rmtree(extracted, ignore_errors=True)  # the lock is a plain flock: unlink is safe
             return report
         state = Checkpoint(state_path)
         try:
@@ -184,6 +201,8 @@ def restore(
             for suffix in ("", "-wal", "-shm"):
                 Path(str(state_path) + suffix).unlink(missing_ok=True)
     report.finish("partial" if failed else None)
+    if extracted is not None and report.status == "ok":
+        shutil.rmtree(extracted, ignore_errors=True)
     return report
 
 

@@ -17,17 +17,20 @@ from pydantic import BaseModel, Field
 
 from qdrant_ops.data.config import VerifyConfig
 from qdrant_ops.endpoints.archive import (
+    MANIFEST_SHA256,
+    OLDER_FORMAT_NOTE,
     CollectionEntry,
+    Manifest,
     check_file,
     iter_batches,
     load_manifest,
-    resolve_backup,
+    open_backup,
 )
 from qdrant_ops.endpoints.base import Endpoint, Point, VectorField
 from qdrant_ops.endpoints.open import open_endpoint
 from qdrant_ops.errors import CorruptBackupError, NotFoundError, UsageError
 from qdrant_ops.format.columns import check_schema, decode_batch
-from qdrant_ops.format.compare import ComparisonResult, compare_with_endpoint
+from qdrant_ops.format.compare import ComparisonResult, compare_with_endpoint, lossiest
 from qdrant_ops.format.integrity import Digest, digest_batch, scan_digest
 from qdrant_ops.pipeline.gcpolicy import bulk
 from qdrant_ops.pipeline.prefetch import prefetch
@@ -118,6 +121,16 @@ def _select(names: Sequence[str], wanted: Sequence[str] | None, where: str) -> l
     return list(wanted)
 
 
+def _nothing_checked(report: VerifyReport, where: str, *, allow_empty: bool = False) -> None:
+    """An empty backup is a failed check: a typo in the source must not verify as ok forever."""
+    if report.collections:
+        return
+    if allow_empty:
+        report.notes.append(f"{where} holds no collections (written with --allow-empty)")
+        return
+    report.check("collections", False, f"{where} holds no collections: nothing was checked")
+
+
 def target_name(name: str, rename: dict[str, str], suffix: str) -> str:
     return rename.get(name, name + suffix)
 
@@ -131,13 +144,22 @@ def verify_backup(
     *,
     collections: Sequence[str] | None = None,
     progress: ProgressSink | None = None,
+    allow_empty: bool = False,
 ) -> VerifyReport:
-    """Check every file of a backup against its manifest and recompute its digests."""
-    progress = progress or NullProgress()
+    """Check every file of a backup against its manifest and recompute its digests.
+
+    A backup without collections fails unless ``allow_empty`` (backup --allow-empty wrote it)."""
+    with open_backup(location) as (root, shown):
+        return _verify_backup_dir(root, shown, collections, progress or NullProgress(), allow_empty)
+
+
+def _verify_backup_dir(
+    root: Path, shown: str, collections: Sequence[str] | None, progress: ProgressSink, allow_empty: bool
+) -> VerifyReport:
     report = VerifyReport()
-    root = resolve_backup(location)
-    report.backup = str(root)
+    report.backup = shown
     manifest = load_manifest(root)
+    _manifest_checked(report, manifest)
     for name in _select(list(manifest.collections), collections, f"backup {root}"):
         entry = manifest.collections[name]
         row = CollectionVerify(name=name, expected_points=entry.points_count, expected_digest=f"{entry.digest.full:032x}")
@@ -176,8 +198,17 @@ def verify_backup(
         if entry.snapshots:
             snaps_ok, bad = check_snapshots(root, entry.snapshots)
             report.check("snapshots", not bad, "; ".join(bad) or f"{snaps_ok} native snapshot file(s), sha256 match", collection=name)
+    _nothing_checked(report, f"backup {root}", allow_empty=allow_empty)
     report.finish()
     return report
+
+
+def _manifest_checked(report: VerifyReport, manifest: Manifest) -> None:
+    """Say how the manifest itself was checked (a changed one never gets here)."""
+    if manifest.checksummed:
+        report.check("manifest", True, f"sha256 matches {MANIFEST_SHA256}")
+    else:
+        report.notes.append(OLDER_FORMAT_NOTE)
 
 
 def _digest_file(path: Path, entry: CollectionEntry) -> Digest:
@@ -272,11 +303,30 @@ def verify_against(
     batch_size: int = 1000,
 ) -> VerifyReport:
     """Compare a backup with a live endpoint holding its collections."""
+    with open_backup(location) as (root, shown):
+        return _verify_against_dir(
+            root, shown, live, collections=collections, rename=rename, suffix=suffix, full=full,
+            limit=limit, batch_size=batch_size,
+        )
+
+
+def _verify_against_dir(
+    root: Path,
+    shown: str,
+    live: Endpoint,
+    *,
+    collections: Sequence[str] | None,
+    rename: dict[str, str] | None,
+    suffix: str,
+    full: bool,
+    limit: int,
+    batch_size: int,
+) -> VerifyReport:
     report = VerifyReport()
-    root = resolve_backup(location)
-    report.backup = str(root)
+    report.backup = shown
     report.against = live.info().display
     manifest = load_manifest(root)
+    _manifest_checked(report, manifest)
     ulps = 1 if live.info().kind == "edge" else 0
     for name in _select(list(manifest.collections), collections, f"backup {root}"):
         entry = manifest.collections[name]
@@ -284,10 +334,13 @@ def verify_against(
         row = CollectionVerify(name=name, target_name=tname, expected_points=entry.points_count, expected_digest=f"{entry.digest.full:032x}")
         if not _target_present(report, row, live, report.against):
             continue
+        # Each vector is compared within what the lossier of the two sides' datatypes keeps.
+        fields = lossiest(entry.fields, live.get_spec(tname).vector_fields())
         _compare(
-            report, row, archive_points(root, entry, batch_size), entry.digest, live, tname, entry.fields,
+            report, row, archive_points(root, entry, batch_size), entry.digest, live, tname, fields,
             full=full, ulps=ulps, limit=limit, batch_size=batch_size,
         )
+    _nothing_checked(report, f"backup {root}")
     report.finish()
     return report
 
@@ -316,6 +369,7 @@ def verify_live(
         row = CollectionVerify(name=name, target_name=tname)
         if not _target_present(report, row, target, report.target):
             continue
+        fields = lossiest(fields, target.get_spec(tname).vector_fields())
         left_digest = scan_digest(source, name, fields, batch_size)
         row.expected_points = left_digest.count
         row.expected_digest = f"{left_digest.full:032x}"
@@ -335,7 +389,9 @@ def verify(cfg: VerifyConfig, *, progress: ProgressSink | None = None) -> Verify
     if cfg.backup:
         if cfg.against is not None and cfg.against.is_set:
             return verify_against(
-                cfg.backup, open_endpoint(cfg.against), collections=cfg.collections or None,
+                cfg.backup,
+                open_endpoint(cfg.against, must_exist=True),
+                collections=cfg.collections or None,
                 rename=cfg.rename, suffix=cfg.suffix, full=cfg.full, limit=cfg.max_differences,
                 batch_size=cfg.batch_size,
             )
@@ -345,7 +401,9 @@ def verify(cfg: VerifyConfig, *, progress: ProgressSink | None = None) -> Verify
     if cfg.source is None or cfg.target is None or not cfg.source.is_set or not cfg.target.is_set:
         raise UsageError("give a BACKUP to verify, or both --source and --target")
     return verify_live(
-        open_endpoint(cfg.source), open_endpoint(cfg.target), collections=cfg.collections or None,
+        open_endpoint(cfg.source, must_exist=True),
+        open_endpoint(cfg.target, must_exist=True),
+        collections=cfg.collections or None,
         rename=cfg.rename, suffix=cfg.suffix, full=cfg.full, limit=cfg.max_differences,
         batch_size=cfg.batch_size,
     )

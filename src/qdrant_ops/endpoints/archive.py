@@ -7,17 +7,21 @@ names must stay inside the backup directory; symlinks are refused.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import re
+import secrets
+import shutil
 import tarfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qdrant_ops._fs import fsync_dir, fsync_file
+from qdrant_ops._fs import atomic_write_text, fsync_dir, fsync_file
 from qdrant_ops.endpoints.base import CollectionSpec, VectorField
 from qdrant_ops.errors import CorruptBackupError, NotFoundError
 from qdrant_ops.format.integrity import Digest, sha256_file
@@ -27,6 +31,10 @@ log = logging.getLogger(__name__)
 FORMAT_NAME = "qdrant-ops-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+# The manifest's own sha256, in ``sha256sum`` format (``sha256sum -c manifest.json.sha256``), as
+# Qdrant writes a checksum beside each snapshot: any change to the manifest is refused.
+MANIFEST_SHA256 = "manifest.json.sha256"
+OLDER_FORMAT_NOTE = "manifest not checksummed (older format)"
 PARTIAL_PREFIX = ".partial-"
 MAX_VECTOR_SIZE = 65536  # Qdrant's limit on a dense vector's dimension
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -82,7 +90,14 @@ class CollectionEntry:
         return {
             "spec": self.spec.to_json(),
             "vector_fields": [
-                {"name": f.name, "kind": f.kind, "size": f.size, "distance": f.distance, "column": f.column}
+                {
+                    "name": f.name,
+                    "kind": f.kind,
+                    "size": f.size,
+                    "distance": f.distance,
+                    "datatype": f.datatype,
+                    "column": f.column,
+                }
                 for f in self.fields
             ],
             "points_count": self.points_count,
@@ -94,10 +109,19 @@ class CollectionEntry:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> CollectionEntry:
+        spec = CollectionSpec.from_json(d["spec"])
+        # Manifests written before fields carried their datatype: the spec's config says it.
+        datatypes = {f.name: f.datatype for f in spec.vector_fields()}
         return cls(
-            spec=CollectionSpec.from_json(d["spec"]),
+            spec=spec,
             fields=[
-                VectorField(name=f["name"], kind=f["kind"], size=int(f["size"]), distance=f["distance"])
+                VectorField(
+                    name=f["name"],
+                    kind=f["kind"],
+                    size=int(f["size"]),
+                    distance=f["distance"],
+                    datatype=str(f.get("datatype") or datatypes.get(f["name"], "float32")),
+                )
                 for f in d["vector_fields"]
             ],
             points_count=int(d["points_count"]),
@@ -121,14 +145,57 @@ def _snapshot_list(value: Any) -> list[dict[str, Any]]:
 class Manifest:
     data: dict[str, Any]
     collections: dict[str, CollectionEntry]
+    # False for a backup written before manifests had their sha256 beside them: it still reads.
+    checksummed: bool = True
 
     @property
     def created_at(self) -> str:
         return str(self.data.get("created_at", ""))
 
 
+def write_manifest(backup_dir: Path, data: dict[str, Any]) -> None:
+    """Write ``manifest.json`` atomically, then its sha256 beside it (``MANIFEST_SHA256``)."""
+    text = json.dumps({**data, "manifest_sha256_file": MANIFEST_SHA256}, indent=2, ensure_ascii=False) + "\n"
+    atomic_write_text(backup_dir / MANIFEST, text)
+    write_manifest_checksum(backup_dir)
+
+
+def write_manifest_checksum(backup_dir: Path) -> None:
+    """Write the sha256 of the manifest as it is on disk now (a resumed backup whose run stopped
+    between the two writes finishes here)."""
+    digest = hashlib.sha256((backup_dir / MANIFEST).read_bytes()).hexdigest()
+    atomic_write_text(backup_dir / MANIFEST_SHA256, f"{digest}  {MANIFEST}\n")
+
+
+def _check_manifest_bytes(backup_dir: Path, raw: bytes) -> bool:
+    """True when the manifest's sidecar checksum matches ``raw``; False when there is no sidecar
+    (checked again once parsed: only an older manifest may lack it); refused when it differs."""
+    path = backup_dir / MANIFEST
+    sidecar = backup_dir / MANIFEST_SHA256
+    if not sidecar.exists():
+        return False
+    if sidecar.is_symlink() or not sidecar.is_file():
+        raise CorruptBackupError(f"{sidecar}: not a regular file", file=sidecar)
+    try:
+        words = sidecar.read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CorruptBackupError(f"{sidecar}: unreadable: {exc}", file=sidecar) from None
+    if not words or not re.fullmatch(r"[0-9a-f]{64}", words[0]):
+        raise CorruptBackupError(f"{sidecar}: not a sha256 checksum", file=sidecar)
+    if hashlib.sha256(raw).hexdigest() != words[0]:
+        raise CorruptBackupError(
+            f"{path}: sha256 differs from {MANIFEST_SHA256}: the manifest was changed after it was "
+            "written",
+            file=path,
+        )
+    return True
+
+
 def load_manifest(backup_dir: Path) -> Manifest:
-    """Read and check the manifest; a missing, partial or malformed one is refused."""
+    """Read and check the manifest; a missing, altered, partial or malformed one is refused.
+
+    Its sha256 is checked first, against ``manifest.json.sha256``; a manifest from before that
+    file existed still reads (``Manifest.checksummed`` is False)."""
     path = backup_dir / MANIFEST
     if backup_dir.name.startswith(PARTIAL_PREFIX):
         raise CorruptBackupError(
@@ -144,11 +211,20 @@ def load_manifest(backup_dir: Path) -> Manifest:
     if path.is_symlink():
         raise CorruptBackupError(f"{path}: manifest is a symlink", file=path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CorruptBackupError(f"{path}: manifest unreadable: {exc}", file=path) from None
+    checksummed = _check_manifest_bytes(backup_dir, raw)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
         raise CorruptBackupError(f"{path}: manifest unreadable: {exc}", file=path) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
         raise CorruptBackupError(f"{path}: not a {FORMAT_NAME} manifest", file=path)
+    if not checksummed and data.get("manifest_sha256_file"):
+        raise CorruptBackupError(
+            f"{backup_dir / MANIFEST_SHA256}: missing, and {MANIFEST} says it was written", file=path
+        )
     if data.get("format_version") != FORMAT_VERSION:
         raise CorruptBackupError(
             f"{path}: format version {data.get('format_version')!r} is not supported "
@@ -176,7 +252,7 @@ def load_manifest(backup_dir: Path) -> Manifest:
                 f"{entry.points_count} points",
                 file=path,
             )
-    return Manifest(data, collections)
+    return Manifest(data, collections, checksummed)
 
 
 def _check_spec(path: Path, entry: CollectionEntry) -> None:
@@ -258,7 +334,8 @@ def resolve_backup(location: str | Path, extract_to: Path | None = None) -> Path
         raise NotFoundError(f"backup not found: {p}")
     if p.is_file():
         if not tarfile.is_tarfile(p):
-            raise CorruptBackupError(f"{p}: not a backup directory or a .tar", file=p)
+            # Usage, like a directory that holds no backup (exit 2): nothing here was ever a backup.
+            raise NotFoundError(f"{p}: not a backup (a backup directory, a .tar of one, or their root)")
         return extract_tar(p, extract_to)
     if (p / MANIFEST).exists() or p.name.startswith(PARTIAL_PREFIX) or any(p.glob("*/part-*.parquet")):
         return p  # a backup directory (load_manifest refuses it if the manifest is missing)
@@ -273,6 +350,40 @@ def resolve_backup(location: str | Path, extract_to: Path | None = None) -> Path
     partial = [c.name for c in p.iterdir() if c.name.startswith(PARTIAL_PREFIX)]
     hint = f" (incomplete: {', '.join(partial)})" if partial else ""
     raise NotFoundError(f"no complete backup in {p}{hint}")
+
+
+@contextmanager
+def open_backup(location: str | Path) -> Iterator[tuple[Path, str]]:
+    """``(directory, name to show)`` of a backup to read; a tar is extracted into a scratch
+    directory beside it that is removed afterwards, so that reading leaves one copy. An object
+    store's backup is read into a scratch directory of the local cache, removed the same way."""
+    from qdrant_ops.repository.location import cache_dir, is_remote, open_location
+
+    p = Path(location)
+    scratch_name = f".qdrant-ops-read-{os.getpid()}-{secrets.token_hex(4)}"
+    if is_remote(location):
+        loc = open_location(str(location))
+        scratch = cache_dir("fetch", loc) / scratch_name
+        try:
+            yield resolve_backup(location, extract_to=scratch), loc.display
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return
+    scratch = (p.parent if p.is_file() else p) / scratch_name
+    try:
+        root = resolve_backup(location, extract_to=scratch)
+        yield root, (str(p) if root.is_relative_to(scratch) else str(root))
+    finally:
+        if scratch.exists():
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def extraction_of(root: Path) -> Path | None:
+    """The directory ``extract_tar`` made for ``<name>.tar`` when ``root`` lies in one, else None."""
+    parent = root.parent
+    if parent.name.endswith(".tar.d") and (parent / ".extracted").is_file():
+        return parent
+    return None
 
 
 def extract_tar(tar_path: Path, extract_to: Path | None = None) -> Path:

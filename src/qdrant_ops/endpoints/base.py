@@ -38,12 +38,15 @@ VectorKind = Literal["dense", "multi", "sparse"]
 
 @dataclass(frozen=True)
 class VectorField:
-    """One vector of a collection: its name (``""`` unnamed), kind, size and distance."""
+    """One vector of a collection: its name (``""`` unnamed), kind, size, distance and the
+    datatype its values are stored in (``float32``, ``float16``, ``uint8``; comparisons allow for
+    what a compact one loses, ``format.compare``)."""
 
     name: str
     kind: VectorKind
     size: int = 0
     distance: str = ""
+    datatype: str = "float32"
 
     @property
     def column(self) -> str:
@@ -110,7 +113,11 @@ def is_vector_params(d: dict[str, Any]) -> bool:
 def _dense_field(name: str, params: dict[str, Any]) -> VectorField:
     kind: VectorKind = "multi" if params.get("multivector_config") else "dense"
     return VectorField(
-        name=name, kind=kind, size=int(params.get("size") or 0), distance=str(params.get("distance"))
+        name=name,
+        kind=kind,
+        size=int(params.get("size") or 0),
+        distance=str(params.get("distance")),
+        datatype=str(params.get("datatype") or "float32").lower(),
     )
 
 

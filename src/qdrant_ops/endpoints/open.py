@@ -13,7 +13,7 @@ from typing import Any
 
 from qdrant_ops.endpoints.base import Endpoint
 from qdrant_ops.endpoints.uri import EndpointConfig, ResolvedEndpoint, endpoint_from_uri
-from qdrant_ops.errors import EndpointError, UsageError
+from qdrant_ops.errors import EndpointError, NotFoundError, UsageError
 
 _registry: dict[str, Endpoint] = {}
 _lock = threading.Lock()
@@ -27,8 +27,14 @@ def _key(where: ResolvedEndpoint) -> str | None:
     return None
 
 
-def open_endpoint(target: EndpointConfig | str, api_key: str | None = None) -> Endpoint:
-    """An endpoint for a config block or a URI string."""
+def open_endpoint(
+    target: EndpointConfig | str, api_key: str | None = None, *, must_exist: bool = False
+) -> Endpoint:
+    """An endpoint for a config block or a URI string.
+
+    ``must_exist`` is for reads: a local-mode or Edge directory that is not there is refused
+    (NotFoundError, exit 2) before anything opens it, since opening creates it.
+    """
     cfg = endpoint_from_uri(target, api_key) if isinstance(target, str) else target
     if not cfg.is_set:
         raise UsageError("no endpoint given")
@@ -37,6 +43,9 @@ def open_endpoint(target: EndpointConfig | str, api_key: str | None = None) -> E
     with _lock:
         if key is not None and key in _registry:
             return _registry[key]
+        if must_exist and where.kind in ("local", "edge") and not os.path.exists(where.location):
+            what = "Edge store" if where.kind == "edge" else "local-mode store"
+            raise NotFoundError(f"{where.display}: no such {what} (a read never creates one)")
         endpoint = _open(cfg, where)
         if key is not None:
             _registry[key] = endpoint

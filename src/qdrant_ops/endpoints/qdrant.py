@@ -138,10 +138,12 @@ class QdrantEndpoint:
         version: str | None = None
         try:
             version = str(self._meta(lambda: self.client.info().version, "info", _FIRST_CONTACT_RETRY))
+        except EndpointError as exc:
+            raise EndpointError(f"cannot reach {self.display}: {unreachable_reason(exc.__cause__ or exc)}") from None
         except QdrantOpsError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure here means unreachable
-            raise EndpointError(f"cannot reach Qdrant at {self.display}: {_first_line(exc)}") from None
+            raise EndpointError(f"cannot reach {self.display}: {unreachable_reason(exc)}") from None
         if self.embedded:
             from qdrant_client import models
 
@@ -209,6 +211,14 @@ class QdrantEndpoint:
     def count(self, name: str) -> int:
         res = self._meta(lambda: self.client.count(name, exact=True), "count")
         return int(res.count)
+
+    def indexed_vectors(self, name: str) -> int:
+        """Vectors in an ANN (HNSW) index; 0 where search scans every vector (local mode has no
+        index; a server collection under its indexing threshold has none yet)."""
+        if self.embedded:
+            return 0
+        info = self._meta(lambda: self.client.get_collection(name), "get collection")
+        return int(info.indexed_vectors_count or 0)
 
     def scan(
         self,
@@ -365,6 +375,37 @@ class QdrantEndpoint:
             self.client.close()
         except Exception as exc:  # noqa: BLE001 - closing must never hide the real outcome
             log.debug("closing %s: %s", self.display, exc)
+
+
+_REASONS = (
+    ("connection refused", "connection refused"),
+    ("name or service not known", "unknown host"),
+    ("nodename nor servname", "unknown host"),
+    ("temporary failure in name resolution", "unknown host"),
+    ("dns resolution failed", "unknown host"),
+    ("timed out", "timed out"),
+    ("deadline exceeded", "timed out"),
+    ("no route to host", "no route to host"),
+    ("network is unreachable", "network unreachable"),
+    ("ssl", "TLS handshake failed"),
+)
+
+
+def unreachable_reason(exc: BaseException) -> str:
+    """Why a first contact failed, in words (a gRPC error's repr spans lines and says little)."""
+    details = getattr(exc, "details", None)
+    text = ""
+    if callable(details):
+        try:
+            text = str(details() or "")
+        except Exception:  # noqa: BLE001 - a broken error object: fall back to its text
+            text = ""
+    text = text or str(exc)
+    low = text.lower()
+    for needle, reason in _REASONS:
+        if needle in low:
+            return reason
+    return _first_line(exc) if not text.strip() else text.strip().splitlines()[0]
 
 
 def _first_line(exc: BaseException) -> str:

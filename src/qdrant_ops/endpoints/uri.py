@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr, model_validator
 
 from qdrant_ops.config.base import Model
+from qdrant_ops.errors import UsageError
 
 ENV_URL = "QDRANT_URL"
 ENV_HOST = "QDRANT_HOST"
@@ -54,11 +55,24 @@ class EndpointConfig(Model):
     api_key: SecretStr | None = None
     timeout: float | None = Field(default=None, gt=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, data: Any) -> Any:
+        # ``source: http://host:6333`` in a config file reads like ``--source`` on the command line.
+        if isinstance(data, str):
+            return _uri_fields(data)
+        return data
+
     @model_validator(mode="after")
     def _one_form(self) -> EndpointConfig:
         forms = [x for x in (self.url, self.host, self.path) if x]
         if len(forms) > 1:
             raise ValueError("give only one of url, host or path")
+        problem = uri_problem(self.url) if self.url else None
+        if problem is None and self.path and self.path != ":memory:":
+            problem = _path_problem(self.path)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @property
@@ -103,18 +117,66 @@ def redact_url(url: str) -> str:
     if "://" not in url:
         return url
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    host = parts.netloc.rpartition("@")[2]  # the port as written, even one that is not a number
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+REMOTE_SCHEMES = ("http", "https", "grpc", "grpcs")
+URI_FORMS = "http(s)://HOST:PORT, grpc(s)://HOST:PORT, edge:DIR, :memory: or a directory path"
+# ``scheme:`` at the start of an address; one letter is a Windows drive, not a scheme.
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+
+
+def _path_problem(path: str) -> str | None:
+    """Why a plain path is really a mistyped URL (``htp://host``, ``localhost:6333``), or None."""
+    m = _SCHEME.match(path)
+    if m is None:
+        return None
+    hint = "" if "://" in path else f" (a directory whose name has a colon: ./{path})"
+    return f"unknown endpoint scheme {m.group(1)!r} in {redact_url(path)}: use {URI_FORMS}{hint}"
+
+
+def uri_problem(uri: str) -> str | None:
+    """Why ``uri`` cannot be an endpoint address, or None when it can."""
+    if uri == ":memory:":
+        return None
+    if uri.startswith("edge:"):
+        return None if uri[len("edge:") :] else "edge: needs a directory, e.g. edge:./vectors"
+    m = _SCHEME.match(uri)
+    if m is None:
+        return None
+    scheme = m.group(1)
+    if scheme.lower() not in REMOTE_SCHEMES:
+        return _path_problem(uri)
+    if not uri.lower().startswith(f"{scheme.lower()}://"):
+        return f"malformed URL {redact_url(uri)}: expected {scheme}://HOST[:PORT]"
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
+    except ValueError as exc:
+        return f"malformed URL {redact_url(uri)}: {exc}"
+    if not parts.hostname:
+        return f"malformed URL {redact_url(uri)}: no host"
+    return None
+
+
+def _uri_fields(uri: str) -> dict[str, Any]:
+    if uri == ":memory:" or _SCHEME.match(uri):
+        return {"url": uri}
+    return {"path": uri}
+
+
 def endpoint_from_uri(uri: str, api_key: str | None = None) -> EndpointConfig:
-    """An endpoint from a command-line URI: http(s)/grpc URL, ``:memory:``, ``edge:DIR`` or a path."""
+    """An endpoint from a command-line URI: http(s)/grpc URL, ``:memory:``, ``edge:DIR`` or a path.
+
+    An unknown scheme or a malformed URL is refused here (exit 2) rather than read as a local
+    directory, which opening would create.
+    """
+    problem = uri_problem(uri)
+    if problem is not None:
+        raise UsageError(problem)
     key = SecretStr(api_key) if api_key else None
-    if uri == ":memory:" or uri.startswith(("http://", "https://", "grpc://", "grpcs://", "edge:")):
-        return EndpointConfig(url=uri, api_key=key)
-    return EndpointConfig(path=uri, api_key=key)
+    return EndpointConfig(api_key=key, **_uri_fields(uri))
 
 
 def endpoint_from_env(env: Mapping[str, str]) -> dict[str, Any]:

@@ -3,14 +3,20 @@
 - ids and payloads exactly (ints stay ints, floats stay floats), except that where Qdrant Edge is
   an endpoint payload floats may differ by 1 ULP;
 - cosine vectors by direction (both sides normalised), other distances by value, within a small
-  relative tolerance; sparse vectors as sorted (index, value) pairs.
+  relative tolerance; sparse vectors as sorted (index, value) pairs;
+- the datatype of each field decides its tolerance, whatever other fields the collection has:
+  ``float16`` within its precision, ``uint8`` as the whole numbers it stores (Qdrant keeps
+  ``clip(trunc(x), 0, 255)``, without normalising cosine vectors), ``float32`` tight. Sparse
+  values are stored exactly whatever their index datatype, so they stay tight.
+
+``vector_equal`` is the one rule: verify, validate and the round-trip checks all call it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +27,10 @@ from qdrant_ops.pipeline.retry import retrying_scan
 
 RTOL = 1e-5
 ATOL = 1e-6
+# float16 keeps 11 significant bits: 2e-3 is about four of its units in the last place.
+FLOAT16_TOL = 2e-3
+# How much each datatype loses, for picking the lossier of two sides.
+_LOSS = {"float32": 0, "float16": 1, "uint8": 2}
 
 
 @dataclass
@@ -79,6 +89,7 @@ def _unit(v: Any) -> Any:
 
 
 def vector_equal(a: Any, b: Any, f: VectorField) -> bool:
+    """Whether two values of field ``f`` are the same vector, within what ``f.datatype`` keeps."""
     if f.kind == "sparse":
         if not isinstance(a, SparseValue) or not isinstance(b, SparseValue):
             return False
@@ -87,22 +98,42 @@ def vector_equal(a: Any, b: Any, f: VectorField) -> bool:
         if [i for i, _ in pa_] != [i for i, _ in pb_]:
             return False
         return bool(np.allclose([v for _, v in pa_], [v for _, v in pb_], rtol=RTOL, atol=ATOL))
-    cosine = f.distance.lower() == "cosine"
     if f.kind == "multi":
         if len(a) != len(b):
             return False
-        return all(_dense_equal(x, y, cosine) for x, y in zip(a, b, strict=True))
-    return _dense_equal(a, b, cosine)
+        return all(_dense_equal(x, y, f) for x, y in zip(a, b, strict=True))
+    return _dense_equal(a, b, f)
 
 
-def _dense_equal(a: Any, b: Any, cosine: bool) -> bool:
+def _dense_equal(a: Any, b: Any, f: VectorField) -> bool:
     x = np.asarray(a, dtype=np.float64)
     y = np.asarray(b, dtype=np.float64)
     if x.shape != y.shape:
         return False
-    if cosine:
+    if f.datatype == "uint8":
+        return bool(np.array_equal(_as_uint8(x), _as_uint8(y)))
+    if f.distance.lower() == "cosine":
         x, y = _unit(x), _unit(y)
-    return bool(np.allclose(x, y, rtol=RTOL, atol=ATOL))
+    rtol, atol = (FLOAT16_TOL, FLOAT16_TOL) if f.datatype == "float16" else (RTOL, ATOL)
+    return bool(np.allclose(x, y, rtol=rtol, atol=atol))
+
+
+def _as_uint8(x: Any) -> Any:
+    """The values a uint8 vector stores for ``x``: truncated and saturated, as Rust's ``as u8``."""
+    return np.clip(np.trunc(np.nan_to_num(x, nan=0.0, posinf=255.0, neginf=0.0)), 0, 255)
+
+
+def lossiest(fields: Sequence[VectorField], others: Sequence[VectorField]) -> list[VectorField]:
+    """``fields``, each with the lossier datatype of itself and ``others``' field of that name:
+    a backup of float32 vectors against a float16 target is compared as float16."""
+    by_name = {o.name: o for o in others}
+    out: list[VectorField] = []
+    for f in fields:
+        o = by_name.get(f.name)
+        if o is not None and o.kind == f.kind and _LOSS.get(o.datatype, 0) > _LOSS.get(f.datatype, 0):
+            f = replace(f, datatype=o.datatype)
+        out.append(f)
+    return out
 
 
 def point_difference(a: Point, b: Point, fields: Sequence[VectorField], ulps: int) -> Difference | None:

@@ -155,10 +155,15 @@ class MigrateConfig(Model):
     max_retries: int = Field(default=6, ge=0, le=100)
     format_version: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
     stamp_payload: bool = False
+    # The migration record in each target collection's metadata (``migration``: source, tool,
+    # transforms, digest, validation); off leaves the target's config exactly the source's.
+    stamp: bool = True
     target: TargetConfig = Field(default_factory=TargetConfig)
     transforms: list[TransformConfig] = Field(default_factory=list)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     switch_alias: str | None = None
+    # The source collections' aliases, recreated on the target collections (another store only).
+    aliases: Literal["copy", "none"] = "copy"
     drop_source: bool = False
 
     def source_endpoint(self) -> EndpointConfig:

@@ -59,7 +59,8 @@ def _migrate_collection(
         else:
             row.action = "created"
         if row.action != "appended":
-            job.tspec.config["metadata"][METADATA_KEY]["migrated_at"] = migrated_at
+            if cfg.stamp:
+                job.tspec.config["metadata"][METADATA_KEY]["migrated_at"] = migrated_at
             dst.create_collection(job.tname, job.tspec)
         state.set_meta(f"prepared:{job.name}", row.action)
     else:
@@ -119,6 +120,8 @@ def _migrate_collection(
         row.dead_letter = str(dead_target)
     if dead_source.exists():
         row.dead_letter_untransformed = str(dead_source)
+    if not cfg.stamp:
+        return row
     _update_metadata(dst, job.tname, {
         **job.tspec.config["metadata"][METADATA_KEY],
         "migrated_at": migrated_at,

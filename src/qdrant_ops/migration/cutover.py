@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field
 
 from qdrant_ops.endpoints.base import Endpoint
-from qdrant_ops.errors import CheckFailedError, NotFoundError, UnsupportedError
+from qdrant_ops.errors import CheckFailedError, NotFoundError, UnsupportedError, UsageError
 from qdrant_ops.migration.plan import METADATA_KEY
 from qdrant_ops.reports import Report, md_table
 
@@ -73,6 +73,12 @@ def switch_alias(ep: Endpoint, alias: str, collection: str, *, require_validatio
                 "run qdrant-ops validate first, or pass --force"
             )
     previous = ep.aliases().get(alias)
+    if previous is None and ep.collection_exists(alias):
+        # Qdrant refuses an alias named like a collection; say so instead of its bare error.
+        raise UsageError(
+            f"{alias!r} is a collection at {report.endpoint}, so it cannot also be an alias: migrate it "
+            f"under another name, then drop or rename the collection {alias!r} before the cutover"
+        )
     report.previous = previous
     if previous == collection:
         report.notes.append(f"alias {alias} already points at {collection}")

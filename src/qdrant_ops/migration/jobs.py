@@ -66,7 +66,7 @@ def _plan_job(
         "status": "in-progress",
         "transforms": transformer.describe(),
     }
-    tspec = build_target_spec(spec, settings, transformer, tname, metadata)
+    tspec = build_target_spec(spec, settings, transformer, tname, metadata if cfg.stamp else None)
     tfields = tspec.vector_fields()
     vector_names = _vector_names(spec, transformer)
     job = _Job(name, tname, spec, tspec, tfields, transformer, vector_names)
@@ -124,6 +124,7 @@ def _plan_dict(cfg: MigrateConfig, report: MigrateReport, jobs: list[_Job], slic
         "target_settings": cfg.target.model_dump(by_alias=True, exclude_unset=True),
         "format_version": cfg.format_version,
         "stamp_payload": cfg.stamp_payload,
+        **({} if cfg.stamp else {"stamp": False}),  # plans saved before the option still resume
         "slices": slices,
         "on_exists": cfg.on_exists,
     }

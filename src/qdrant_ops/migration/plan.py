@@ -84,9 +84,10 @@ def build_target_spec(
     settings: CollectionTargetConfig,
     transformer: Transformer,
     tname: str,
-    metadata: dict[str, Any],
+    metadata: dict[str, Any] | None,
 ) -> CollectionSpec:
-    """The target collection: the source's config, vector renames, then the settings merged over."""
+    """The target collection: the source's config, vector renames, then the settings merged over;
+    ``metadata`` is the migration record added to its metadata (None: none is added)."""
     from qdrant_client import models
 
     config = copy.deepcopy(source.config)
@@ -174,7 +175,8 @@ def build_target_spec(
         if settings.quantization_config is not None:
             _validate(models.QuantizationConfig, settings.quantization_config, "target.quantization_config")
             config["quantization_config"] = settings.quantization_config
-    config["metadata"] = {**(config.get("metadata") or {}), METADATA_KEY: metadata}
+    if metadata is not None:
+        config["metadata"] = {**(config.get("metadata") or {}), METADATA_KEY: metadata}
     schema = copy.deepcopy(source.payload_schema)
     for old, new in transformer.field_renames():
         if old in schema:

@@ -7,13 +7,23 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from qdrant_ops.reports import Report, md_table
+from qdrant_ops.reports import Report, bytes_cell, human_bytes, md_table, plain
 
 
 class SamplePoint(BaseModel):
     id: str
     before: dict[str, Any]
     after: dict[str, Any] | None = None  # None: filtered out
+
+
+class AliasMove(BaseModel):
+    """An alias of a source collection, recreated on the target collection."""
+
+    alias: str
+    collection: str  # the target collection it points at
+    previous: str | None = None  # what it pointed at on the target before, if it existed
+    # create | replace | already there | refused: ... (planned); created | replaced | not created: ...
+    status: str = ""
 
 
 class CollectionMigration(BaseModel):
@@ -37,6 +47,7 @@ class CollectionMigration(BaseModel):
     digest_count: int = 0
     config_diff: list[dict[str, Any]] = Field(default_factory=list)
     settings_not_applied: list[str] = Field(default_factory=list)
+    aliases: list[AliasMove] = Field(default_factory=list)
     dead_letter: str | None = None
     dead_letter_untransformed: str | None = None
     # dry run
@@ -63,14 +74,30 @@ class MigrateReport(Report):
     alias_previous: str | None = None
     estimated_backup_bytes: int = 0
     free_disk_bytes: int = 0
+    dropped_sources: list[str] = Field(default_factory=list)  # --drop-source, after validation passed
     collections: list[CollectionMigration] = Field(default_factory=list)
 
-    def rollback_hint(self) -> str:
+    def recovery(self) -> list[str]:
+        """What to do next, only ever what cannot lose data: a migration never writes to its
+        source, so no advice overwrites it (a restore into a dropped source creates it anew)."""
+        out: list[str] = []
+        if self.dry_run or self.status == "partial":
+            return out
+        targets = ",".join(c.target_name for c in self.collections)
         if self.alias:
-            return f"qdrant-ops rollback --alias {self.alias} --target {self.target}"
-        if self.backup_dir:
-            return f"qdrant-ops restore {self.backup_dir} --target <source> --on-exists replace"
-        return ""
+            out.append(f"undo the alias switch: qdrant-ops rollback --alias {self.alias} --target {self.target}")
+        if self.dropped_sources and self.backup_dir:
+            out.append(
+                f"bring back the dropped source collections: qdrant-ops restore {self.backup_dir} "
+                f"--target {self.source} --collections {','.join(self.dropped_sources)}"
+            )
+        if self.status == "failed":
+            again = f" ({self.rerun_command} --on-exists replace)" if self.rerun_command else " (--on-exists replace)"
+            out.append(
+                f"the source {self.source} is untouched; the target {targets} stays for inspection: "
+                f"drop it, or migrate again with other settings{again}"
+            )
+        return out
 
     def summary_lines(self) -> list[str]:
         lines = super().summary_lines()
@@ -78,10 +105,12 @@ class MigrateReport(Report):
             if self.dry_run:
                 lines.append(
                     f"  {c.name} -> {c.target_name} ({c.action}): ~{c.estimated_points} of {c.source_points} "
-                    f"points, ~{c.estimated_bytes} bytes, ~{c.estimated_duration_s:.1f}s to read"
+                    f"points, ~{human_bytes(c.estimated_bytes)}, ~{c.estimated_duration_s:.1f}s to read"
                 )
                 for d in c.config_diff:
                     lines.append(f"    {d['path']}: {json.dumps(d['source'])} -> {json.dumps(d['target'])}")
+                for m in c.aliases:
+                    lines.append(f"    alias {m.alias} -> {m.collection}: {m.status}")
                 for s in c.samples:
                     after = json.dumps(s.after["payload"], ensure_ascii=False) if s.after else "(filtered out)"
                     lines.append(f"    point {s.id}: {json.dumps(s.before['payload'], ensure_ascii=False)}")
@@ -92,11 +121,13 @@ class MigrateReport(Report):
                 f"  {c.name} -> {c.target_name} ({c.action}): {c.written} written, {c.filtered} filtered"
                 f"{extra} of {c.read} read; {c.batches} batches, {c.retries} retries, {c.points_per_s:.0f} points/s"
             )
+            for m in c.aliases:
+                lines.append(f"    alias {m.alias} -> {m.collection}: {m.status}")
             for dl in (c.dead_letter, c.dead_letter_untransformed):
                 if dl:
                     lines.append(f"    dead letter: {dl}")
         if self.dry_run:
-            lines.append(f"backup: ~{self.estimated_backup_bytes} bytes, {self.free_disk_bytes} bytes free")
+            lines.append(f"backup: ~{human_bytes(self.estimated_backup_bytes)}, {human_bytes(self.free_disk_bytes)} free")
             lines.append("dry run: nothing was written")
         else:
             if self.backup_dir:
@@ -105,23 +136,21 @@ class MigrateReport(Report):
                 lines.append(f"alias {self.alias}: {self.alias_previous or '(none)'} -> {self.collections[0].target_name}")
             if self.status == "partial":
                 lines.append(f"resume: {self.rerun_command} (state: {self.state_file})")
-            hint = self.rollback_hint()
-            if hint and self.status != "partial":
-                lines.append(f"roll back: {hint}")
+            lines += [f"next: {line}" for line in self.recovery()]
         return lines
 
     def markdown_sections(self) -> list[str]:
         out = ["", f"Source `{self.source}` -> target `{self.target}` · format version: "
-               f"{self.format_version or '-'} · slices: {self.slices} · resumed: {self.resumed}"
+               f"{self.format_version or '-'} · slices: {self.slices} · resumed: {plain(self.resumed)}"
                + (" · **dry run: nothing written**" if self.dry_run else ""), ""]
         out += ["## Collections", ""]
         if self.dry_run:
             out.append(md_table(
                 ["collection", "target", "action", "source points", "est. points", "est. bytes", "est. backup bytes", "est. read (s)"],
-                [[c.name, c.target_name, c.action, c.source_points, c.estimated_points, c.estimated_bytes,
-                  c.estimated_backup_bytes, c.estimated_duration_s] for c in self.collections],
+                [[c.name, c.target_name, c.action, c.source_points, c.estimated_points, bytes_cell(c.estimated_bytes),
+                  bytes_cell(c.estimated_backup_bytes), c.estimated_duration_s] for c in self.collections],
             ))
-            out += ["", f"Backup: ~{self.estimated_backup_bytes} bytes; {self.free_disk_bytes} bytes free."]
+            out += ["", f"Backup: ~{bytes_cell(self.estimated_backup_bytes)} bytes; {bytes_cell(self.free_disk_bytes)} bytes free."]
         else:
             out.append(md_table(
                 ["collection", "target", "action", "read", "written", "filtered", "failed", "batches", "splits",
@@ -129,6 +158,11 @@ class MigrateReport(Report):
                 [[c.name, c.target_name, c.action, c.read, c.written, c.filtered, c.failed, c.batches, c.splits,
                   c.retries, f"{c.duration_s:.2f}", f"{c.points_per_s:.0f}", c.digest] for c in self.collections],
             ))
+        moves = [(c, m) for c in self.collections for m in c.aliases]
+        if moves:
+            out += ["", "## Aliases", ""]
+            out.append(md_table(["alias", "source collection", "target collection", "before on the target", "status"],
+                                [[m.alias, c.name, m.collection, m.previous or "-", m.status] for c, m in moves]))
         for c in self.collections:
             if c.config_diff:
                 out += ["", f"### Config diff: {c.name} -> {c.target_name}", ""]
@@ -149,8 +183,7 @@ class MigrateReport(Report):
             out.append(f"- Backup of the sources: `{self.backup_dir}`")
         if self.state_file and self.status == "partial":
             out.append(f"- Resume: `{self.rerun_command}` (state `{self.state_file}`)")
-        if self.rollback_hint():
-            out.append(f"- Roll back: `{self.rollback_hint()}`")
+        out += [f"- {line}" for line in self.recovery()]
         if self.alias:
             out.append(f"- Alias `{self.alias}` moved from `{self.alias_previous}` to `{self.collections[0].target_name}`")
         return out

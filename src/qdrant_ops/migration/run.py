@@ -21,15 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from qdrant_ops.data.config import BackupConfig
-from qdrant_ops.endpoints.base import Endpoint, EndpointInfo
+from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, EndpointInfo
 from qdrant_ops.endpoints.open import open_endpoint
+from qdrant_ops.endpoints.preflight import check_writable
 from qdrant_ops.endpoints.uri import EndpointConfig
 from qdrant_ops.errors import NotFoundError, TargetExistsError, UnsupportedError, UsageError
+from qdrant_ops.migration.aliases import apply_aliases, check_aliases, plan_aliases, refused
 from qdrant_ops.migration.config import MigrateConfig
 from qdrant_ops.migration.copy import _migrate_collection
 from qdrant_ops.migration.dryrun import _dry_run
 from qdrant_ops.migration.jobs import _check_targets, _now, _plan_dict, _plan_job
-from qdrant_ops.migration.report import MigrateReport
+from qdrant_ops.migration.report import AliasMove, MigrateReport
 from qdrant_ops.migration.validate import _record_validation, _validate_job
 from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.gcpolicy import bulk
@@ -60,12 +62,12 @@ def migrate(
         raise UsageError("--drop-source needs validation: it is honoured only after a validation has passed")
     if cfg.switch_alias and not cfg.validate_after:
         raise UsageError("--switch-alias needs validation: the alias moves only once validation has passed")
-    src = source or open_endpoint(cfg.source_endpoint())
+    src = source or open_endpoint(cfg.source_endpoint(), must_exist=True)
     sinfo = src.info()  # unreachable endpoints fail here (exit 3)
     tcfg = cfg.target_endpoint() if target is None else None
     if cfg.dry_run and tcfg is not None and _absent_store(tcfg):
         # Opening a local-mode store creates its directory: a dry run must not.
-        dst: Endpoint = _AbsentStore(tcfg.display())
+        dst: Endpoint = _AbsentStore(tcfg.display(), tcfg.kind())
     else:
         dst = target or open_endpoint(cfg.target_endpoint())
     tinfo = dst.info()
@@ -89,9 +91,20 @@ def migrate(
     for j in jobs:
         if same_store and j.tname == j.name:
             raise UsageError(f"{j.name}: source and target are the same collection; set format_version or target.name")
+    # Every collection the run would create is checked against the target engine first: one it
+    # cannot hold is refused before anything is written, in a dry run too.
+    check_writable(dst, [
+        (j.tname, j.tspec) for j in jobs if not (cfg.on_exists == "append" and dst.collection_exists(j.tname))
+    ])
+    alias_plan = plan_aliases(cfg, dst, jobs, same_store, report)
 
     if cfg.dry_run:
         _dry_run(cfg, src, dst, jobs, report)
+        for row in report.collections:
+            row.aliases = alias_plan.get(row.name, [])
+        if refused(alias_plan):
+            report.check("aliases", False, f"the run would refuse alias(es) that point elsewhere at "
+                         f"{report.target}: {', '.join(refused(alias_plan))} (--on-exists replace moves them)")
         # A plan the real run would refuse (target exists, no disk) fails the dry run too.
         report.finish("failed" if report.failed_checks else "dry-run")
         return report
@@ -105,6 +118,7 @@ def migrate(
             if not report.resumed:
                 try:
                     _check_targets(dst, jobs, cfg.on_exists)
+                    check_aliases(alias_plan, tinfo.display)
                 except TargetExistsError:
                     state.close()
                     _remove_state(state_path)
@@ -139,7 +153,11 @@ def migrate(
         if cfg.validate_after:
             for j, row in zip(jobs, report.collections, strict=True):
                 _validate_job(cfg, src, dst, j, row, report)
-        _record_validation(dst, jobs, report)
+        if cfg.stamp:
+            _record_validation(dst, jobs, report)
+        else:
+            report.notes.append("no migration record written into the targets' metadata (--no-stamp)")
+        _copy_aliases(cfg, dst, alias_plan, report)
         if cfg.switch_alias and not report.failed_checks:
             from qdrant_ops.migration.cutover import switch_alias
 
@@ -152,6 +170,7 @@ def migrate(
         if cfg.drop_source and not report.failed_checks:
             for j in jobs:
                 src.delete_collection(j.name)
+                report.dropped_sources.append(j.name)
                 report.notes.append(f"source collection {j.name} dropped after validation passed")
         elif cfg.drop_source:
             report.notes.append("source collections kept: validation failed")
@@ -161,6 +180,20 @@ def migrate(
 
 
 # -- planning ----------------------------------------------------------------------------------
+
+
+def _copy_aliases(cfg: MigrateConfig, dst: Endpoint, plan: dict[str, list[AliasMove]], report: MigrateReport) -> None:
+    """Create the planned aliases once the data is in (and validated, when validation runs)."""
+    skip = "validation failed" if report.failed_checks else None
+    for row in report.collections:
+        moves = plan.get(row.name, [])
+        if not moves:
+            continue
+        apply_aliases(dst, moves, cfg.on_exists, skip)
+        row.aliases = moves
+        ok = all(m.status == "already there" or m.status.startswith(("created", "replaced")) for m in moves)
+        report.check("aliases", ok,
+                     "; ".join(f"{m.alias} -> {m.collection}: {m.status}" for m in moves), collection=row.name)
 
 
 def _remove_state(state_path: Path) -> None:
@@ -179,14 +212,22 @@ def _absent_store(cfg: EndpointConfig) -> bool:
 class _AbsentStore:
     """A dry run's view of a target store whose directory does not exist yet: it holds nothing."""
 
-    def __init__(self, display: str) -> None:
+    def __init__(self, display: str, kind: str) -> None:
         self.display = display
+        self.kind = kind
 
     def info(self) -> EndpointInfo:
         return EndpointInfo("absent", self.display, None, True)
 
     def collection_exists(self, name: str) -> bool:
         return False
+
+    def refusals(self, spec: CollectionSpec) -> list[str]:
+        if self.kind == "edge":
+            from qdrant_ops.endpoints.edge.config import refusals
+
+            return refusals(spec)
+        return []
 
     def __getattr__(self, name: str) -> Any:
         raise UnsupportedError(f"{self.display} does not exist yet (dry run): cannot {name}")

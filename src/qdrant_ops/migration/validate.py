@@ -72,8 +72,8 @@ def validate(
     The expected content is the digest the migration recorded in the target's metadata; without
     one (a target not written by qdrant-ops) it is computed from the source and the transforms.
     """
-    src = source or open_endpoint(cfg.source_endpoint())
-    dst = target or open_endpoint(cfg.target_endpoint())
+    src = source or open_endpoint(cfg.source_endpoint(), must_exist=True)
+    dst = target or open_endpoint(cfg.target_endpoint(), must_exist=True)
     report = ValidateReport(source=src.info().display, target=dst.info().display)
     names = select_collections(src, cfg.collections)
     ulps = 1 if "edge" in (src.info().kind, dst.info().kind) else 0

@@ -152,9 +152,11 @@ def abort_multipart(loc: Location) -> int:
                 n += 1
         return n
 
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         return call_with_retry(run, RetryPolicy(), what=f"abort uploads under {loc.display}")
-    except Exception as exc:  # noqa: BLE001 - botocore's errors: one line, exit 3
+    except (BotoCoreError, ClientError) as exc:
         raise EndpointError(f"listing multipart uploads under {loc.display}: {type(exc).__name__}") from None
 
 
@@ -199,8 +201,9 @@ def send_staged(path: Path, work: Path, target: Location, sent: set[str]) -> Non
 
 
 def publish(work: Path, target: Location, sent: set[str] | None = None) -> Published:
-    """Send what is left of a finished backup directory to ``target``, check that every file the
-    manifest names is there with its size, write the manifest last, then remove ``work``.
+    """Send what is left of a finished backup directory to ``target`` (the manifest's checksum
+    sidecar among it), check that every file the manifest names is there with its size, write the
+    manifest last, then remove ``work``.
 
     ``sent``: the files this run already sent. A target holding this very manifest is this
     backup, published by a run killed before its cleanup.
@@ -280,7 +283,7 @@ def fetch(loc: Location, cache: Path) -> Path:
         raise CorruptBackupError(f"{backup.url(MANIFEST)}: manifest unreadable: {exc}", file=backup.url(MANIFEST)) from None
     name = backup.root.rsplit("/", 1)[-1] or "backup"
     dest = cache / name
-    from qdrant_ops.endpoints.archive import safe_member
+    from qdrant_ops.endpoints.archive import MANIFEST_SHA256, safe_member
 
     dest.mkdir(parents=True, exist_ok=True, mode=0o700)
     sizes = list_files(backup)
@@ -291,7 +294,12 @@ def fetch(loc: Location, cache: Path) -> Path:
             raise CorruptBackupError(f"{backup.url(rel)}: file missing from the backup", file=backup.url(rel))
         atexit.register(_remove, local)
         download(backup, rel, local)
-    (dest / MANIFEST).write_text(text, encoding="utf-8")
+    (dest / MANIFEST).write_bytes(text.encode("utf-8"))
+    sidecar = read_text(backup, MANIFEST_SHA256)  # the manifest's own checksum, when it has one
+    if sidecar is not None:
+        (dest / MANIFEST_SHA256).write_bytes(sidecar.encode("utf-8"))
+    else:
+        (dest / MANIFEST_SHA256).unlink(missing_ok=True)
     return dest
 
 

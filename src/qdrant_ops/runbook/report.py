@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from qdrant_ops.reports import Check, Report, md_table
+from qdrant_ops.reports import Check, Report, bytes_cell, md_table, plain
 from qdrant_ops.runbook.runs import StepState
 
 SUM_KEYS = (
@@ -59,9 +59,9 @@ class RunReport(Report):
             lines.append(f"  [{s.phase}] {s.id} ({s.kind}): {s.status} {s.duration_s:.1f}s")
             lines += ["      " + x for x in s.summary]
         if self.statistics:
-            lines.append("  statistics: " + ", ".join(f"{k}={v}" for k, v in self.statistics.items()))
+            lines.append("  statistics: " + plain(self.statistics))
         if self.tests_before is not None or self.tests_after is not None:
-            lines.append(f"  tests before: {self.tests_before}  after: {self.tests_after}")
+            lines.append(f"  tests before: {plain(self.tests_before) or '-'}; after: {plain(self.tests_after) or '-'}")
         if self.plan_file:
             lines.append(f"  plan {self.plan_file}: {len(self.plan_ticked)} item(s) ticked")
             if self.dry_run and self.plan_diff:
@@ -71,8 +71,8 @@ class RunReport(Report):
         return lines
 
     def markdown_sections(self) -> list[str]:
-        out = ["", f"Run `{self.run_id}` · phases {', '.join(self.phases)} · dry-run: {self.dry_run} · "
-               f"resumed: {self.resumed} · directory: `{self.run_dir}`"]
+        out = ["", f"Run `{self.run_id}` · phases {', '.join(self.phases)} · dry-run: {plain(self.dry_run)} · "
+               f"resumed: {plain(self.resumed)} · directory: `{self.run_dir}`"]
         if self.prerequisites:
             out += ["", "## Prerequisites", "", md_table(
                 ["check", "result", "measured"],
@@ -80,15 +80,17 @@ class RunReport(Report):
         if self.steps:
             out += ["", "## Steps", "", md_table(
                 ["phase", "step", "kind", "status", "duration (s)", "report", "summary"],
-                [[s.phase, s.id, s.kind, s.status, f"{s.duration_s:.2f}", s.report or "", "; ".join(s.summary[:3])]
+                [[s.phase, s.id, s.kind, s.status, f"{s.duration_s:.2f}", s.report or "", "; ".join(x.strip() for x in s.summary)]
                  for s in self.steps])]
         if self.statistics:
-            out += ["", "## Statistics", "", md_table(["figure", "value"], [[k, v] for k, v in self.statistics.items()])]
+            out += ["", "## Statistics", "", md_table(
+                ["figure", "value"],
+                [[k, bytes_cell(v) if k.startswith("bytes") and isinstance(v, int) else v] for k, v in self.statistics.items()])]
         if self.validation:
             out += ["", "## Validation", "", md_table(
                 ["collection", "check", "passed", "figures"],
                 [[v.get("collection"), v.get("check"), v.get("passed"),
-                  ", ".join(f"{k}={x}" for k, x in v.items() if k not in ("collection", "check", "passed"))]
+                  plain({k: x for k, x in v.items() if k not in ("collection", "check", "passed")})]
                  for v in self.validation])]
         if self.tests_before is not None or self.tests_after is not None:
             out += ["", "## Tests", "", md_table(["", "figures"], [["before", self.tests_before], ["after", self.tests_after]])]

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from qdrant_ops.endpoints.uri import EndpointConfig
 from qdrant_ops.errors import NotFoundError, QdrantOpsError, UnsupportedError, UsageError
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, call_with_retry
-from qdrant_ops.reports import Report, md_table
+from qdrant_ops.reports import Report, bytes_cell, human_bytes, md_table
 from qdrant_ops.repository.location import cache_dir, is_remote, local_path, open_location
 from qdrant_ops.repository.store import send_file
 from qdrant_ops.snapshot.config import SnapshotConfig
@@ -68,12 +68,12 @@ class SnapshotReport(Report):
         for i in self.items:
             where = f"shard {i.shard_id} on {i.node}" if i.shard_id is not None else f"{i.node} (shards {i.node_shards or '?'})"
             extra = f" -> {i.path} (sha256 {'checked' if i.verified else 'computed'})" if i.path else ""
-            lines.append(f"  {i.collection} @ {where}: {i.action} {i.name} {i.size} bytes{extra}")
+            lines.append(f"  {i.collection} @ {where}: {i.action} {i.name} {human_bytes(i.size)}{extra}")
         return lines
 
     def markdown_sections(self) -> list[str]:
         rows = [
-            [i.collection, i.node, "" if i.shard_id is None else i.shard_id, ",".join(map(str, i.node_shards)), i.action, i.name, i.size, i.checksum or "", i.path or "", i.verified]
+            [i.collection, i.node, "" if i.shard_id is None else i.shard_id, ",".join(map(str, i.node_shards)), i.action, i.name, bytes_cell(i.size), i.checksum or "", i.path or "", i.verified]
             for i in self.items
         ]
         return [

@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 
 from qdrant_ops.endpoints.base import CollectionSpec
 from qdrant_ops.errors import CorruptBackupError, NotFoundError, UnsupportedError
-from qdrant_ops.reports import Report, md_table
+from qdrant_ops.reports import Report, human_bytes, md_table
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class InspectReport(Report):
 
     def summary_lines(self) -> list[str]:
         lines = super().summary_lines()
-        lines.append(f"{self.file}: {self.kind} snapshot of {self.collection!r}, {self.bytes} bytes")
+        lines.append(f"{self.file}: {self.kind} snapshot of {self.collection!r}, {human_bytes(self.bytes)}")
         lines.append(f"  {len(self.shards)} shard(s), {self.segments} segment(s), {self.points} points")
         for s in self.shards:
             lines.append(f"  shard {s.shard_id}: {s.segments} segments, {s.points} points, {s.indexed_vectors} indexed vectors")

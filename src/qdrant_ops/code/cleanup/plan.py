@@ -15,7 +15,15 @@ from typing import Literal
 
 from qdrant_ops.code.cleanup.distributions import DEFAULT_ALLOW_LIST
 from qdrant_ops.code.cleanup.prune import find_requirement_files, plan_prune, third_party_imports
-from qdrant_ops.code.cleanup.references import Hit, ReferenceScanner, Target, apply_hits, file_kind, is_history_file
+from qdrant_ops.code.cleanup.references import (
+    Hit,
+    ReferenceScanner,
+    Target,
+    apply_hits,
+    file_kind,
+    is_history_file,
+    is_own_report,
+)
 from qdrant_ops.code.cleanup.report import CandidateItem, CleanupReport, Examined, KeptHelper, ReferenceItem
 from qdrant_ops.code.cleanup.requirements import pyproject_still_valid, remove_entries
 from qdrant_ops.code.cleanup.scripts import (
@@ -29,7 +37,7 @@ from qdrant_ops.code.cleanup.scripts import (
 from qdrant_ops.code.config import CleanupConfig
 from qdrant_ops.code.index import RepoIndex
 from qdrant_ops.code.textfiles import TextFile, read_text, repo_files
-from qdrant_ops.errors import UsageError
+from qdrant_ops.errors import NotFoundError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +82,12 @@ def choose(config: CleanupConfig, root: Path, index: RepoIndex, files: list[str]
            archive_dir: str, report: CleanupReport) -> Plan:
     """The scripts and helpers to move, with the reason for each."""
     selected, problems = select_scripts(root, config.scripts, files, archive_dir)
+    if config.scripts and not selected and not config.detect:
+        # Nothing named exists: a typo, or scripts archived by an earlier run. Not a quiet success.
+        raise NotFoundError(
+            "; ".join(problems or ["--scripts selected nothing"])
+            + f": nothing to archive (scripts archived earlier are under {archive_dir}/)"
+        )
     for p in problems:
         report.problem(config.repo, p)
     reasons = {rel: "named as legacy" for rel in selected}
@@ -155,6 +169,9 @@ def find_references(plan: Plan, config: CleanupConfig, root: Path, index: RepoIn
         tf = read_text(root / rel)
         if tf is None:
             report.examined.append(Examined(path=rel, decision="skipped: binary, unreadable or over 2 MiB"))
+            continue
+        if is_own_report(tf.text):
+            report.examined.append(Examined(path=rel, decision="skipped: a qdrant-ops report, left as written"))
             continue
         hits = scanner.scan(rel, tf.text, kind)
         rewrite: list[Hit] = []

@@ -106,6 +106,16 @@ def file_kind(rel: str) -> str | None:
     return None
 
 
+_OWN_REPORT_MD = re.compile(r"\A# qdrant-ops [\w-]+ report\n")
+_OWN_REPORT_JSON = re.compile(r'\A\{\s*"schema":\s*"qdrant-ops/')
+
+
+def is_own_report(text: str) -> bool:
+    """A report qdrant-ops wrote (``--report`` inside the repository): it records a past run, so
+    the next run must not rewrite the paths it names."""
+    return bool(_OWN_REPORT_MD.match(text) or _OWN_REPORT_JSON.match(text))
+
+
 def is_history_file(rel: str) -> bool:
     """Changelogs record the past: their mentions are reported, never rewritten."""
     return bool(_HISTORY.match(PurePosixPath(rel).name))

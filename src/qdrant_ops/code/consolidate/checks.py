@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -21,12 +22,12 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from qdrant_ops.errors import UsageError
+from qdrant_ops.runbook.steps.testoutput import parse_counts
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TEST_COMMAND = "python -m pytest -q"
 _FAILED = re.compile(r"^(FAILED|ERROR) (\S+)", re.MULTILINE)
-_COUNTS = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
 
 _IMPORT_SCRIPT = """
 import importlib, json, sys
@@ -57,13 +58,48 @@ class TestRun(BaseModel):
         return self.exit_code in (0, 5)  # pytest's 5: no tests collected
 
 
-def interpreter(repo: Path) -> str:
-    """The repository's own virtualenv interpreter when it has one, else this Python."""
-    for cand in (".venv/bin/python", "venv/bin/python", ".venv/Scripts/python.exe"):
-        p = repo / cand
-        if p.exists():
-            return str(p)
-    return sys.executable
+_VENVS = (".venv", "venv", "env", ".env")
+
+
+def _venv_python(env: Path) -> Path | None:
+    for cand in ("bin/python", "Scripts/python.exe"):
+        if (env / cand).exists() and (env / "pyvenv.cfg").exists():
+            return env / cand
+    return None
+
+
+def interpreter(repo: Path, requested: str | None = None) -> tuple[str, str]:
+    """``(python, where it came from)``: ``--python``, else the project's own environment
+    (a virtualenv in the repository, uv's, Poetry's, a tox or nox env), else this Python."""
+    if requested:
+        path = shutil.which(requested) or requested
+        if not Path(path).is_file() or not os.access(path, os.X_OK):
+            raise UsageError(f"--python {requested!r} is not an executable file")
+        return path, "--python"
+    uv = (repo / "uv.lock").is_file()
+    for name in _VENVS:
+        found = _venv_python(repo / name)
+        if found is not None:
+            return str(found), f"the project's {'uv ' if uv and name == '.venv' else ''}environment {name}/"
+    pyproject = repo / "pyproject.toml"
+    if pyproject.is_file() and "[tool.poetry" in pyproject.read_text(encoding="utf-8", errors="replace"):
+        poetry = shutil.which("poetry")
+        if poetry:
+            try:
+                out = subprocess.run([poetry, "env", "info", "-p"], cwd=repo, capture_output=True, text=True,
+                                     timeout=60, check=False, stdin=subprocess.DEVNULL).stdout.strip()
+            except (OSError, subprocess.TimeoutExpired):
+                out = ""
+            found = _venv_python(Path(out)) if out else None
+            if found is not None:
+                return str(found), f"the project's Poetry environment {out}"
+    for tool in (".tox", ".nox"):
+        envs = sorted((repo / tool).glob("*/")) if (repo / tool).is_dir() else []
+        for env in sorted(envs, key=lambda p: (not p.name.startswith("py"), p.name)):
+            found = _venv_python(env)
+            if found is not None:
+                return str(found), f"the project's {tool[1:]} environment {tool}/{env.name}"
+    return sys.executable, "the interpreter qdrant-ops runs on (the project has no environment of its own)"
 
 
 def _env(repo: Path, roots: Iterable[str]) -> dict[str, str]:
@@ -144,10 +180,29 @@ def run_tests(
     text = proc.stdout + "\n" + proc.stderr
     run.output_tail = text.strip()[-4000:]
     run.failed = sorted(set(m.group(2) for m in _FAILED.finditer(text)))
-    for m in _COUNTS.finditer(text.strip().splitlines()[-1] if text.strip() else ""):
-        kind = m.group(2).rstrip("s") if m.group(2).startswith("error") else m.group(2)
-        run.counts[kind] = int(m.group(1))
+    # the runner's own summary: pytest prints it on stdout, unittest on stderr; what a test or
+    # hook writes to stderr after pytest's summary is not part of it
+    run.counts = parse_counts(proc.stdout, "") or parse_counts("", proc.stderr)
     return run
+
+
+def baseline_problem(run: TestRun | None) -> str | None:
+    """Why a test run before the change proves nothing about the change; None when it does."""
+    if run is None:
+        return None
+    if run.timed_out:
+        return "the baseline test run timed out"
+    if run.exit_code is None:
+        return "the baseline test run did not start"
+    if run.exit_code not in (0, 1, 5):
+        what = {2: "was interrupted or could not collect", 3: "hit an internal error",
+                4: "was given bad arguments"}.get(run.exit_code, "failed to run")
+        return f"the baseline test run {what} (exit {run.exit_code})"
+    if run.exit_code == 1 and not run.counts.get("passed"):
+        return "no test passed in the baseline run (exit 1)"
+    if run.exit_code != 5 and not run.counts:
+        return f"no test summary in the baseline run's output (exit {run.exit_code})"
+    return None
 
 
 def newly_failing(before: TestRun | None, after: TestRun) -> list[str]:

@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
+from qdrant_ops.code.consolidate.shims import delegates
 from qdrant_ops.code.index import ImportRef, RepoIndex
 
 PACKAGE = "qdrant_client"
@@ -37,10 +38,16 @@ class ClientModule:
     reexports: list[str] = field(default_factory=list)
     lookalikes: list[str] = field(default_factory=list)
     shim_of: str | None = None
+    delegates: dict[str, str] = field(default_factory=dict)  # a shim's function -> the target's
     defined: list[str] = field(default_factory=list)
     is_test: bool = False
     is_script: bool = False
     shadows: bool = False
+    # importers Python points at this file instead of the package: "file:line", split by what
+    # they take (the package's own names, or names this file defines)
+    shadow_breaks: list[str] = field(default_factory=list)
+    shadow_uses: list[str] = field(default_factory=list)
+    parse_error: str | None = None
 
     @property
     def is_client(self) -> bool:
@@ -253,7 +260,6 @@ def classify(index: RepoIndex, rel: str) -> ClientModule | None:
     info.is_test = is_test_path(rel)
     info.is_script = index.has_main_guard(rel)
     p = PurePosixPath(rel)
-    info.shadows = p.stem == PACKAGE or (p.name == "__init__.py" and p.parent.name == PACKAGE)
     info.defined = module_bindings(f.module)
     scan = _Scan(classes, modules)
     f.module.visit(scan)
@@ -286,7 +292,7 @@ def classify(index: RepoIndex, rel: str) -> ClientModule | None:
                 info.lookalikes.append(name)
         if info.lookalikes:
             info.kinds.add("lookalike")
-    if not info.kinds and not info.shadows:
+    if not info.kinds:
         return None
     return info
 
@@ -313,6 +319,16 @@ def scan_repository(index: RepoIndex) -> dict[str, ClientModule]:
         info = classify(index, rel)
         if info is not None:
             found[rel] = info
+    # a file named qdrant_client.py is a shadow only where some import loads it for the package
+    for rel, importers in index.shadows().items():
+        info = found.get(rel) or ClientModule(rel=rel, module=index.module_for_path(rel))
+        info.shadows = True
+        info.is_test = is_test_path(rel)
+        info.parse_error = index.files[rel].error
+        for imp, ref in importers:
+            where = f"{imp}:{ref.lineno}"
+            (info.shadow_breaks if ref.shadowed_by else info.shadow_uses).append(where)
+        found[rel] = info
     # a shim counts only when what it re-exports is a client module
     for rel, info in list(found.items()):
         if "shim" in info.kinds and (info.shim_of not in found or not found[info.shim_of].is_client):
@@ -320,13 +336,27 @@ def scan_repository(index: RepoIndex) -> dict[str, ClientModule]:
             info.shim_of = None
             if not info.kinds and not info.shadows:
                 del found[rel]
-    # shims made only of imports from another client module are found here too
+    # shims made only of imports from another client module are found here too, and thin
+    # wrappers whose functions only return the call of one of its functions
     for rel, f in index.files.items():
-        if rel in found or f.module is None or PurePosixPath(rel).name == "__init__.py":
+        if f.module is None or PurePosixPath(rel).name == "__init__.py":
             continue
-        if not _is_import_only(f.module):
+        if rel in found:
             continue
         refs = index.imports_of(rel)
+        if not _is_import_only(f.module):
+            delegated = delegates(index, f.module, refs, found)
+            # only a wrapper other modules import its functions from: one nothing imports may be
+            # an entry point (a handler), never a shim to remove
+            taken = {n for _, r in index.importers_of(rel) if r.local_path == rel for n in r.names}
+            if delegated is not None and set(delegated[1]) & taken:
+                target, names = delegated
+                info = ClientModule(rel=rel, module=index.module_for_path(rel), kinds={"shim"}, shim_of=target)
+                info.delegates = names
+                info.defined = module_bindings(f.module)
+                info.is_test = is_test_path(rel)
+                found[rel] = info
+            continue
         targets = {r.local_path for r in refs if r.local_path and r.local_path in found}
         if len(targets) == 1 and _reexports(index, rel, f.module, refs):
             target = targets.pop()

@@ -188,7 +188,8 @@ def find_groups(
     candidates = [
         c for c in clients.values()
         if c.is_client and not c.is_test and "lookalike" not in c.kinds
-        and "shim" not in c.kinds and not (c.is_script and not _importer_files(index, c.rel))
+        and "shim" not in c.kinds
+        and not (c.is_script and not c.shadows and not _importer_files(index, c.rel))
     ]
     toks: dict[str, list[str]] = {}
     digest: dict[str, str] = {}
@@ -223,13 +224,17 @@ def find_groups(
             while target in clients and "shim" in clients[target].kinds and clients[target].shim_of:
                 target = clients[target].shim_of or target
             shims.setdefault(target, []).append(c.rel)
-    wanted = {resolve_canonical(index, x) for x in canonical}
+    wanted = {resolve_canonical(index, x): x for x in canonical}
+    grouped = {m_ for members in clusters.values() for m_ in members
+               if len(members) > 1 or any(shims.get(x) for x in members)}
+    for rel, value in wanted.items():
+        check_canonical(clients, rel, value, grouped)
     groups: list[Group] = []
     for members in clusters.values():
         attached = [s for m_ in members for s in shims.get(m_, [])]
         if len(members) < 2 and not attached:
             continue
-        chosen, reason = choose_canonical(index, clients, members, wanted)
+        chosen, reason = choose_canonical(index, clients, members, set(wanted))
         out = [_member(index, clients, chosen, "canonical", 1.0)]
         for m_ in sorted(members):
             if m_ == chosen:
@@ -257,15 +262,37 @@ def _member(index: RepoIndex, clients: dict[str, ClientModule], rel: str, role: 
 
 def resolve_canonical(index: RepoIndex, value: str) -> str:
     """A ``--canonical`` argument (dotted module name or path) as a repository path."""
-    v = value.strip()
+    v = value.strip().removeprefix("./")
     if v in index.files:
         return v
-    if v.endswith(".py") and v.lstrip("./") in index.files:
-        return v.lstrip("./")
     found = index.path_for_module(v)
-    if found is None:
-        raise UsageError(f"--canonical {value!r} is not a module or file of this repository")
-    return found
+    if found is not None:
+        return found
+    if (index.root / v).is_file():
+        if not v.endswith(".py"):
+            raise UsageError(f"--canonical {value!r} is not a Python module (only a .py file can be canonical)")
+        raise UsageError(f"--canonical {value!r} was left out of the analysis (--exclude, or a tool or vendor folder)")
+    raise UsageError(f"--canonical {value!r} is not a module or file of this repository")
+
+
+def check_canonical(clients: dict[str, ClientModule], rel: str, value: str, grouped: set[str]) -> None:
+    """Refuse a ``--canonical`` that cannot be one: exit 2 with the reason, never ignore it."""
+    c = clients.get(rel)
+    why = None
+    if c is None:
+        why = "it is not a Qdrant client module: it neither constructs, wraps nor re-exports qdrant_client's client"
+    elif c.shadows:
+        why = "it shadows the qdrant_client package, so it can never be the module to keep"
+    elif "lookalike" in c.kinds and not c.is_client:
+        why = f"its {', '.join(c.lookalikes)} is built on something other than qdrant_client"
+    elif "shim" in c.kinds:
+        why = f"it only re-exports {c.shim_of}; name that one"
+    elif c.is_test:
+        why = "it is test code"
+    elif rel not in grouped:
+        why = "it has no duplicate to consolidate onto it"
+    if why:
+        raise UsageError(f"--canonical {value!r} ({rel}) cannot be canonical: {why}")
 
 
 def choose_canonical(

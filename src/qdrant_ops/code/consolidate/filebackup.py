@@ -17,8 +17,11 @@ log = logging.getLogger(__name__)
 MANIFEST = ".qdrant-ops-backup.json"
 
 
-def write_tar_backup(root: Path, paths: Iterable[str], backup_dir: Path, label: str = "consolidate") -> Path:
-    """Archive ``paths`` (relative to ``root``) with their modes into ``backup_dir``; returns the file."""
+def write_tar_backup(
+    root: Path, paths: Iterable[str], backup_dir: Path, label: str = "consolidate", created: Iterable[str] = ()
+) -> Path:
+    """Archive ``paths`` (relative to ``root``) with their modes into ``backup_dir``; returns the file.
+    ``created`` are files the change will create: restoring deletes them."""
     backup_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = backup_dir / f"{label}-{stamp}.tar.gz"
@@ -29,7 +32,8 @@ def write_tar_backup(root: Path, paths: Iterable[str], backup_dir: Path, label: 
             full = root / rel
             if full.is_file():
                 tar.add(full, arcname=rel, recursive=False)
-        data = json.dumps({"root": str(root), "files": files, "created": stamp}).encode()
+        data = json.dumps({"root": str(root), "files": files, "created": stamp,
+                           "new_files": sorted(set(created))}).encode()
         info = tarfile.TarInfo(MANIFEST)
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
@@ -45,8 +49,13 @@ def restore_tar_backup(root: Path, archive: Path) -> list[str]:
     restored: list[str] = []
     try:
         with tarfile.open(archive, "r:gz") as tar:
+            new_files: list[str] = []
             for member in tar.getmembers():
-                if member.name == MANIFEST or not member.isfile():
+                if member.name == MANIFEST:
+                    fh = tar.extractfile(member)
+                    new_files = json.loads(fh.read()).get("new_files", []) if fh is not None else []
+                    continue
+                if not member.isfile():
                     continue
                 dest = (root / member.name).resolve()
                 if not dest.is_relative_to(root.resolve()):
@@ -58,6 +67,11 @@ def restore_tar_backup(root: Path, archive: Path) -> list[str]:
                 dest.write_bytes(fh.read())
                 dest.chmod(member.mode & 0o7777)
                 restored.append(member.name)
-    except (tarfile.TarError, EOFError, OSError) as exc:
+            for rel in new_files:
+                dest = (root / rel).resolve()
+                if dest.is_relative_to(root.resolve()) and dest.is_file():
+                    dest.unlink()
+                    restored.append(rel)
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
         raise CorruptBackupError(f"cannot read backup: {exc}", file=archive) from None
     return restored

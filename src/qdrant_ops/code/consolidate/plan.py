@@ -19,16 +19,15 @@ from qdrant_ops.code.consolidate.codemods.redirect_imports import Change, redire
 from qdrant_ops.code.consolidate.codemods.text_references import TextRedirect, rewrite_files, script_files
 from qdrant_ops.code.consolidate.duplicates import Group, find_groups
 from qdrant_ops.code.consolidate.usage import Usage, find_usage
-from qdrant_ops.code.index import RepoIndex
+from qdrant_ops.code.index import QDRANT_PACKAGE_NAMES, RepoIndex
+from qdrant_ops.code.pyfile import defined_names
 
 log = logging.getLogger(__name__)
 
 # What the real package offers at its top level: a shadowing module's importers keep these.
-REAL_PACKAGE_NAMES = frozenset(
-    {"QdrantClient", "AsyncQdrantClient", "models", "http", "grpc", "conversions", "local",
-     "migrate", "embed", "hybrid", "auth", "common", "uploader", "qdrant_client",
-     "async_qdrant_client", "client_base", "async_client_base", "connection"}
-)
+REAL_PACKAGE_NAMES = QDRANT_PACKAGE_NAMES
+# Names a shadow without a twin is renamed to, first free one in its folder (owners chose these).
+RENAME_STEMS = ("qdrant_utils", "qdrant_helpers", "qdrant_client_local")
 
 
 @dataclass
@@ -51,12 +50,14 @@ class FileEdit:
     old: bytes
     new: bytes | None  # None: the file is removed
     changes: list[Change] = field(default_factory=list)
+    created: bool = False  # the plan creates it (a renamed shadow): undoing deletes it
 
     def diff(self) -> str:
         a = self.old.decode("utf-8", errors="replace").splitlines(keepends=True)
         b = [] if self.new is None else self.new.decode("utf-8", errors="replace").splitlines(keepends=True)
         to = "/dev/null" if self.new is None else f"b/{self.rel}"
-        lines = list(difflib.unified_diff(a, b, f"a/{self.rel}", to))
+        frm = "/dev/null" if self.created else f"a/{self.rel}"
+        lines = list(difflib.unified_diff(a, b, frm, to))
         return "".join(x if x.endswith("\n") else x + "\n\\ No newline at end of file\n" for x in lines)
 
 
@@ -69,6 +70,12 @@ class Plan:
     edits: dict[str, FileEdit]
     explain: list[str]
     usages: dict[str, Usage] = field(default_factory=dict)
+    shadow_notes: dict[str, str] = field(default_factory=dict)
+    renames: list[tuple[str, str, str]] = field(default_factory=list)  # (old, new, why)
+
+    @property
+    def created(self) -> list[str]:
+        return sorted(r for r, e in self.edits.items() if e.created)
 
     @property
     def removed(self) -> list[str]:
@@ -135,12 +142,13 @@ def build_plan(
         if "lookalike" in c.kinds:
             explain.append(f"{rel}: defines {', '.join(c.lookalikes)} on something other than qdrant_client; left alone")
         if c.shadows:
-            explain.append(f"{rel}: shadows the real qdrant_client package for code beside it; never canonical")
+            explain.append(f"{rel}: shadows the real qdrant_client package: {shadow_note(index, c)}; never canonical")
     decisions: list[Decision] = []
     redirects: dict[str, str] = {}
     stay: dict[str, set[str]] = {}
     merges: dict[str, list[tuple[str, list[str]]]] = {}
     usages: dict[str, Usage] = {}
+    renames: dict[str, dict[str, str]] = {}
     for g in groups:
         explain.append(f"group of {g.canonical}: canonical because {g.reason}")
         usages[g.canonical] = find_usage(index, g.canonical)
@@ -150,9 +158,15 @@ def build_plan(
             d = Decision(member.rel, g.canonical, member.role, member.score)
             usage = usages[member.rel] = find_usage(index, member.rel)
             d.used = _needed(index, usage, member.rel)
+            delegates = clients[member.rel].delegates if member.rel in clients else {}
             keep_real = {n for n in d.used if n in REAL_PACKAGE_NAMES} if clients[member.rel].shadows else set()
-            d.missing = sorted(n for n in d.used if n not in have and n not in keep_real)
-            if any(ref.local_path == member.rel or member.rel in ref.submodules.values()
+            d.missing = sorted(n for n in d.used if delegates.get(n, n) not in have and n not in keep_real)
+            as_object = [f"{f}:{ref.lineno}" for f, ref in index.importers_of(member.rel)
+                         if f != member.rel and (not ref.names or member.rel in ref.submodules.values())]
+            if delegates and as_object:
+                d.blocked = (f"its functions are renamed in {g.canonical} and {', '.join(as_object[:3])} "
+                             "import it as a module object; point those at the canonical module by hand")
+            elif any(ref.local_path == member.rel or member.rel in ref.submodules.values()
                    for ref in index.imports_of(g.canonical)):
                 d.blocked = "the canonical module imports from it; merge them by hand"
             elif d.missing and not merge:
@@ -165,6 +179,8 @@ def build_plan(
                 explain.append(f"{member.rel}: blocked: {d.blocked}")
             else:
                 redirects[member.rel] = g.canonical
+                if delegates:
+                    renames[member.rel] = {k: v for k, v in delegates.items() if k != v}
                 if keep_real:
                     stay[member.rel] = keep_real
                 explain.append(
@@ -172,12 +188,40 @@ def build_plan(
                     f"importers use {', '.join(sorted(d.used)) or 'nothing'}"
                 )
             decisions.append(d)
+    grouped = {m.rel for g in groups for m in g.members}
+    new_names: dict[str, str] = {}
+    created: dict[str, bytes] = {}
+    moves: list[tuple[str, str, str]] = []
+    for rel, c in sorted(clients.items()):
+        if not c.shadows or rel in grouped or not rel.endswith(".py") or rel.endswith("__init__.py"):
+            continue
+        if c.parse_error:
+            explain.append(f"{rel}: shadows qdrant_client but does not parse; fix it, then rename it "
+                           "(consolidate-clients proposes the rename once it parses)")
+            continue
+        target = _rename_target(index, root, rel)
+        if target is None:
+            explain.append(f"{rel}: shadows qdrant_client and no free name to rename it to; rename it by hand")
+            continue
+        new_rel, new_name = target
+        why = (f"it shadows the installed qdrant_client package ({shadow_note(index, c)}) and no "
+               "module that does not shadow duplicates it; renamed, with every importer of its own names "
+               "pointed at the new name")
+        redirects[rel] = new_rel
+        new_names[new_rel] = new_name
+        created[new_rel] = index.files[rel].raw
+        own = defined_names(index.files[rel].module, index.files[rel].source)
+        real = {n for n in REAL_PACKAGE_NAMES if n not in own}
+        if real:
+            stay[rel] = real
+        moves.append((rel, new_rel, why))
+        explain.append(f"{rel} -> {new_rel}: {why}")
     edits: dict[str, FileEdit] = {}
     if redirects:
         for rel, f in index.files.items():
             if rel in redirects or f.module is None:
                 continue
-            code, changes = redirect_file(index, rel, redirects, stay)
+            code, changes = redirect_file(index, rel, redirects, stay, new_names, renames)
             if changes:
                 edits[rel] = FileEdit(rel, f.raw, code.encode(f.module.encoding), changes)
     for can, items in merges.items():
@@ -197,9 +241,11 @@ def build_plan(
     removed.update(_empty_packages(index, root, removed))
     for rel in sorted(removed):
         edits[rel] = FileEdit(rel, index.files[rel].raw, None)
+    for rel, raw in created.items():
+        edits[rel] = FileEdit(rel, b"", raw, created=True)
     text_redirects = [
         TextRedirect(
-            tuple(index.names_for_path(old)), index.module_for_path(new) or "", old, new
+            tuple(index.names_for_path(old)), new_names.get(new) or index.module_for_path(new) or "", old, new
         )
         for old, new in redirects.items()
     ]
@@ -207,4 +253,35 @@ def build_plan(
         files = script_files(root, tracked)
         for rel, (raw, new_text, changes) in rewrite_files(root, files, text_redirects).items():
             edits[rel] = FileEdit(rel, raw, new_text.encode("utf-8"), changes)
-    return Plan(index, clients, groups, decisions, edits, explain, usages)
+    notes = {rel: shadow_note(index, c) for rel, c in clients.items() if c.shadows}
+    return Plan(index, clients, groups, decisions, edits, explain, usages, notes, moves)
+
+
+def shadow_note(index: RepoIndex, c: ClientModule) -> str:
+    """Why ``c`` is a shadow: who Python points at it instead of the installed package."""
+    parts = []
+    if c.shadow_breaks:
+        parts.append(f"Python loads it for {', '.join(c.shadow_breaks[:5])}, which mean the installed "
+                     "package (they fail with a circular or missing-name ImportError)")
+    if c.shadow_uses:
+        parts.append(f"{', '.join(c.shadow_uses[:5])} import its own names under the package's name")
+    if not parts and index.imports_itself(c.rel):
+        parts.append("it imports qdrant_client itself, so run or imported from its folder it loads itself")
+    if c.parse_error:
+        parts.append(f"it does not parse ({c.parse_error})")
+    return "; ".join(parts)
+
+
+def _rename_target(index: RepoIndex, root: Path, rel: str) -> tuple[str, str] | None:
+    """A free file name beside ``rel`` and its dotted name, for a shadow with no twin."""
+    folder = str(PurePosixPath(rel).parent)
+    folder = "" if folder == "." else folder
+    base = (index.module_for_path(rel) or "").rpartition(".")[0]
+    for stem in RENAME_STEMS:
+        new_rel = f"{folder}/{stem}.py" if folder else f"{stem}.py"
+        if (root / new_rel).exists() or (root / new_rel[:-3]).exists():
+            continue
+        name = f"{base}.{stem}" if base else stem
+        if index.resolve(name) is None:
+            return new_rel, name
+    return None

@@ -53,6 +53,12 @@ class ValidationOut(BaseModel):
     tests: TestRun | None = None
 
 
+class RenameOut(BaseModel):
+    old: str
+    new: str
+    reason: str
+
+
 class BackupOut(BaseModel):
     kind: str  # git-ref | tar.gz
     location: str
@@ -68,6 +74,11 @@ class ConsolidateReport(Report):
     decisions: list[DecisionOut] = Field(default_factory=list)
     lookalikes: list[str] = Field(default_factory=list)
     shadowing: list[str] = Field(default_factory=list)
+    # why each shadowing file is one: who Python points at it instead of the package
+    shadow_notes: dict[str, str] = Field(default_factory=dict)
+    renames: list[RenameOut] = Field(default_factory=list)
+    python: str = ""
+    python_source: str = ""
     files_changed: list[FileChangeOut] = Field(default_factory=list)
     files_removed: list[str] = Field(default_factory=list)
     blocked: list[str] = Field(default_factory=list)
@@ -105,7 +116,11 @@ class ConsolidateReport(Report):
         for x in self.lookalikes:
             lines.append(f"look-alike (not qdrant_client, left alone): {x}")
         for x in self.shadowing:
-            lines.append(f"shadows the qdrant_client package (a defect, never canonical): {x}")
+            note = self.shadow_notes.get(x)
+            lines.append(f"shadows the qdrant_client package (a defect, never canonical): {x}"
+                         + (f": {note}" if note else ""))
+        for r in self.renames:
+            lines.append(f"rename {r.old} -> {r.new}: {r.reason}")
         return lines
 
     def summary_lines(self) -> list[str]:
@@ -116,7 +131,7 @@ class ConsolidateReport(Report):
         lines.append(
             f"  {len(self.groups)} groups; {len(self.files_changed)} files changed "
             f"({self.references_rewritten} references); {len(self.files_removed)} removed; "
-            f"{len(self.blocked)} blocked"
+            f"{len(self.renames)} renamed; {len(self.blocked)} blocked"
         )
         for b in self.blocked:
             lines.append(f"  BLOCKED {b}")
@@ -126,6 +141,11 @@ class ConsolidateReport(Report):
             lines.append("  the change was reverted; the tree is as it was")
         for c in self.failed_checks:
             lines.append(f"  FAILED {c.name}: {c.detail}")
+        for c in self.checks:
+            if c.inconclusive:
+                lines.append(f"  INCONCLUSIVE {c.name}: {c.detail.removeprefix('inconclusive: ')}")
+        if self.python:
+            lines.append(f"  checks ran on {self.python} ({self.python_source})")
         if self.backup is not None and not self.reverted:
             lines.append(f"  backup: {self.backup.location}; undo with: {self.backup.restore_command}")
         return lines
@@ -160,7 +180,12 @@ class ConsolidateReport(Report):
         if self.lookalikes or self.shadowing:
             out += ["", "## Left alone", ""]
             out += [f"- look-alike: `{x}`" for x in self.lookalikes]
-            out += [f"- shadows qdrant_client: `{x}`" for x in self.shadowing]
+            out += [f"- shadows qdrant_client: `{x}`" + (f": {self.shadow_notes[x]}" if x in self.shadow_notes else "")
+                    for x in self.shadowing]
+        if self.renames:
+            out += ["", "## Renamed", ""] + [f"- `{r.old}` -> `{r.new}`: {r.reason}" for r in self.renames]
+        if self.python:
+            out += ["", "## Interpreter", "", f"`{self.python}` ({self.python_source})"]
         for title, v in (("before", self.before), ("after", self.after)):
             if v is not None and v.tests is not None:
                 t = v.tests

@@ -8,6 +8,7 @@ after -> revert byte for byte when something that worked before is broken.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shlex
@@ -18,12 +19,14 @@ from pathlib import Path
 from qdrant_ops.code import gitops
 from qdrant_ops.code.consolidate.checks import (
     DEFAULT_TEST_COMMAND,
+    baseline_problem,
     compile_errors,
     import_errors,
     interpreter,
     newly_failing,
     run_tests,
 )
+from qdrant_ops.code.consolidate.clients import is_test_path
 from qdrant_ops.code.consolidate.filebackup import restore_tar_backup, write_tar_backup
 from qdrant_ops.code.consolidate.plan import Plan, build_plan
 from qdrant_ops.code.consolidate.report import (
@@ -34,6 +37,7 @@ from qdrant_ops.code.consolidate.report import (
     GroupOut,
     MemberOut,
     ReferenceOut,
+    RenameOut,
     ValidationOut,
 )
 from qdrant_ops.errors import NotFoundError, UsageError
@@ -64,6 +68,8 @@ def _fill(report: ConsolidateReport, plan: Plan) -> None:
             report.blocked.append(f"{d.duplicate}: {d.blocked}")
     report.lookalikes = sorted(r for r, c in plan.clients.items() if "lookalike" in c.kinds)
     report.shadowing = sorted(r for r, c in plan.clients.items() if c.shadows)
+    report.shadow_notes = dict(sorted(plan.shadow_notes.items()))
+    report.renames = [RenameOut(old=o, new=n, reason=why) for o, n, why in plan.renames]
     report.explain = plan.explain
     for rel in plan.changed:
         e = plan.edits[rel]
@@ -88,6 +94,15 @@ def _import_targets(plan: Plan) -> set[str]:
             continue
         if in_package or rel in {g.canonical for g in plan.groups}:
             out.add(name)
+    # the importers of a removed or renamed shadow: those it broke (they meant the installed
+    # package) must import after, those that took its own names must still import
+    for rel, c in plan.clients.items():
+        if c.shadows and rel in plan.removed:
+            for where in [*c.shadow_breaks, *c.shadow_uses]:
+                importer = where.rsplit(":", 1)[0]
+                name = idx.module_for_path(importer)
+                if name and importer not in plan.removed and not is_test_path(importer):
+                    out.add(name)
     return out
 
 
@@ -154,25 +169,29 @@ def consolidate_clients(
         report.notes.append("nothing to change")
         report.finish("ok")
         return report
-    python = python or interpreter(repo)
+    python, report.python_source = interpreter(repo, python)
+    report.python = python
     modules = _import_targets(plan) if import_check else set()
     report.before = _validate(repo, plan, after=False, modules=modules, test_command=test_command,
                               timeout=test_timeout, python=python)
     touched = sorted(plan.edits)
-    modes = {r: (repo / r).stat().st_mode for r in touched}
+    created = plan.created
+    modes = {r: (repo / r).stat().st_mode for r in touched if r not in created}
     git_backup = None
     if backup:
         if git_root is not None:
             git_backup = gitops.create_backup(
                 git_root, [f"{prefix}/{p}" if prefix else p for p in touched],
-                message=f"qdrant-ops consolidate-clients backup of {repo.name}",
+                message=created_line([f"{prefix}/{p}" if prefix else p for p in created])
+                + f"qdrant-ops consolidate-clients backup of {repo.name}",
             )
             report.backup = BackupOut(
                 kind="git-ref", location=git_backup.ref,
                 restore_command=f"qdrant-ops consolidate-clients --repo {shlex.quote(str(repo))} --restore {git_backup.ref}",
             )
         else:
-            archive = write_tar_backup(repo, touched, backup_dir or repo / ".qdrant-ops" / "backups")
+            archive = write_tar_backup(repo, touched, backup_dir or repo / ".qdrant-ops" / "backups",
+                                       created=created)
             report.backup = BackupOut(
                 kind="tar.gz", location=str(archive),
                 restore_command=f"qdrant-ops consolidate-clients --repo {shlex.quote(str(repo))} --restore {shlex.quote(str(archive))}",
@@ -189,6 +208,9 @@ def consolidate_clients(
         for rel in touched:
             old = plan.edits[rel].old
             target = repo / rel
+            if rel in created:
+                target.unlink(missing_ok=True)
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(old)
             os.chmod(target, modes[rel] & 0o7777)
@@ -198,9 +220,61 @@ def consolidate_clients(
         report.check("consolidation keeps what worked", False, "; ".join(broken))
         report.finish("failed")
         return report
-    report.check("consolidation keeps what worked", True, "compile, imports and tests as before")
+    unproven = _unproven(report, modules - _removed_modules(plan), test_command)
+    if unproven:
+        report.check("consolidation keeps what worked", False, "inconclusive: " + "; ".join(unproven),
+                     inconclusive=True)
+    else:
+        report.check("consolidation keeps what worked", True, _evidence(report))
     report.finish()
     return report
+
+
+def _evidence(report: ConsolidateReport) -> str:
+    """What the passing comparison rests on, in figures."""
+    before, after = report.before, report.after
+    if before is None or after is None:
+        return "no checks ran"
+    parts = ["compile as before"]
+    imported = after.import_errors
+    fixed = [m for m, e in imported.items() if e is None and before.import_errors.get(m)]
+    if imported:
+        parts.append(f"{sum(e is None for e in imported.values())} of {len(imported)} modules import"
+                     + (f" ({', '.join(sorted(fixed))} failed before the change)" if fixed else ""))
+    t = after.tests
+    if t is None:
+        parts.append("tests not run (--no-tests)")
+    else:
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(t.counts.items())) or "no summary"
+        parts.append("no tests collected (exit 5)" if t.exit_code == 5 else f"tests as before ({counts})")
+    return "; ".join(parts)
+
+
+def _unproven(report: ConsolidateReport, modules: set[str], test_command: str | None) -> list[str]:
+    """Why the before/after comparison proves nothing: a baseline that could not run."""
+    before, after = report.before, report.after
+    out: list[str] = []
+    if before is None or after is None:
+        return ["the checks did not run"]
+    problem = baseline_problem(before.tests)
+    if problem:
+        out.append(problem)
+    no_tests = test_command is None or (after.tests is not None and after.tests.exit_code == 5)
+    if no_tests and not modules:
+        out.append("only byte-compilation could run: no test was collected and no changed module to import")
+    failing = sorted(m for m in modules if before.import_errors.get(m) and after.import_errors.get(m))
+    if failing:
+        out.append(f"{', '.join(failing)} failed to import before and after the change "
+                   f"({after.import_errors[failing[0]]})")
+    return out
+
+
+def created_line(created: Sequence[str]) -> str:
+    """The first lines of a git backup's message: the files the change creates, for ``--restore``."""
+    return f"{CREATED_TAG}{json.dumps(list(created))}\n\n" if created else ""
+
+
+CREATED_TAG = "qdrant-ops-created: "
 
 
 def _removed_modules(plan: Plan) -> set[str]:
@@ -223,6 +297,13 @@ def _apply(repo: Path, plan: Plan, git_root: Path | None, prefix: str) -> None:
         new = plan.edits[rel].new
         if new is not None:
             (repo / rel).write_bytes(new)
+    created = plan.created
+    if git_root is not None and created:
+        # a renamed tracked shadow: git sees a rename
+        renamed = [new for old, new, _ in plan.renames
+                   if gitops.is_tracked(git_root, f"{prefix}/{old}" if prefix else old)]
+        if renamed:
+            gitops.git(git_root, "add", "--", *[f"{prefix}/{p}" if prefix else p for p in renamed])
     removed = plan.removed
     tracked = set()
     if git_root is not None:
@@ -257,7 +338,15 @@ def restore_consolidation(repo: Path, backup: str) -> ConsolidateReport:
         report.restored = restore_tar_backup(repo, candidate)
     elif gitops.is_work_tree(repo):
         git_root = gitops.toplevel(repo)
-        report.restored = gitops.restore_backup(git_root, gitops.resolve_backup(git_root, backup))
+        found = gitops.resolve_backup(git_root, backup)
+        report.restored = gitops.restore_backup(git_root, found)
+        message = gitops.git(git_root, "log", "-1", "--format=%B", found.commit)
+        if message.startswith(CREATED_TAG):
+            for rel in json.loads(message.splitlines()[0][len(CREATED_TAG):]):
+                target = git_root / rel
+                if target.is_file():
+                    target.unlink()
+                    report.restored.append(rel)
     else:
         raise UsageError(f"{backup!r} is not a backup file and {repo} is not a git work tree")
     report.backup = BackupOut(kind="tar.gz" if candidate.is_file() else "git-ref", location=backup, restore_command="")

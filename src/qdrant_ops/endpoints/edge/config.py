@@ -211,6 +211,28 @@ def spec_to_edge(spec: CollectionSpec) -> tuple[Any, dict[str, Any]]:
     return config, carried
 
 
+def refusals(spec: CollectionSpec) -> list[str]:
+    """What of ``spec`` Qdrant Edge cannot hold, one line per feature (empty: Edge takes it all).
+
+    ``restore`` and ``migrate`` ask this for every collection before the first write
+    (``endpoints.preflight``), so a collection Edge refuses never leaves a run half written.
+    """
+    params = spec.params
+    if not params.get("vectors") and not params.get("sparse_vectors"):
+        return ["no vectors (payload only): Qdrant Edge needs at least one dense or sparse vector"]
+    try:
+        spec_to_edge(spec)
+        for schema in spec.payload_schema.values():
+            edge_index_schema(schema)
+    except UnsupportedError as exc:
+        return [str(exc)]
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        # The engine's own validation of the config it was given; nothing was created.
+        text = str(exc).strip()
+        return [f"Qdrant Edge refuses the config: {text.splitlines()[0] if text else type(exc).__name__}"]
+    return []
+
+
 # -- Edge -> portable ---------------------------------------------------------------------------
 
 

@@ -46,14 +46,17 @@ from qdrant_ops.endpoints.edge.config import (
     edge_json_to_config,
     payload_schema_out,
     read_edge_json,
+    refusals,
     spec_to_edge,
 )
 from qdrant_ops.endpoints.edge.records import advise_scan, id_out, point_to_edge, scroller, updater
 from qdrant_ops.errors import (
     EndpointError,
+    LockedError,
     NotFoundError,
     QdrantOpsError,
     TargetExistsError,
+    UnsupportedError,
     UsageError,
 )
 from qdrant_ops.pipeline.heap import release_free_heap
@@ -102,6 +105,14 @@ class OptimizeResult:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _open_error(what: str, path: Path, exc: BaseException) -> QdrantOpsError:
+    """Why a shard did not open; the engine's "Can't init WAL: Kind(WouldBlock)" means a lock."""
+    text = _first_line(exc)
+    if "WouldBlock" in text:
+        return LockedError(f"Edge shard {path} is locked by another process (one process at a time may open it)")
+    return EndpointError(f"cannot {what} Edge shard {path}: {text}")
 
 
 class EdgeEndpoint:
@@ -168,7 +179,7 @@ class EdgeEndpoint:
             except QdrantOpsError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the engine raises plain errors
-                raise EndpointError(f"cannot open Edge shard {path}: {_first_line(exc)}") from None
+                raise _open_error("open", path, exc) from None
             self._shards[name] = shard
             return shard
 
@@ -218,7 +229,14 @@ class EdgeEndpoint:
             points_count=self.count(name),
         )
 
+    def refusals(self, spec: CollectionSpec) -> list[str]:
+        """What of ``spec`` Edge cannot hold (``endpoints.preflight``); empty when it takes it."""
+        return refusals(spec)
+
     def create_collection(self, name: str, spec: CollectionSpec) -> None:
+        refused = refusals(spec)
+        if refused:  # restore and migrate refuse earlier, before any collection is written
+            raise UnsupportedError(f"{self.display} cannot hold collection {name!r}: {'; '.join(refused)}")
         config, carried = spec_to_edge(spec)
         path = self._dir(name)
         with self._lock:
@@ -228,7 +246,7 @@ class EdgeEndpoint:
             try:
                 shard = _q().EdgeShard.create(str(path), config)
             except Exception as exc:  # noqa: BLE001
-                raise EndpointError(f"cannot create Edge shard {path}: {_first_line(exc)}") from None
+                raise _open_error("create", path, exc) from None
             self._shards[name] = shard
             data = self._sidecar()
             data["collections"][name] = {"dir": path.name, "carried": carried}
@@ -336,6 +354,10 @@ class EdgeEndpoint:
         )
         hits = self._call(name, lambda s: list(s.query(request)), "query")
         return [(id_out(h.id), float(h.score)) for h in hits]
+
+    def indexed_vectors(self, name: str) -> int:
+        """Vectors in the shard's HNSW index; 0 until optimize() built one."""
+        return int(self._call(name, lambda s: s.info(), "info").indexed_vectors_count)
 
     def search_index_note(self, name: str) -> str:
         """What ANN queries on ``name`` search: an HNSW index, or (none built yet) every vector."""

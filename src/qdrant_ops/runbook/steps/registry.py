@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from qdrant_ops.endpoints.uri import EndpointConfig
-from qdrant_ops.errors import QdrantOpsError
+from qdrant_ops.errors import ConfigError, QdrantOpsError
 from qdrant_ops.runbook.model import CheckLegacyConfig, CutoverConfig, ShellConfig, TestsConfig
 from qdrant_ops.runbook.steps.base import NotAvailable, StepKind, StepOutcome, _fixed, _verb_model
 from qdrant_ops.runbook.steps.code import (
@@ -63,14 +64,29 @@ def error_outcome(exc: QdrantOpsError) -> StepOutcome:
     return StepOutcome(status="failed", summary=[str(exc)], exit_code=exc.exit_code)
 
 
+def _runbook_endpoint(kind: str, get: Callable[[], EndpointConfig], key: str) -> EndpointConfig:
+    """``get()``, with the runbook's keys named when the endpoint is missing: the verb's own
+    message names command-line flags (``--source``) that ``run`` does not have."""
+    try:
+        return get()
+    except ConfigError as exc:
+        if not str(exc).startswith(("no source given", "no target given")):
+            raise
+        which = "target" if key.startswith("target") else "source"
+        raise ConfigError(
+            f"{kind} step: no {which} given: set `endpoint:` at the runbook's top level "
+            f"(or QDRANT_URL), or `{key}:` in the step's config"
+        ) from None
+
+
 def endpoint_needs(kind: str, cfg: Any) -> list[tuple[EndpointConfig, list[str], bool]]:
     """Endpoints a step uses: (endpoint, collections, whether it reads all their data)."""
     if kind == "backup":
-        return [(cfg.source_endpoint(), list(cfg.collections), True)]
-    if kind == "migrate":
-        return [(cfg.source_endpoint(), list(cfg.collections), bool(cfg.backup)), (cfg.target_endpoint(), [], False)]
-    if kind == "validate":
-        return [(cfg.source_endpoint(), list(cfg.collections), False), (cfg.target_endpoint(), [], False)]
+        return [(_runbook_endpoint(kind, cfg.source_endpoint, "source"), list(cfg.collections), True)]
+    if kind in ("migrate", "validate"):
+        src = _runbook_endpoint(kind, cfg.source_endpoint, "source_qdrant")
+        dst = _runbook_endpoint(kind, cfg.target_endpoint, "target_qdrant")
+        return [(src, list(cfg.collections), kind == "migrate" and bool(cfg.backup)), (dst, [], False)]
     if kind == "snapshot":
         return [(cfg.server(), list(cfg.collections), False)]
     if kind == "cutover" and cfg.target is not None and cfg.target.is_set:

@@ -73,9 +73,13 @@ class RedirectImports(cst.CSTTransformer):
         rel: str,
         redirects: Mapping[str, str],
         stay: Mapping[str, set[str]] | None = None,
+        new_names: Mapping[str, str] | None = None,
+        renames: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         super().__init__()
         self.stay = dict(stay or {})
+        self.new_names = dict(new_names or {})  # dotted names of files the plan creates
+        self.renames = {k: dict(v) for k, v in (renames or {}).items()}  # old file -> {name: canonical's}
         self.index = index
         self.rel = rel
         self.redirects = dict(redirects)
@@ -92,6 +96,8 @@ class RedirectImports(cst.CSTTransformer):
     # -- helpers ------------------------------------------------------------------------------
 
     def _abs_name(self, target: str) -> str:
+        if target in self.new_names:
+            return self.new_names[target]
         return self.index.import_name_for(target, self.rel) or self.index.module_for_path(target) or ""
 
     def _note(self, node: cst.CSTNode, kind: str, old: str, new: str) -> None:
@@ -144,6 +150,11 @@ class RedirectImports(cst.CSTTransformer):
         if ref.local_path is not None:
             new_path = self.redirects[ref.local_path]
             rel_form = relative_name(self.index, self.rel, new_path) if ref.relative else None
+            if ref.relative and new_path in self.new_names:
+                # a renamed file stays beside the old one: only the last part of the name changes
+                head = _name(original_node.module).rpartition(".")[0]
+                stem = self.new_names[new_path].rpartition(".")[2]
+                rel_form = (ref.level, f"{head}.{stem}" if head else stem)
             if rel_form is not None:
                 level, mod = rel_form
                 node = node.with_changes(
@@ -155,7 +166,19 @@ class RedirectImports(cst.CSTTransformer):
                 node = node.with_changes(relative=[], module=_module_expr(new_text))
             old_text = "." * ref.level + _name(original_node.module) if ref.relative else ref.module
             self._note(original_node, "import", old_text, new_text)
+            renamed = self.renames.get(ref.local_path, {})
+            if renamed and not isinstance(node.names, cst.ImportStar):
+                node = node.with_changes(names=[self._renamed(a, renamed) for a in node.names])
         return node
+
+    @staticmethod
+    def _renamed(alias: cst.ImportAlias, renamed: Mapping[str, str]) -> cst.ImportAlias:
+        """``make_client`` of a delegating shim becomes ``get_client as make_client``."""
+        old = _name(alias.name)
+        if old not in renamed:
+            return alias
+        asname = alias.asname or cst.AsName(name=cst.Name(old))
+        return alias.with_changes(name=cst.Name(renamed[old]), asname=asname)
 
     def _move_submodules(
         self, ref: ImportRef, original_node: cst.ImportFrom, node: cst.ImportFrom
@@ -275,12 +298,14 @@ def redirect_file(
     rel: str,
     redirects: Mapping[str, str],
     stay: Mapping[str, set[str]] | None = None,
+    new_names: Mapping[str, str] | None = None,
+    renames: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[str, list[Change]]:
     """The new text of ``rel`` and the references rewritten in it (empty when nothing changes)."""
     f = index.files[rel]
     if f.module is None:
         return f.source, []
-    transformer = RedirectImports(index, rel, redirects, stay)
+    transformer = RedirectImports(index, rel, redirects, stay, new_names, renames)
     new_module = f.module.visit(transformer)
     changes = transformer.changes(f.module)
     if not changes:
