@@ -125,6 +125,10 @@ def _global(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    storage_option: list[str] | None = typer.Option(
+        None, "--storage-option", help="Object-store option key=value for s3:// gs:// az:// backup paths "
+        "(endpoint_url, region, access_key, secret_key, ...); repeatable; values never printed.",
+    ),
 ) -> None:
     """Back up, restore, migrate and verify Qdrant collections; consolidate the code using them.
 
@@ -137,6 +141,13 @@ def _global(
     state.json = json_out
     state.verbose = False
     setup_logging()
+    from qdrant_ops.repository.location import parse_storage_options, set_storage_options
+
+    try:
+        set_storage_options(parse_storage_options(storage_option))
+    except QdrantOpsError as exc:
+        err_line(str(exc))
+        raise typer.Exit(exc.exit_code) from None
 
 
 def quiet_broken_pipe() -> None:

@@ -11,7 +11,7 @@ from typer.core import TyperArgument, TyperGroup, TyperOption
 # Global options, accepted after the verb too (``qdrant-ops backup -q ...``): Group moves them
 # in front of it before click parses, so each is declared once, on the callback.
 _GLOBAL_FLAGS = frozenset({"--debug", "--quiet", "-q", "--json"})
-_GLOBAL_VALUED = frozenset({"--log-format"})
+_GLOBAL_VALUED = frozenset({"--log-format", "--storage-option"})
 
 
 def hoist_global_options(args: list[str]) -> list[str]:

@@ -150,7 +150,7 @@ def inspect(
 @handle_errors
 def convert(
     file: Path = typer.Argument(..., help="A shard or collection snapshot file."),
-    to: Path = typer.Option(..., "--to", help="Backup root: the Parquet backup is written to <root>/<UTC stamp>/."),
+    to: str = typer.Option(..., "--to", help="Backup root (a directory or s3://...): the Parquet backup is written to <root>/<UTC stamp>/."),
     collection: str | None = typer.Option(None, "--collection", help="Collection name in the backup (default: from the file name)."),
     compression_level: int = typer.Option(3, "--compression-level", help="zstd level, 1-22."),
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),

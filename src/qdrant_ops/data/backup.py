@@ -4,6 +4,9 @@ A backup is built in ``<backup-path>/.partial-<stamp>/`` with a checkpoint file,
 series per slice, and renamed to ``<backup-path>/<stamp>/`` only once the manifest (written last)
 is complete. A rerun with the same arguments finds the partial directory and resumes each slice
 from its last completed file, so the finished backup is the same as an uninterrupted one.
+To an object store (``s3://bucket/prefix``), the partial directory lives in a local staging cache
+(with the checkpoint); each data file is sent to ``<url>/<stamp>/`` once recorded, and the
+manifest last.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +41,7 @@ from qdrant_ops.endpoints.archive import (
 )
 from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, VectorField, payloads_are_json
 from qdrant_ops.endpoints.open import open_endpoint
-from qdrant_ops.errors import LockedError, NotFoundError, PlanChangedError, UnsupportedError
+from qdrant_ops.errors import LockedError, NotFoundError, PlanChangedError, UnsupportedError, UsageError
 from qdrant_ops.format.columns import check_schema
 from qdrant_ops.format.integrity import Digest
 from qdrant_ops.pipeline.checkpoint import Checkpoint
@@ -49,6 +53,15 @@ from qdrant_ops.pipeline.sizing import page_size
 from qdrant_ops.pipeline.stopping import check, run_all
 from qdrant_ops.progress import NullProgress, ProgressSink, ProgressTask
 from qdrant_ops.reports import Report, bytes_cell, human_bytes, md_table, plain
+from qdrant_ops.repository.location import (
+    Location,
+    cache_dir,
+    is_remote,
+    local_path,
+    open_location,
+    repository_lock_path,
+)
+from qdrant_ops.repository.store import publish, remote_target, send_staged
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +87,8 @@ class BackupReport(Report):
     resumed: bool = False
     resumed_from: str = ""  # the partial backup an interrupted run left, when this run resumed it
     parallel_mode: str = ""
+    uploaded_files: int = 0  # to an object store: files sent by this run
+    reused_files: int = 0  # ... and files an interrupted run had already sent
     collections: list[CollectionBackup] = Field(default_factory=list)
 
     def summary_lines(self) -> list[str]:
@@ -184,9 +199,14 @@ def backup(
     slices = slice_count(src, cfg.parallel, report.notes)
     report.parallel_mode = f"{slices} slice(s) in parallel" if slices > 1 else "one stream"
 
-    root = Path(cfg.backup_path)
+    repo = open_location(cfg.backup_path) if is_remote(cfg.backup_path) else None
+    if repo is not None and cfg.tar:
+        raise UsageError("--tar packs a local backup; an object-store backup is its files and manifest")
+    # To an object store, the backup is built in a local staging directory kept per URL (so a
+    # rerun resumes it) and published file by file, the manifest last.
+    root = cache_dir("staging", repo) if repo is not None else local_path(cfg.backup_path)
     root.mkdir(parents=True, exist_ok=True)
-    with FileLock(root / ".qdrant-ops.lock", f"backup path {root}"):
+    with FileLock(repository_lock_path(cfg.backup_path), f"backup path {repo.display if repo else root}"):
         plan = _plan(cfg, src, names, slices)
         work = _find_partial(root, plan)
         report.resumed = work is not None
@@ -195,24 +215,31 @@ def backup(
             work = _new_partial(root)
             atomic_write_text(work / "plan.json", json.dumps(plan, sort_keys=True))
         stamp = work.name[len(PARTIAL_PREFIX) :]
+        target, sent = None, set[str]()
+        if repo is not None:
+            target, aborted = remote_target(work, repo, stamp)
+            if aborted:
+                report.notes.append(f"aborted {aborted} multipart upload(s) an interrupted run left open")
         if (work / MANIFEST).exists():
             with report.phase("finalise"):
                 if not (work / MANIFEST_SHA256).exists():  # the run stopped between the two writes
                     write_manifest_checksum(work)
-                final = _finalise(work, root, stamp)
+                final = _finish(work, root, stamp, target, report, sent)
         else:
             state = Checkpoint(work / "state.sqlite")
             try:
                 state.bind_plan(plan, what="backup")
                 entries: dict[str, CollectionEntry] = {}
                 for name in names:
-                    entries[name], row = _backup_collection(cfg, src, name, slices, work, state, progress, report)
+                    entries[name], row = _backup_collection(
+                        cfg, src, name, slices, work, state, progress, report, (target, sent) if target else None
+                    )
                     report.collections.append(row)
             finally:
                 state.close()
             with report.phase("finalise"):
                 _write_manifest(work, cfg, info.display, info.server_version, entries, slices, stamp)
-                final = _finalise(work, root, stamp)
+                final = _finish(work, root, stamp, target, report, sent)
     if cfg.verify_integrity:
         from qdrant_ops.data.verify import verify_backup
 
@@ -220,7 +247,7 @@ def backup(
         with report.phase("verify"):
             verified = verify_backup(str(final), allow_empty=cfg.allow_empty, progress=progress)
         report.checks.extend(verified.checks)
-    if cfg.tar:
+    if cfg.tar and isinstance(final, Path):
         with report.phase("tar"):
             final = write_tar(final)
     report.backup_dir = str(final)
@@ -237,6 +264,7 @@ def _backup_collection(
     state: Checkpoint,
     progress: ProgressSink,
     report: BackupReport,
+    remote: tuple[Location, set[str]] | None = None,
 ) -> tuple[CollectionEntry, CollectionBackup]:
     saved = state.get_meta(f"spec:{name}")
     spec = src.get_spec(name)
@@ -259,9 +287,19 @@ def _backup_collection(
     stop = threading.Event()
     resumed_rows = [0] * slices
 
+    # To an object store each file is sent as soon as it is recorded, so the staging directory
+    # holds a few files at a time, not the backup.
+    on_file: Callable[[Path], None] | None = None
+    if remote is not None:
+        target, sent = remote
+
+        def on_file(path: Path) -> None:
+            with_schema_check(path, fields)  # checked here: the manifest is written after it is gone
+            send_staged(path, work, target, sent)
+
     def run(index: int) -> None:
         resumed_rows[index] = _backup_slice(
-            cfg, src, name, fields, (index, slices), cdir, state, task, policy, stats, stop
+            cfg, src, name, fields, (index, slices), cdir, state, task, policy, stats, stop, on_file
         )
 
     # Remove files that no checkpoint vouches for (a file being written when a run died).
@@ -334,6 +372,7 @@ def _backup_slice(
     policy: RetryPolicy,
     stats: RetryStats,
     stop: threading.Event,
+    on_file: Callable[[Path], None] | None = None,
 ) -> int:
     """Back up one slice from where its checkpoint left it; returns the rows an earlier run did."""
     index, total = slice_
@@ -367,6 +406,7 @@ def _backup_slice(
         task=task,
         next_seq=seq,
         rows_done=rows_done,
+        on_file=on_file,
     ) as out:
         for page in pages:
             check(stop)  # Ctrl-C or another slice's error: the open file is not recorded
@@ -410,7 +450,8 @@ def _write_manifest(
     }
     for e in entries.values():
         for f in e.files:
-            with_schema_check(work / f.path, e.fields)
+            if (work / f.path).exists():  # a file already sent to an object store was checked before
+                with_schema_check(work / f.path, e.fields)
     write_manifest(work, manifest)
 
 
@@ -425,6 +466,24 @@ def with_schema_check(path: Path, fields: list[VectorField]) -> None:
     import pyarrow.parquet as pq
 
     check_schema(pq.read_schema(path), fields, str(path))
+
+
+def _finish(
+    work: Path,
+    root: Path,
+    stamp: str,
+    target: Location | None,
+    report: BackupReport,
+    sent: set[str],
+) -> Path | str:
+    """Put a finished work directory in place: renamed locally, or published to the object store."""
+    if target is None:
+        return _finalise(work, root, stamp)
+    published = publish(work, target, sent)
+    report.uploaded_files, report.reused_files = published.uploaded, published.reused
+    if published.aborted:
+        report.notes.append(f"aborted {published.aborted} multipart upload(s) an interrupted run left open")
+    return published.url
 
 
 def _finalise(work: Path, root: Path, stamp: str) -> Path:

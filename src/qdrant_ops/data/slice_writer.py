@@ -51,6 +51,7 @@ class SliceWriter:
         task: ProgressTask,
         next_seq: int,
         rows_done: int,
+        on_file: Callable[[Path], None] | None = None,
     ) -> None:
         from qdrant_ops.format.columns import arrow_schema
 
@@ -65,6 +66,7 @@ class SliceWriter:
         self.task = task
         self.seq = next_seq  # the number of the next file
         self.rows_done = rows_done  # rows in the files recorded or closing
+        self.on_file = on_file  # called with each file once the checkpoint records it
         self.writer: Any = None  # the open file's ParquetWriter
         self.path: Path | None = None
         self.file_rows = 0
@@ -163,6 +165,8 @@ class SliceWriter:
             self.state.save_slice(
                 self.name, self.index, offset=next_offset, done=done, next_seq=next_seq, rows=rows_upto, item=item
             )
+            if self.on_file is not None:
+                self.on_file(file)
 
         if done:  # the last file: nothing is left to overlap with its close
             record(_finish_file(w, file))

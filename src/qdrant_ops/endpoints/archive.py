@@ -316,8 +316,20 @@ def is_complete_backup(path: Path) -> bool:
 
 
 def resolve_backup(location: str | Path, extract_to: Path | None = None) -> Path:
-    """A backup directory from a directory, a ``.tar``, or a root (then its newest complete one)."""
-    p = Path(location)
+    """A backup directory from a directory, a ``.tar``, or a root (then its newest complete one).
+
+    An object-store URL (s3://, gs://, az://) is read into a local cache, file by file (streamed);
+    ``file://`` is a local path.
+    """
+    from qdrant_ops.repository.location import is_remote, local_path
+
+    if is_remote(location):
+        from qdrant_ops.repository.location import cache_dir, open_location
+        from qdrant_ops.repository.store import fetch
+
+        loc = open_location(str(location))
+        return fetch(loc, extract_to or cache_dir("fetch", loc))
+    p = local_path(location)
     if not p.exists():
         raise NotFoundError(f"backup not found: {p}")
     if p.is_file():
@@ -343,9 +355,21 @@ def resolve_backup(location: str | Path, extract_to: Path | None = None) -> Path
 @contextmanager
 def open_backup(location: str | Path) -> Iterator[tuple[Path, str]]:
     """``(directory, name to show)`` of a backup to read; a tar is extracted into a scratch
-    directory beside it that is removed afterwards, so that reading leaves one copy."""
+    directory beside it that is removed afterwards, so that reading leaves one copy. An object
+    store's backup is read into a scratch directory of the local cache, removed the same way."""
+    from qdrant_ops.repository.location import cache_dir, is_remote, open_location
+
     p = Path(location)
-    scratch = (p.parent if p.is_file() else p) / f".qdrant-ops-read-{os.getpid()}-{secrets.token_hex(4)}"
+    scratch_name = f".qdrant-ops-read-{os.getpid()}-{secrets.token_hex(4)}"
+    if is_remote(location):
+        loc = open_location(str(location))
+        scratch = cache_dir("fetch", loc) / scratch_name
+        try:
+            yield resolve_backup(location, extract_to=scratch), loc.display
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return
+    scratch = (p.parent if p.is_file() else p) / scratch_name
     try:
         root = resolve_backup(location, extract_to=scratch)
         yield root, (str(p) if root.is_relative_to(scratch) else str(root))

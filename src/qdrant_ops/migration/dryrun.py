@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 from qdrant_ops.endpoints.base import Endpoint, Point
@@ -16,6 +15,7 @@ from qdrant_ops.migration.plan import config_diff
 from qdrant_ops.migration.report import CollectionMigration, MigrateReport, SamplePoint
 from qdrant_ops.migration.transforms import clone_points
 from qdrant_ops.pipeline.writer import estimate_bytes
+from qdrant_ops.repository.location import state_root
 
 # -- dry run --------------------------------------------------------------------------------------
 
@@ -63,7 +63,8 @@ def _dry_run(cfg: MigrateConfig, src: Endpoint, dst: Endpoint, jobs: list[_Job],
             row.samples.append(SamplePoint(id=str(before.id), before=_show(before), after=_show(after) if after else None))
         report.collections.append(row)
     report.estimated_backup_bytes = total_backup if cfg.backup else 0
-    root = Path(cfg.backup_path).resolve()
+    # To an object store the backup is staged in the local cache first: its disk is the one to check.
+    root = state_root(cfg.backup_path).resolve()
     probe = root
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent

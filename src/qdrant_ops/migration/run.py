@@ -39,6 +39,7 @@ from qdrant_ops.pipeline.locks import FileLock
 from qdrant_ops.pipeline.retry import RetryPolicy
 from qdrant_ops.pipeline.scope import select_collections, slice_count
 from qdrant_ops.progress import NullProgress, ProgressSink
+from qdrant_ops.repository.location import state_root
 
 STATE_FILE = ".qdrant-ops-migrate.sqlite"
 
@@ -79,7 +80,7 @@ def migrate(
         raise UsageError("--switch-alias names one alias: migrate exactly one collection with it")
     slices = slice_count(src, cfg.parallel, report.notes)
     report.slices = slices
-    state_path = Path(cfg.state_path) if cfg.state_path else Path(cfg.backup_path) / STATE_FILE
+    state_path = Path(cfg.state_path) if cfg.state_path else state_root(cfg.backup_path) / STATE_FILE
     report.state_file = str(state_path)
     report.rerun_command = rerun_command or "rerun the same qdrant-ops migrate command"
 

@@ -31,6 +31,7 @@ from qdrant_ops.errors import (
 from qdrant_ops.pipeline.locks import FileLock
 from qdrant_ops.progress import NullProgress, ProgressSink
 from qdrant_ops.reports import Check, utcnow, write_report
+from qdrant_ops.repository.location import is_remote, state_root
 from qdrant_ops.runbook.model import CODE_KINDS, PhaseSpec, Runbook, StepSpec, TestsConfig, default_runbook
 from qdrant_ops.runbook.planfile import PhaseUpdate, plan_update, write_plan
 from qdrant_ops.runbook.prereqs import EndpointNeed, check_endpoints, check_git, check_space, check_versions
@@ -242,7 +243,7 @@ def run_runbook(
     ctx.allowed_dirty = owned
     code_done = state is not None and any(s.kind in CODE_KINDS and s.done for s in state.steps)
     report.prerequisites, unreachable = check_prerequisites(
-        rb, resolved, Path(rb.backup_path), dry_run=dry_run, owned=owned, code_done=code_done)
+        rb, resolved, state_root(rb.backup_path), dry_run=dry_run, owned=owned, code_done=code_done)
     if not all(c.passed for c in report.prerequisites):
         report.exit_code = EXIT_UNREACHABLE if unreachable else EXIT_CHECK_FAILED
         report.finish("failed")
@@ -351,7 +352,8 @@ def _dry_run(rb: Runbook, phases: list[PhaseSpec], resolved: list[tuple[PhaseSpe
 
 def absolute_paths(rb: Runbook) -> Runbook:
     """The runbook with its repository, backup path, plan and local store as absolute paths."""
-    update: dict[str, Any] = {"repo": str(Path(rb.repo).resolve()), "backup_path": str(Path(rb.backup_path).resolve())}
+    backup_path = rb.backup_path if is_remote(rb.backup_path) else str(Path(rb.backup_path).resolve())
+    update: dict[str, Any] = {"repo": str(Path(rb.repo).resolve()), "backup_path": backup_path}
     if rb.plan:
         update["plan"] = str(Path(rb.plan).resolve())
     if rb.endpoint is not None and rb.endpoint.kind() == "local":

@@ -83,7 +83,10 @@ def new_run_id() -> str:
 
 
 def runs_root(backup_path: str | Path) -> Path:
-    return Path(backup_path) / RUNS_DIR
+    # An object-store backup path keeps the run state (JSON, locks) in its local state cache.
+    from qdrant_ops.repository.location import state_root
+
+    return state_root(backup_path) / RUNS_DIR
 
 
 def run_dir(backup_path: str | Path, run_id: str) -> Path:

@@ -28,6 +28,8 @@ from qdrant_ops.endpoints.uri import EndpointConfig
 from qdrant_ops.errors import NotFoundError, QdrantOpsError, UnsupportedError, UsageError
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, call_with_retry
 from qdrant_ops.reports import Report, bytes_cell, human_bytes, md_table
+from qdrant_ops.repository.location import cache_dir, is_remote, local_path, open_location
+from qdrant_ops.repository.store import send_file
 from qdrant_ops.snapshot.config import SnapshotConfig
 from qdrant_ops.snapshot.http import download, rest_base, snapshot_path, upload
 
@@ -198,6 +200,8 @@ def _fetch(cfg: SnapshotConfig, node: Node, item: SnapshotItem, dest_dir: Path, 
         what=f"download {item.name}",
     )
     item.path, item.sha256, item.verified = str(got.path), got.sha256, got.verified
+    if is_remote(cfg.output):  # staged locally, checked, then sent on and the local copy dropped
+        item.path = send_file(got.path, cfg.output, f"{dest_dir.name}/{got.path.name}")
     if not got.verified:
         log.warning("%s: the server gave no checksum; sha256 computed but not checked", dest)
 
@@ -205,7 +209,9 @@ def _fetch(cfg: SnapshotConfig, node: Node, item: SnapshotItem, dest_dir: Path, 
 def _out_dir(cfg: SnapshotConfig, collection: str) -> Path:
     from qdrant_ops.endpoints.archive import collection_dirname
 
-    return Path(cfg.output) / collection_dirname(collection)
+    if is_remote(cfg.output):
+        return cache_dir("staging", open_location(cfg.output)) / "snapshots" / collection_dirname(collection)
+    return local_path(cfg.output) / collection_dirname(collection)
 
 
 def create_snapshots(cfg: SnapshotConfig) -> SnapshotReport:

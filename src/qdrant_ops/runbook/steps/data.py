@@ -14,8 +14,17 @@ from qdrant_ops.runbook.steps.base import StepContext, StepOutcome, _earlier_ok,
 # -- backup -----------------------------------------------------------------------------------
 
 
+def _run_backup_path(ctx: StepContext, name: str) -> str:
+    """Where a step's backup goes: in the run directory, or the same place under an object store."""
+    from qdrant_ops.repository.location import is_remote
+
+    if is_remote(ctx.runbook.backup_path):
+        return f"{ctx.runbook.backup_path.rstrip('/')}/runs/{ctx.run_dir.name}/{name}"
+    return str(ctx.run_dir / name)
+
+
 def _backup_defaults(spec: StepSpec, data: dict[str, Any], ctx: StepContext) -> dict[str, Any]:
-    out: dict[str, Any] = {"backup_path": str(ctx.run_dir / "backup")}
+    out: dict[str, Any] = {"backup_path": _run_backup_path(ctx, "backup")}
     if not any(data.get(k) for k in ("source", "qdrant_url", "qdrant_host")):
         ep = default_endpoint(ctx.runbook)
         if ep:
@@ -56,7 +65,7 @@ def _rollback_backup(ctx: StepContext, cfg: Any, st: StepState) -> list[str]:
 
 def _migrate_defaults(spec: StepSpec, data: dict[str, Any], ctx: StepContext) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "backup_path": str(ctx.run_dir / f"{spec.id}-backup"),
+        "backup_path": _run_backup_path(ctx, f"{spec.id}-backup"),
         "state_path": str(ctx.run_dir / f"{spec.id}-state.sqlite"),
     }
     ep = default_endpoint(ctx.runbook)

@@ -1,0 +1,106 @@
+"""``qdrant-ops backups list`` and ``qdrant-ops forget``: what a repository holds, and retention.
+
+Every backup is self-contained today (no data is shared between backups), so forgetting a backup
+removes its files with it; ``--prune`` also removes partial backups (interrupted runs that no
+manifest made complete). Both hold the repository lock that ``backup`` takes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from qdrant_ops.pipeline.locks import FileLock
+from qdrant_ops.reports import Report, md_table
+from qdrant_ops.repository.listing import BackupInfo, list_backups, remove_backup
+from qdrant_ops.repository.location import is_remote, open_location, repository_lock_path
+from qdrant_ops.repository.retention import Policy, apply_policy
+
+
+def _row(b: BackupInfo) -> list[Any]:
+    return [b.name, b.time.isoformat() if b.time else "", ",".join(b.collections), b.points, b.bytes,
+            b.parent or "", "complete" if b.complete else "partial"]
+
+
+_HEADER = ["backup", "time", "collections", "points", "bytes", "parent", "state"]
+
+
+class ListReport(Report):
+    verb: str = "backups list"
+    repository: str = ""
+    backups: list[dict[str, Any]] = Field(default_factory=list)
+
+    def summary_lines(self) -> list[str]:
+        if not self.backups:
+            return [f"no backups in {self.repository}"]
+        rows = [[str(v) for v in _row_json(b)] for b in self.backups]
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(_HEADER)]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+        return [fmt.format(*_HEADER), *(fmt.format(*r) for r in rows)]
+
+    def markdown_sections(self) -> list[str]:
+        return ["", f"Repository: `{self.repository}`", "", md_table(_HEADER, [_row_json(b) for b in self.backups])]
+
+
+def _row_json(b: dict[str, Any]) -> list[Any]:
+    return [b["name"], b["time"] or "", ",".join(b["collections"]), b["points"], b["bytes"], b["parent"] or "", b["state"]]
+
+
+def _display(repository: str | Path) -> str:
+    return open_location(str(repository)).display if is_remote(repository) else str(repository)
+
+
+def backups_list(repository: str | Path) -> ListReport:
+    """Every backup in the repository, oldest first, complete or partial."""
+    report = ListReport(repository=_display(repository))
+    report.backups = [b.to_json() for b in list_backups(repository)]
+    report.finish()
+    return report
+
+
+class ForgetReport(Report):
+    verb: str = "forget"
+    repository: str = ""
+    dry_run: bool = False
+    kept: list[dict[str, Any]] = Field(default_factory=list)
+    removed: list[dict[str, Any]] = Field(default_factory=list)
+    pruned: list[dict[str, Any]] = Field(default_factory=list)
+
+    def summary_lines(self) -> list[str]:
+        verb = "would remove" if self.dry_run else "removed"
+        lines = [f"keep   {b['name']} ({', '.join(b['reasons'])})" for b in self.kept]
+        lines += [f"{verb} {b['name']}" for b in self.removed]
+        lines += [f"{verb} {b['name']} (partial)" for b in self.pruned]
+        lines.append(f"{len(self.kept)} kept, {len(self.removed)} {verb}"
+                     + (f", {len(self.pruned)} partial {verb}" if self.pruned else ""))
+        return lines
+
+    def markdown_sections(self) -> list[str]:
+        rows = [[b["name"], "keep", ", ".join(b["reasons"])] for b in self.kept]
+        rows += [[b["name"], "remove", ""] for b in self.removed]
+        rows += [[b["name"], "remove (partial)", ""] for b in self.pruned]
+        return ["", f"Repository: `{self.repository}` · dry run: {self.dry_run}", "",
+                md_table(["backup", "decision", "kept by"], rows)]
+
+
+def forget(repository: str | Path, policy: Policy, *, dry_run: bool = False, prune: bool = False) -> ForgetReport:
+    """Apply ``policy`` to the repository's complete backups; remove the others (not on a dry run)."""
+    report = ForgetReport(repository=_display(repository), dry_run=dry_run)
+    with FileLock(repository_lock_path(repository), f"backup repository {report.repository}"):
+        backups = list_backups(repository)
+        decisions = apply_policy(backups, policy)
+        for d in decisions:
+            entry = d.backup.to_json() | {"reasons": d.reasons}
+            (report.kept if d.keep else report.removed).append(entry)
+            if not d.keep and not dry_run:
+                remove_backup(d.backup)
+        if prune:
+            for b in backups:
+                if not b.complete:
+                    report.pruned.append(b.to_json())
+                    if not dry_run:
+                        remove_backup(b)
+    report.finish("dry-run" if dry_run else None)
+    return report
