@@ -13,31 +13,26 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+from qdrant_ops.code.cleanup.commands import line_dirs
 from qdrant_ops.code.cleanup.distributions import DEFAULT_ALLOW_LIST
+from qdrant_ops.code.cleanup.live import LiveCode, Texts
 from qdrant_ops.code.cleanup.prune import find_requirement_files, plan_prune, third_party_imports
 from qdrant_ops.code.cleanup.references import (
     Hit,
     ReferenceScanner,
     Target,
     apply_hits,
-    file_kind,
     is_history_file,
     is_own_report,
+    scan_kind,
 )
-from qdrant_ops.code.cleanup.report import CandidateItem, CleanupReport, Examined, KeptHelper, ReferenceItem
+from qdrant_ops.code.cleanup.report import CleanupReport, Examined, ReferenceItem
 from qdrant_ops.code.cleanup.requirements import pyproject_still_valid, remove_entries
-from qdrant_ops.code.cleanup.scripts import (
-    HelperPlan,
-    detect_candidates,
-    plan_helpers,
-    remaining_importers,
-    select_scripts,
-    under,
-)
+from qdrant_ops.code.cleanup.scripts import under
+from qdrant_ops.code.cleanup.select import choose_files
 from qdrant_ops.code.config import CleanupConfig
 from qdrant_ops.code.index import RepoIndex
 from qdrant_ops.code.textfiles import TextFile, read_text, repo_files
-from qdrant_ops.errors import NotFoundError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +50,7 @@ class Plan:
     moves: list[Move] = field(default_factory=list)
     texts: dict[str, tuple[TextFile, str]] = field(default_factory=dict)  # rel -> (file, new text)
     archive_lines: list[str] = field(default_factory=list)
+    live: LiveCode = field(default_factory=LiveCode)
 
     def changed(self) -> dict[str, tuple[TextFile, str]]:
         return {k: v for k, v in sorted(self.texts.items()) if v[0].text != v[1]}
@@ -78,45 +74,13 @@ def _dotted(rel: str) -> str | None:
     return ".".join(parts) if parts and all(p.isidentifier() for p in parts) else None
 
 
-def choose(config: CleanupConfig, root: Path, index: RepoIndex, files: list[str],
+def choose(config: CleanupConfig, root: Path, index: RepoIndex, texts: Texts,
            archive_dir: str, report: CleanupReport) -> Plan:
     """The scripts and helpers to move, with the reason for each."""
-    selected, problems = select_scripts(root, config.scripts, files, archive_dir)
-    if config.scripts and not selected and not config.detect:
-        # Nothing named exists: a typo, or scripts archived by an earlier run. Not a quiet success.
-        raise NotFoundError(
-            "; ".join(problems or ["--scripts selected nothing"])
-            + f": nothing to archive (scripts archived earlier are under {archive_dir}/)"
-        )
-    for p in problems:
-        report.problem(config.repo, p)
-    reasons = {rel: "named as legacy" for rel in selected}
-    if config.detect:
-        for c in detect_candidates(index, root, archive_dir):
-            chosen = config.yes or c.path in reasons
-            if chosen:
-                reasons[c.path] = "detected: " + "; ".join(c.reasons)
-            report.candidates.append(CandidateItem(path=c.path, reasons=c.reasons, selected=chosen))
-    elif not config.scripts:
-        raise UsageError("nothing to archive: name scripts with --scripts (paths or globs), "
-                         "or propose them with --detect")
-    scripts: list[str] = []
-    for rel in reasons:
-        users = remaining_importers(index, rel, set(reasons))
-        if users and not config.force:
-            report.problem(rel, "not archived: remaining code imports it (" + ", ".join(users[:5])
-                           + "); rerun with --force to archive it anyway")
-            continue
-        f = index.files.get(rel)
-        if f is not None and f.error:
-            report.problem(rel, f"archived, but it does not parse ({f.error}): its imports, "
-                           "helpers and requirements were not analysed")
-        scripts.append(rel)
-    helpers = plan_helpers(index, set(scripts)) if scripts else HelperPlan()
-    plan = Plan()
+    scripts, reasons, helpers, live = choose_files(config, root, index, texts, archive_dir, report)
+    plan = Plan(live=live)
     plan.moves = [Move(s, f"{archive_dir}/{s}", "script", reasons[s]) for s in scripts]
     plan.moves += [Move(h, f"{archive_dir}/{h}", "helper", r) for h, r in helpers.moved.items()]
-    report.helpers_kept = [KeptHelper(path=h, reason=r) for h, r in helpers.kept.items()]
     return plan
 
 
@@ -163,7 +127,7 @@ def find_references(plan: Plan, config: CleanupConfig, root: Path, index: RepoIn
     for rel in files:
         if under(rel, archive_dir):
             continue
-        kind = file_kind(rel)
+        kind = scan_kind(root, rel)
         if kind is None:
             continue
         tf = read_text(root / rel)
@@ -173,7 +137,8 @@ def find_references(plan: Plan, config: CleanupConfig, root: Path, index: RepoIn
         if is_own_report(tf.text):
             report.examined.append(Examined(path=rel, decision="skipped: a qdrant-ops report, left as written"))
             continue
-        hits = scanner.scan(rel, tf.text, kind)
+        hits = scanner.scan(rel, tf.text, kind, line_dirs(root, rel, tf.text, kind))
+        hits = _with_app_refs(plan, rel, tf.text, hits, moving)
         rewrite: list[Hit] = []
         for h in hits:
             action, reason = _action(h, rel in moving, config, rel)
@@ -193,6 +158,20 @@ def find_references(plan: Plan, config: CleanupConfig, root: Path, index: RepoIn
         else:
             decision = f"{kind} file: no reference to an archived script"
         report.examined.append(Examined(path=rel, decision=decision))
+
+
+def _with_app_refs(plan: Plan, rel: str, text: str, hits: list[Hit], moving: set[str]) -> list[Hit]:
+    """Add each ``module:attr`` start of a module that moves (only ``--force`` moves one)."""
+    taken = {h.start for h in hits}
+    for ref, paths in plan.live.refs:
+        gone = [p for p in paths if p in moving]
+        if ref.file != rel or not gone or ref.start in taken:
+            continue
+        col = ref.start - (text.rfind("\n", 0, ref.start) + 1) + 1
+        hits.append(Hit(rel, ref.start, ref.end, ref.line, col, "entry-point", gone[0], ref.text,
+                        None, f"starts the archived module as an application (`{ref.spec}`); "
+                        "repoint or remove it by hand"))
+    return sorted(hits, key=lambda h: h.start)
 
 
 def prune_requirements(plan: Plan, config: CleanupConfig, root: Path, index: RepoIndex,
@@ -216,7 +195,7 @@ def prune_requirements(plan: Plan, config: CleanupConfig, root: Path, index: Rep
     archived = third_party_imports(index, [m.source for m in plan.moves if m.source in index.files])
     remaining = third_party_imports(index, [f for f in index.files if f not in moving])
     texts = {rel: (k, new) for rel, (_, new) in plan.texts.items()
-             if rel not in moving and (k := file_kind(rel)) is not None}
+             if rel not in moving and (k := scan_kind(root, rel)) is not None}
     result = plan_prune(req_files, archived, remaining, texts,
                         allow=(*DEFAULT_ALLOW_LIST, *config.allow_list), import_map=config.import_map)
     plan.archive_lines = result.archive_lines
@@ -250,7 +229,8 @@ def build_plan(config: CleanupConfig, root: Path, archive_dir: str, report: Clea
     index = RepoIndex.build(root, exclude=(*exclude, archive_dir))
     for rel, err in index.parse_errors.items():
         report.examined.append(Examined(path=rel, decision=f"python file that does not parse: {err}"))
-    plan = choose(config, root, index, files, archive_dir, report)
+    texts = Texts(root, [f for f in files if not under(f, archive_dir)])
+    plan = choose(config, root, index, texts, archive_dir, report)
     if not plan.moves:
         return plan
     find_references(plan, config, root, index, files, archive_dir, report)

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 RefKind = Literal["path", "module", "entry-point", "name"]
@@ -44,6 +44,7 @@ _DIR_VARS = ("psscriptroot", "dirname", "bash_source", "~dp0", "script_dir", "sc
 _GENERIC_NAMES = frozenset({"__init__.py", "__main__.py", "main.py", "setup.py", "app.py", "run.py",
                             "manage.py", "utils.py", "config.py", "settings.py", "conftest.py"})
 _CASELESS_KINDS = frozenset({"powershell", "batch"})
+_CI_DIRS = (".github/workflows/", ".gitlab/", ".circleci/", ".buildkite/")
 _HISTORY = re.compile(r"^(changelog|changes|history|news|release[-_ ]?notes)", re.IGNORECASE)
 
 
@@ -84,6 +85,10 @@ def file_kind(rel: str) -> str | None:
     p = PurePosixPath(rel)
     name = p.name.lower()
     suffix = p.suffix.lower()
+    if rel.startswith(_CI_DIRS):
+        return "yaml"  # a CI definition, whatever its name ends with (``cron.yml:`` exists)
+    if name in (".env", ".flaskenv") or name.startswith(".env."):
+        return "config"
     if suffix in (".ps1", ".psm1", ".psd1"):
         return "powershell"
     if suffix in (".sh", ".bash", ".zsh", ".ksh", ".fish") or name in (".envrc", "crontab"):
@@ -116,6 +121,19 @@ def is_own_report(text: str) -> bool:
     return bool(_OWN_REPORT_MD.match(text) or _OWN_REPORT_JSON.match(text))
 
 
+def scan_kind(root: Path, rel: str) -> str | None:
+    """``file_kind``, and ``shell`` for an extension-less script with a ``#!`` line."""
+    kind = file_kind(rel)
+    if kind is not None or PurePosixPath(rel).suffix:
+        return kind
+    try:
+        with open(root / rel, "rb") as fh:
+            head = fh.read(128)
+    except OSError:
+        return None
+    return "shell" if head.startswith(b"#!") and b"\0" not in head else None
+
+
 def is_history_file(rel: str) -> bool:
     """Changelogs record the past: their mentions are reported, never rewritten."""
     return bool(_HISTORY.match(PurePosixPath(rel).name))
@@ -143,16 +161,23 @@ def _render(path: str, sep: str, dot_prefix: bool) -> str:
     return path.replace("/", sep)
 
 
-def _resolve(token: str, base_dir: str, prefer_dir: bool) -> list[tuple[str, bool]]:
-    """Candidate repository paths for ``token``: (path, relative_to_file_dir)."""
+def _resolve(token: str, base_dir: str, prefer_dir: bool, cwd: str | None = None) -> list[tuple[str, str]]:
+    """Candidate repository paths for ``token``: (path, the directory it is relative to).
+
+    A variable naming the script's folder wins; then the directory the command runs in, when
+    known; then the repository root and the file's own directory.
+    """
     norm = re.sub(r"\\\\|\\", "/", token)
-    out: list[tuple[str, bool]] = []
-    orders = [(True, base_dir), (False, "")] if prefer_dir else [(False, ""), (True, base_dir)]
-    for rel_to_dir, base in orders:
+    out: list[tuple[str, str]] = []
+    if prefer_dir:
+        orders = [base_dir, ""]
+    else:
+        orders = ([] if cwd is None else [cwd]) + ["", base_dir]
+    for base in dict.fromkeys(orders):
         joined = posixpath.normpath(posixpath.join(base, norm)) if base else posixpath.normpath(norm)
         if joined.startswith("../") or joined == ".." or joined.startswith("/"):
             continue
-        out.append((joined, rel_to_dir))
+        out.append((joined, base))
     return out
 
 
@@ -174,11 +199,14 @@ class ReferenceScanner:
             and PurePosixPath(t.old).name not in _GENERIC_NAMES
         }
 
-    def scan(self, rel: str, text: str, kind: str) -> list[Hit]:
+    def scan(self, rel: str, text: str, kind: str,
+             dirs: Callable[[int], str | None] | None = None) -> list[Hit]:
+        """Every reference in ``text``; ``dirs`` gives the directory a command at an offset runs in."""
         hits: list[Hit] = []
         base_dir = posixpath.dirname(rel)
         taken: list[tuple[int, int]] = []
-        self._scan_modules(rel, text, kind, hits, taken)
+        where = dirs or (lambda _offset: None)
+        self._scan_modules(rel, text, kind, hits, taken, where)
         for m in _PATH_RE.finditer(text):
             start, end = m.start(), m.end()
             if any(s <= start < e for s, e in taken):
@@ -215,7 +243,7 @@ class ReferenceScanner:
             if not token:
                 continue
             self._path_hit(rel, text, start, end, token, base_dir, prefer_dir, kind, hits,
-                           sep_hint)
+                           sep_hint, where(start))
         return sorted(hits, key=lambda h: h.start)
 
     def _path_hit(
@@ -230,14 +258,15 @@ class ReferenceScanner:
         kind: str,
         hits: list[Hit],
         sep_hint: str = "",
+        cwd: str | None = None,
     ) -> None:
         line, col, snippet = _line_col(text, start)
         caseless = kind in _CASELESS_KINDS
-        for cand, rel_to_dir in _resolve(token, base_dir, prefer_dir):
+        for cand, base in _resolve(token, base_dir, prefer_dir, cwd):
             target = self.lower.get(cand.lower()) if caseless else self.targets.get(cand)
             if target is None:
                 continue
-            new = posixpath.relpath(target.new, base_dir or ".") if rel_to_dir else target.new
+            new = posixpath.relpath(target.new, base) if base else target.new
             dot = bool(re.match(r"\.(?:/|\\)", token))
             hits.append(
                 Hit(rel, start, end, line, col, "path", target.old, snippet,
@@ -252,7 +281,8 @@ class ReferenceScanner:
             )
 
     def _scan_modules(
-        self, rel: str, text: str, kind: str, hits: list[Hit], taken: list[tuple[int, int]]
+        self, rel: str, text: str, kind: str, hits: list[Hit], taken: list[tuple[int, int]],
+        where: Callable[[int], str | None],
     ) -> None:
         if not self.by_module:
             return
@@ -261,7 +291,22 @@ class ReferenceScanner:
             if target is None:
                 continue
             line, col, snippet = _line_col(text, m.start())
-            if target.new_module:
+            cwd = where(m.start())
+            stem = "/".join(p for p in (cwd, m.group("mod").replace(".", "/")) if p)
+            if cwd and target.old in (f"{stem}.py", f"{stem}/__main__.py", f"{stem}/__init__.py"):
+                # run from a sub-directory: the archive's module name does not import from there,
+                # so the command gets the new path relative to where it runs
+                if target.runnable_as_path:
+                    sep = "\\" if kind == "batch" else "/"
+                    hits.append(Hit(rel, m.start(), m.end("mod"), line, col, "module", target.old,
+                                    snippet, posixpath.relpath(target.new, cwd).replace("/", sep),
+                                    f"`-m` became a path relative to {cwd}/, where the command runs"))
+                else:
+                    hits.append(Hit(rel, m.start("mod"), m.end("mod"), line, col, "module",
+                                    target.old, snippet, None,
+                                    "runs as a module with relative imports from a sub-directory; "
+                                    "change it by hand"))
+            elif target.new_module:
                 hits.append(Hit(rel, m.start("mod"), m.end("mod"), line, col, "module",
                                 target.old, snippet, target.new_module))
             elif target.runnable_as_path:

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from qdrant_ops.code.cleanup.live import means_package
 from qdrant_ops.code.config import CleanupConfig
-from qdrant_ops.code.index import RepoIndex
+from qdrant_ops.code.index import ImportRef, RepoIndex
 from qdrant_ops.errors import NotFoundError, UsageError
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
@@ -165,12 +166,20 @@ def detect_candidates(index: RepoIndex, root: Path, archive_dir: str) -> list[Ca
     return out
 
 
+def import_targets(index: RepoIndex, ref: ImportRef) -> list[str]:
+    """The repository files an import loads; none for an import that means the real
+    ``qdrant_client`` package although a local ``qdrant_client.py`` shadows it."""
+    if means_package(index, ref):
+        return []
+    return [t for t in (ref.local_path, *ref.submodules.values()) if t]
+
+
 def users_map(index: RepoIndex) -> dict[str, set[str]]:
     """File -> files that import it (importing ``a.b.c`` also runs ``a`` and ``a.b``)."""
     users: dict[str, set[str]] = {}
     for rel in index.files:
         for ref in index.imports_of(rel):
-            targets = {t for t in (ref.local_path, *ref.submodules.values()) if t}
+            targets = set(import_targets(index, ref))
             for t in list(targets):
                 d = PurePosixPath(t).parent
                 while str(d) not in (".", ""):
@@ -184,23 +193,30 @@ def users_map(index: RepoIndex) -> dict[str, set[str]]:
     return users
 
 
-def remaining_importers(index: RepoIndex, rel: str, moving: set[str]) -> list[str]:
-    """``file:line`` of every import of ``rel`` from a file that is not moving."""
-    return sorted(
-        {f"{r}:{ref.lineno}" for r, ref in index.importers_of(rel) if r not in moving and r != rel}
-    )
+def remaining_importers(index: RepoIndex, rel: str, moving: set[str]) -> tuple[list[str], list[str]]:
+    """``file:line`` of every import of ``rel`` from a file that is not moving: (those that use
+    it, those that mean the ``qdrant_client`` package it shadows)."""
+    users: set[str] = set()
+    package: set[str] = set()
+    for r, ref in index.importers_of(rel):
+        if r in moving or r == rel:
+            continue
+        (package if means_package(index, ref) else users).add(f"{r}:{ref.lineno}")
+    return sorted(users), sorted(package)
 
 
-def plan_helpers(index: RepoIndex, scripts: set[str]) -> HelperPlan:
-    """Local modules the scripts import: moved when only moving code imports them, else kept."""
+def plan_helpers(index: RepoIndex, scripts: set[str], live: dict[str, str] | None = None) -> HelperPlan:
+    """Local modules the scripts import: moved when only moving code imports them, and nothing
+    live (an entry point, a file a command runs: ``live`` maps it to the reason) needs them."""
+    live = live or {}
     users = users_map(index)
     reach: set[str] = set()
     stack = list(scripts)
     while stack:
         rel = stack.pop()
         for ref in index.imports_of(rel):
-            for t in (ref.local_path, *ref.submodules.values()):
-                if t and t not in scripts and t not in reach:
+            for t in import_targets(index, ref):
+                if t not in scripts and t not in reach:
                     reach.add(t)
                     stack.append(t)
     plan = HelperPlan()
@@ -211,7 +227,9 @@ def plan_helpers(index: RepoIndex, scripts: set[str]) -> HelperPlan:
         for rel in sorted(moving):
             outside = sorted(u for u in users.get(rel, set()) if u not in moving and u not in scripts)
             reason = ""
-            if outside:
+            if rel in live:
+                reason = live[rel]
+            elif outside:
                 reason = "imported by remaining code: " + ", ".join(outside[:5])
             elif is_test_file(rel) or PurePosixPath(rel).name in ("conftest.py", "setup.py"):
                 reason = "a test or packaging file"
@@ -229,6 +247,6 @@ def plan_helpers(index: RepoIndex, scripts: set[str]) -> HelperPlan:
         plan.moved[rel] = "imported only by archived code: " + ", ".join(importers[:5])
     # Report as kept only what moving code imports directly, not everything reachable behind it.
     direct = {t for rel in scripts | moving for ref in index.imports_of(rel)
-              for t in (ref.local_path, *ref.submodules.values()) if t}
+              for t in import_targets(index, ref)}
     plan.kept = {k: v for k, v in plan.kept.items() if k in direct}
     return plan

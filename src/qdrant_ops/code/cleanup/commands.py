@@ -1,0 +1,254 @@
+"""Commands that start code, and the directory each one runs in.
+
+Two questions the archive must answer before it moves anything:
+
+- which modules are **application entry points**: ``module:attr`` handed to a server or worker
+  (uvicorn, gunicorn, hypercorn, daphne, granian, celery, dramatiq, flask, ...), in a command
+  file, a CI workflow, a Dockerfile, a compose file, a Procfile, ``package.json`` scripts, a
+  systemd unit, docs, or a ``uvicorn.run("module:app")`` string in Python;
+- where a command runs: a Makefile recipe in its own directory (and after a ``cd`` on the line),
+  a CI step in its ``working-directory``, a Dockerfile command in its ``WORKDIR`` mapped back
+  through ``COPY``, a script in its own folder once it ``cd``s there.
+
+``None`` as a directory means "not known": callers then try the repository root and the file's
+own directory, as before.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+_MODULE = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
+# A server or worker that takes an import string: the ``module:attr`` after it is an entry point.
+_RUNNERS = re.compile(
+    r"(?<![\w-])(?:uvicorn|gunicorn|hypercorn|daphne|granian|uwsgi|waitress-serve|celery|"
+    r"dramatiq|flask|fastapi|arq|faust|huey_consumer|rq|taskiq|litestar|sanic|streamlit)(?![\w-])"
+)
+_APP_REF = re.compile(rf"(?<![\w.:/@$-])(?P<mod>{_MODULE}):(?P<attr>[A-Za-z_][\w.]*)(?![\w/:-])")
+# ``celery -A proj``, ``flask --app proj``, ``dramatiq proj.tasks``, ``FLASK_APP=proj``: a module
+# with no ``:attr``.
+_MODULE_ARG = re.compile(
+    rf"(?:(?<![\w-])(?:-A|--app)(?:\s+|=)|(?<![\w])(?:FLASK_APP|CELERY_APP)\s*[=:]\s*[\"']?|"
+    rf"(?<![\w-])dramatiq(?:\s+-{{1,2}}[\w-]+(?:[= ]\d+)?)*\s+)(?P<mod>{_MODULE})(?P<attr>:[A-Za-z_]\w*)?"
+    r"(?![\w./\\])"
+)
+_PY_RUN = re.compile(rf"(?:uvicorn|hypercorn|granian)\.run\(\s*[\"'](?P<mod>{_MODULE}):(?P<attr>[A-Za-z_]\w*)[\"']")
+_APP_DIR = re.compile(r"--app-dir(?:\s+|=)[\"']?(?P<dir>[^\s\"']+)")
+_CD = re.compile(r"(?:^|&&|;|\|\|)\s*(?:cd|pushd|Set-Location)\s+(?:/d\s+)?(?P<dir>\"[^\"]*\"|'[^']*'|[^\s;&|]+)"
+                 r"\s*(?:&&|;|\|\||$)")
+_OWN_DIR = re.compile(r"dirname|PSScriptRoot|~dp0|BASH_SOURCE|MyInvocation", re.IGNORECASE)
+_WORKDIR = re.compile(r"^\s*working-directory:\s*[\"']?(?P<dir>[^\"'#\n]+?)[\"']?\s*(?:#.*)?$")
+_STEP = re.compile(r"^(?P<indent>\s*)-\s")
+_DOCKER_INSTR = re.compile(r"^\s*(?P<op>WORKDIR|COPY|ADD)\s+(?P<args>.+?)\s*$", re.IGNORECASE)
+_CI_DIRS = (".github/workflows/", ".gitlab/", ".circleci/", ".buildkite/", ".azure-pipelines/")
+
+
+@dataclass(frozen=True)
+class AppRef:
+    """A ``module[:attr]`` handed to a server or worker in some file."""
+
+    file: str
+    start: int  # offsets of ``module`` in the file's text
+    end: int
+    line: int
+    text: str
+    module: str
+    attr: str | None
+    cwd: str | None  # where the command runs, when known
+
+    @property
+    def spec(self) -> str:
+        return f"{self.module}:{self.attr}" if self.attr else self.module
+
+
+def _line_text(text: str, offset: int) -> tuple[int, str]:
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    line = text[start : len(text) if end < 0 else end].strip()
+    return text.count("\n", 0, offset) + 1, line if len(line) <= 200 else line[:197] + "..."
+
+
+def _norm(base: str, sub: str) -> str | None:
+    """``sub`` relative to the repository directory ``base``; None when it leaves the repository."""
+    sub = sub.strip().strip("\"'").replace("\\", "/")
+    if not sub or sub.startswith(("/", "$", "%", "~")):
+        return None
+    joined = posixpath.normpath(posixpath.join(base, sub)) if base else posixpath.normpath(sub)
+    if joined == ".":
+        return ""
+    return None if joined.startswith("..") else joined
+
+
+def is_ci_file(rel: str) -> bool:
+    return rel.startswith(_CI_DIRS) or PurePosixPath(rel).name.lower() in (
+        ".gitlab-ci.yml", "azure-pipelines.yml", "bitbucket-pipelines.yml", ".travis.yml")
+
+
+def line_dirs(root: Path, rel: str, text: str, kind: str) -> Callable[[int], str | None]:
+    """For an offset into ``text``, the repository directory the command there runs in."""
+    here = posixpath.dirname(rel)
+    starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+    base: list[str | None] = []
+    if kind == "make" or (kind == "config" and PurePosixPath(rel).name.lower() in (
+            "procfile", "package.json", "tox.ini", "justfile", "pyproject.toml", "setup.cfg")):
+        base = [here] * len(starts)
+    elif kind == "yaml" and is_ci_file(rel):
+        base = _ci_dirs(text, len(starts))
+    elif kind == "docker":
+        base = _docker_dirs(root, rel, text, len(starts))
+    elif kind in ("shell", "powershell", "batch"):
+        cur: str | None = None
+        for line in text.split("\n"):
+            base.append(cur)
+            m = re.match(r"^\s*(?:cd|pushd|Set-Location)\s+(?:/d\s+)?(?P<arg>.+?)\s*$", line)
+            if m and _OWN_DIR.search(m.group("arg")):
+                cur = here
+    else:
+        base = [None] * len(starts)
+
+    def at(offset: int) -> str | None:
+        lo, hi = 0, len(starts) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if starts[mid] <= offset:
+                lo = mid
+            else:
+                hi = mid - 1
+        cwd = base[lo] if lo < len(base) else None
+        line = text[starts[lo] : offset]
+        for m in _CD.finditer(line):  # ``cd sub && python x.py`` on the same line
+            arg = m.group("dir")
+            if _OWN_DIR.search(arg):
+                cwd = here
+            elif cwd is not None:
+                cwd = _norm(cwd, arg)
+        return cwd
+
+    return at
+
+
+def _ci_dirs(text: str, n: int) -> list[str | None]:
+    """Each line's working directory in a CI file: its step's ``working-directory``, else a
+    ``defaults`` one, else the repository root."""
+    lines = text.split("\n")
+    stack: list[tuple[int, int]] = []  # open list items: (indent of the dash, first line)
+    owners: list[tuple[int, ...]] = []
+    step_dir: dict[int, str | None] = {}
+    default: str | None = ""
+    for i, line in enumerate(lines):
+        body = line.lstrip()
+        if body and not body.startswith("#"):
+            indent = len(line) - len(body)
+            while stack and indent <= stack[-1][0]:
+                stack.pop()
+            if _STEP.match(line):
+                stack.append((indent, i))
+        owners.append(tuple(start for _, start in stack))
+        m = _WORKDIR.match(re.sub(r"^(\s*)-\s", r"\1  ", line))
+        if m:
+            if stack:
+                step_dir[stack[-1][1]] = _norm("", m.group("dir"))
+            else:
+                default = _norm("", m.group("dir"))
+    out: list[str | None] = []
+    for i in range(n):
+        found = [step_dir[s] for s in reversed(owners[i]) if s in step_dir] if i < len(owners) else []
+        out.append(found[0] if found else default)
+    return out
+
+
+def _docker_dirs(root: Path, rel: str, text: str, n: int) -> list[str | None]:
+    """Each line's directory in the repository: the ``WORKDIR`` mapped back through ``COPY``."""
+    here = posixpath.dirname(rel)
+    workdir = "/"
+    copies: list[tuple[str, str]] = []  # (container dir, repository dir)
+    out: list[str | None] = []
+    for line in text.split("\n"):
+        out.append(_map_workdir(workdir, copies))
+        m = _DOCKER_INSTR.match(line)
+        if m is None:
+            continue
+        op, args = m.group("op").upper(), m.group("args")
+        if op == "WORKDIR":
+            workdir = posixpath.normpath(posixpath.join(workdir, args.strip().strip("\"'")))
+            continue
+        try:
+            parts = json.loads(args) if args.startswith("[") else args.split()
+        except ValueError:
+            continue
+        parts = [p for p in parts if isinstance(p, str) and not p.startswith("--")]
+        if len(parts) != 2:
+            continue
+        src, dst = parts
+        dst = posixpath.normpath(posixpath.join(workdir, dst))
+        for ctx in ("", here):
+            repo_dir = _norm(ctx, src)
+            if repo_dir is not None and (root / repo_dir).is_dir():
+                copies.append((dst, repo_dir))
+                break
+    return out[:n] + [None] * max(0, n - len(out))
+
+
+def _map_workdir(workdir: str, copies: list[tuple[str, str]]) -> str | None:
+    for dst, src in sorted(copies, key=lambda c: -len(c[0])):
+        if workdir == dst or workdir.startswith(dst.rstrip("/") + "/"):
+            rest = workdir[len(dst):].strip("/")
+            return _norm(src, rest) if rest else src
+    return None
+
+
+def app_refs(root: Path, rel: str, text: str, kind: str) -> list[AppRef]:
+    """Every ``module[:attr]`` a server or worker is started with in ``text``."""
+    out: list[AppRef] = []
+    dirs = line_dirs(root, rel, text, kind)
+    seen: set[int] = set()
+
+    def add(m: re.Match[str], cwd: str | None) -> None:
+        if m.start("mod") in seen:
+            return
+        seen.add(m.start("mod"))
+        line, snippet = _line_text(text, m.start())
+        attr = m.group("attr")
+        out.append(AppRef(rel, m.start("mod"), m.end("mod"), line, snippet, m.group("mod"),
+                          attr.lstrip(":") if attr else None, cwd))
+
+    if kind == "python":
+        for m in _PY_RUN.finditer(text):
+            add(m, posixpath.dirname(rel))  # a script that starts a server runs from its folder
+        return out
+    for lm in re.finditer(r"[^\n]*", text):
+        line = lm.group(0)
+        if not _RUNNERS.search(line) and "FLASK_APP" not in line and "CELERY_APP" not in line:
+            continue
+        app_dir = _APP_DIR.search(line)
+        for pat in (_APP_REF, _MODULE_ARG):
+            for m in pat.finditer(text, lm.start(), lm.end()):
+                cwd = dirs(m.start())
+                if app_dir and cwd is not None:
+                    cwd = _norm(cwd, app_dir.group("dir"))
+                add(m, cwd)
+    return sorted(out, key=lambda r: r.start)
+
+
+def module_paths(module: str, base: str) -> list[str]:
+    """The files an import of ``module`` from directory ``base`` could load."""
+    stem = "/".join(p for p in (base, module.replace(".", "/")) if p)
+    return [f"{stem}.py", f"{stem}/__init__.py"]
+
+
+def resolve_app(ref: AppRef, exists: Callable[[str], bool], files: Iterable[str]) -> list[str]:
+    """The files ``ref`` starts: from where it runs, else from the repository root or its file's
+    folder, else every file whose path ends with the module's (more than one when unsure)."""
+    bases: list[str] = [] if ref.cwd is None else [ref.cwd]
+    bases += [b for b in ("", posixpath.dirname(ref.file)) if b not in bases]
+    for base in bases:
+        hits = [p for p in module_paths(ref.module, base) if exists(p)]
+        if hits:
+            return hits[:1]
+    tails = module_paths(ref.module, "")
+    return sorted(f for f in files if any(f == t or f.endswith("/" + t) for t in tails))
