@@ -2,29 +2,35 @@
 
 What counts as gone comes from the records the code verbs leave: cleanup-legacy's
 ``<archive_path>/archive-index.json`` (every script moved, with its original path) and
-consolidate-clients' report (``files_removed``), plus names given by hand. Every text file of the
-repository (git's tracked and untracked-but-not-ignored files; documentation excluded unless asked)
-is searched for the original paths (``/`` or ``\\`` separators, not as part of the archived path)
-and, in Python files, for imports of the removed modules. Each hit is ``file:line``.
+consolidate-clients' report (``files_removed``), plus names given by hand. The files searched are
+the ones cleanup-legacy rewrites (git's tracked and untracked-but-not-ignored files of a kind it
+scans; documentation left out), for:
+
+- the original paths (``/`` or ``\\`` separators, not as part of the archived path);
+- in Python files, imports of an archived script or a removed module, under every name Python
+  could import it by from the importing file (``from helper import f`` beside ``helper.py``);
+- ``module:attr`` handed to a server or worker (``uvicorn core.server:app``) that resolves, from
+  where the command runs, to an archived script.
+
+Each hit is ``file:line``.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
-import os
+import posixpath
 import re
 from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, Field
 
+from qdrant_ops.code.cleanup.commands import app_refs, resolve_app
 from qdrant_ops.reports import Report, md_table
 from qdrant_ops.runbook.model import CheckLegacyConfig
 
 log = logging.getLogger(__name__)
 
-DOC_SUFFIXES = (".md", ".rst", ".txt", ".adoc")
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache", ".qdrant-ops"}
 MAX_FILE = 2 * 1024 * 1024
 
@@ -32,7 +38,7 @@ MAX_FILE = 2 * 1024 * 1024
 class Finding(BaseModel):
     file: str
     line: int
-    kind: str  # "archived script" | "removed module"
+    kind: str  # "archived script" | "archived module" | "archived entry point" | "removed module"
     target: str
     text: str
 
@@ -112,30 +118,48 @@ def _records(cfg: CheckLegacyConfig, root: Path) -> tuple[list[str], list[str], 
     return list(dict.fromkeys(scripts)), list(dict.fromkeys(modules)), sources
 
 
-def _files(root: Path, cfg: CheckLegacyConfig) -> list[str]:
-    from qdrant_ops.code import gitops
+def _files(root: Path, cfg: CheckLegacyConfig) -> list[tuple[str, str]]:
+    """(file, kind) of every file cleanup-legacy would examine, documentation left out."""
+    from qdrant_ops.code.cleanup.references import scan_kind
+    from qdrant_ops.code.textfiles import repo_files
 
-    if gitops.is_work_tree(root):
-        out = gitops.git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-        rels = sorted({r for r in out.split("\0") if r})
-    else:
-        rels = []
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS]
-            for name in filenames:
-                rels.append(Path(dirpath, name).relative_to(root).as_posix())
-        rels.sort()
     archive = cfg.archive_path.strip("/") + "/"
     keep = []
-    for rel in rels:
+    for rel in repo_files(root, tuple(cfg.exclude)):
         if rel.startswith(archive) or any(part in SKIP_DIRS for part in rel.split("/")[:-1]):
             continue
-        if rel.lower().endswith(DOC_SUFFIXES):
+        kind = scan_kind(root, rel)
+        if kind is None or kind == "docs":
             continue
-        if any(fnmatch.fnmatch(rel, pat) or rel.startswith(pat.rstrip("/") + "/") for pat in cfg.exclude):
-            continue
-        keep.append(rel)
+        keep.append((rel, kind))
     return keep
+
+
+def _import_names(rel: str) -> list[tuple[str, str]]:
+    """(dotted name, directory an importer must be under) for an archived ``.py`` file: the full
+    name from the root anywhere, a shorter one only below the directory it is relative to."""
+    p = PurePosixPath(rel)
+    if p.suffix not in (".py", ".pyw"):
+        return []
+    parts = list(p.with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    out = [(name, "") for name in module_names(rel)]
+    for k in range(1, len(parts)):
+        name = parts[k:]
+        if all(x.isidentifier() for x in name):
+            out.append((".".join(name), "/".join(parts[:k])))
+    return list(dict.fromkeys(out))
+
+
+def _relative_patterns(rel: str) -> list[re.Pattern[str]]:
+    """``from .mod import x`` / ``from . import mod`` in the archived file's own folder."""
+    stem = PurePosixPath(rel).stem
+    if stem == "__init__" or not stem.isidentifier():
+        return []
+    leaf = re.escape(stem)
+    return [re.compile(r"^\s*from\s+\." + leaf + r"\s+import\b"),
+            re.compile(r"^\s*from\s+\.\s+import\s+(?:\(?[\w\s,]*,\s*)?" + leaf + r"\b")]
 
 
 def _script_pattern(rel: str) -> re.Pattern[str]:
@@ -157,6 +181,20 @@ def _module_patterns(name: str) -> list[re.Pattern[str]]:
     return out
 
 
+def _means_package(target: str, line: str) -> bool:
+    """``from qdrant_client import QdrantClient`` means the package once a shadowing
+    ``qdrant_client.py`` is archived: that import works again, it is not a leftover."""
+    if PurePosixPath(target).name != "qdrant_client.py":
+        return False
+    from qdrant_ops.code.cleanup.live import QDRANT_CLIENT_NAMES
+
+    m = re.match(r"^\s*from\s+qdrant_client(?:\.\w+)*\s+import\s+\(?([\w\s,]+)", line)
+    if m is None:
+        return bool(re.match(r"^\s*import\s+qdrant_client\b", line))
+    names = [n.split(" as ")[0].strip() for n in m.group(1).split(",") if n.strip()]
+    return all(n in QDRANT_CLIENT_NAMES for n in names)
+
+
 def check_legacy(cfg: CheckLegacyConfig) -> CheckLegacyReport:
     """Search the repository for references to what the records say is gone."""
     root = Path(cfg.repo).resolve()
@@ -170,9 +208,14 @@ def check_legacy(cfg: CheckLegacyConfig) -> CheckLegacyReport:
     if not scripts and not modules:
         report.notes.append("nothing archived or removed is recorded: nothing to check")
     script_pats = [(s, _script_pattern(s)) for s in scripts]
-    module_pats = [(m, _module_patterns(m)) for m in modules]
+    module_pats: list[tuple[str, list[re.Pattern[str]], str, str | None]] = [
+        (m, _module_patterns(m), "", None) for m in modules]
+    for s in scripts:  # an archived script is a module that is gone too
+        for name, under in _import_names(s):
+            module_pats.append((s, _module_patterns(name), under, None))
+        module_pats.append((s, _relative_patterns(s), "", posixpath.dirname(s)))
     removed_files = set(scripts)
-    for rel in _files(root, cfg):
+    for rel, kind in _files(root, cfg):
         if rel in removed_files:
             continue
         path = root / rel
@@ -186,15 +229,25 @@ def check_legacy(cfg: CheckLegacyConfig) -> CheckLegacyReport:
             continue
         text = data.decode("utf-8", errors="replace")
         report.files_scanned += 1
-        is_py = rel.endswith(".py")
+        is_py = kind == "python"
+        here = posixpath.dirname(rel)
+        visible = [(t, pats) for t, pats, under, same in module_pats
+                   if (same is None and (not under or rel.startswith(under + "/"))) or same == here]
         for n, line in enumerate(text.splitlines(), start=1):
             for target, pat in script_pats:
                 if pat.search(line):
                     report.findings.append(Finding(file=rel, line=n, kind="archived script", target=target, text=line.strip()[:200]))
             if is_py:
-                for target, pats in module_pats:
-                    if any(p.search(line) for p in pats):
-                        report.findings.append(Finding(file=rel, line=n, kind="removed module", target=target, text=line.strip()[:200]))
+                for target, pats in visible:
+                    if any(p.search(line) for p in pats) and not _means_package(target, line):
+                        what = "archived module" if target in removed_files else "removed module"
+                        report.findings.append(Finding(file=rel, line=n, kind=what, target=target, text=line.strip()[:200]))
+                        break
+        for ref in app_refs(root, rel, text, kind) if removed_files else []:
+            hits = resolve_app(ref, removed_files.__contains__, removed_files)
+            if hits:
+                report.findings.append(Finding(file=rel, line=ref.line, kind="archived entry point",
+                                               target=hits[0], text=ref.text))
     report.check(
         "no references to archived or removed code",
         not report.findings,

@@ -233,10 +233,19 @@ def test_detect_proposes_and_archives_only_with_yes(repo: Path) -> None:
     assert (repo / "scripts/reindex_qdrant.py").exists()
 
 
-def test_detect_with_yes_archives_candidates(repo: Path) -> None:
+def test_detect_with_yes_archives_only_candidates_no_command_runs(repo: Path) -> None:
+    (repo / "tools").mkdir()
+    (repo / "tools/once.py").write_text(FILES["scripts/reindex_qdrant.py"].replace("import qdrant_helpers\n", ""))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a one-off script")
     report = run(repo, scripts=[], detect=True, yes=True)
-    assert {m.source for m in report.moved if m.kind == "script"} == set(LEGACY)
-    assert all(c.selected for c in report.candidates)
+    assert {m.source for m in report.moved if m.kind == "script"} == {"tools/once.py"}
+    found = {c.path: (c.selected, c.reasons[-1]) for c in report.candidates}
+    assert found["scripts/export_points.py"] == (
+        False, "in use (referenced by Makefile:5, app/main.py:11, scripts/run_all.ps1:3, scripts/run_all.ps1:4)")
+    assert found["scripts/reindex_qdrant.py"] == (
+        False, "in use (referenced by .github/workflows/nightly.yml:11, Makefile:2, app/main.py:12, scripts/run_all.ps1:2)")
+    assert found["tools/once.py"][0] is True
 
 
 def test_script_imported_by_remaining_code_is_not_archived(repo: Path) -> None:

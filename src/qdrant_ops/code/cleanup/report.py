@@ -121,15 +121,22 @@ class CleanupReport(Report):
         for p in self.unhandled:
             where = f"{p.path}:{p.line}" if p.line else p.path
             lines.append(f"  ! {where}: {p.reason}")
+        lines += [f"  note: {n}" for n in self.notes]
         return lines
 
     def plan_lines(self) -> list[str]:
         """The full plan: moves, references, requirement removals and every diff."""
         out: list[str] = []
         for m in self.moved:
-            out.append(f"move ({m.method}) {m.source} -> {m.destination}  [{m.kind}: {m.reason}]")
-        for h in self.helpers_kept:
-            out.append(f"keep {h.path}  [{h.reason}]")
+            if m.kind == "script":
+                out.append(f"move ({m.method}) {m.source} -> {m.destination}  [{m.kind}: {m.reason}]")
+        helpers = [m for m in self.moved if m.kind == "helper"]
+        if helpers or self.helpers_kept:
+            out.append("helpers (moved only when nothing that stays needs them):")
+            for m in helpers:
+                out.append(f"  move ({m.method}) {m.source} -> {m.destination}  [{m.reason}]")
+            for h in self.helpers_kept:
+                out.append(f"  keep {h.path}  [{h.reason}]")
         for r in self.references:
             out.append(f"{r.action}: {r.file}:{r.line}: {r.text}" + (f"  ({r.reason})" if r.reason else ""))
         for q in self.requirements_removed:
