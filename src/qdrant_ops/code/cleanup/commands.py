@@ -195,11 +195,15 @@ def _docker_dirs(root: Path, rel: str, text: str, n: int) -> list[str | None]:
 
 
 def _map_workdir(workdir: str, copies: list[tuple[str, str]]) -> str | None:
-    for dst, src in sorted(copies, key=lambda c: -len(c[0])):
-        if workdir == dst or workdir.startswith(dst.rstrip("/") + "/"):
-            rest = workdir[len(dst):].strip("/")
-            return _norm(src, rest) if rest else src
-    return None
+    """The repository directory ``workdir`` holds; None when unknown or when several folders
+    were copied into it (the image merges them)."""
+    best = [(dst, src) for dst, src in copies
+            if workdir == dst or workdir.startswith(dst.rstrip("/") + "/")]
+    if not best:
+        return None
+    longest = max(len(dst) for dst, _ in best)
+    found = {_norm(src, workdir[len(dst):].strip("/")) for dst, src in best if len(dst) == longest}
+    return found.pop() if len(found) == 1 else None
 
 
 def app_refs(root: Path, rel: str, text: str, kind: str) -> list[AppRef]:
