@@ -303,3 +303,13 @@ def test_check_legacy_finds_python_imports_of_an_archived_module(tmp_path: Path)
     assert {(f.file, f.line) for f in found.findings} == {
         ("app.py", 1), ("app.py", 3), ("pkg/jobs/run.py", 1), ("pkg/jobs/side.py", 1)}
     assert {f.kind for f in found.findings} == {"archived module"}
+
+
+def test_a_workdir_that_merges_several_copied_folders_is_not_guessed(tmp_path: Path) -> None:
+    from qdrant_ops.code.cleanup.commands import app_refs
+
+    root = make(tmp_path / "r", {"deployment/main.py": "", "pipelines/x.py": "", "backend/a.py": ""})
+    merged = "WORKDIR /app\nCOPY deployment ./\nCOPY pipelines ./\nCMD [\"uvicorn\", \"deployment.main:app\"]\n"
+    single = "COPY ./backend/ /srv/\nWORKDIR /srv/sub\nCMD uvicorn core.server:app\n"
+    assert [r.cwd for r in app_refs(root, "Dockerfile", merged, "docker")] == [None]
+    assert [r.cwd for r in app_refs(root, "Dockerfile", single, "docker")] == ["backend/sub"]

@@ -202,7 +202,8 @@ def _map_workdir(workdir: str, copies: list[tuple[str, str]]) -> str | None:
     if not best:
         return None
     longest = max(len(dst) for dst, _ in best)
-    found = {_norm(src, workdir[len(dst):].strip("/")) for dst, src in best if len(dst) == longest}
+    found = {_norm(src, rest) if (rest := workdir[len(dst):].strip("/")) else src
+             for dst, src in best if len(dst) == longest}
     return found.pop() if len(found) == 1 else None
 
 
