@@ -164,7 +164,7 @@ def test_a_refused_script_keeps_what_it_imports(tmp_path: Path) -> None:
         "app/main.py": "from fastapi import FastAPI\nfrom app.ingestion import ingest\napp = FastAPI()\n",
         "app/ingestion.py": "from app.registry import register\n\ndef ingest(x):\n    return register(x)\n",
         "app/registry.py": "def register(x):\n    return x\n",
-        "tools/old.py": QDRANT_MAIN,
+        "tools/old.py": "from app.registry import register\n" + QDRANT_MAIN,
     })
     report = run(repo, "app/ingestion.py", "app/registry.py", "tools/old.py")
     assert [m.source for m in report.moved] == ["tools/old.py"]
@@ -172,6 +172,7 @@ def test_a_refused_script_keeps_what_it_imports(tmp_path: Path) -> None:
     reasons = {p.path: p.reason for p in report.unhandled}
     assert "app/main.py:2" in reasons["app/ingestion.py"]
     assert "app/ingestion.py:1" in reasons["app/registry.py"]
+    assert report.helpers_kept == []  # refused scripts are not listed again as kept helpers
 
 
 def test_helpers_that_a_command_runs_or_that_are_entry_points_stay(tmp_path: Path) -> None:

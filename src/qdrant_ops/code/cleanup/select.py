@@ -107,7 +107,9 @@ def choose_files(config: CleanupConfig, root: Path, index: RepoIndex, texts: Tex
             report.problem(rel, f"archived, but it does not parse ({f.error}): its imports, "
                            "helpers and requirements were not analysed")
     helpers = _helpers(index, texts, live, set(moving))
-    report.helpers_kept = [KeptHelper(path=h, reason=r) for h, r in helpers.kept.items()]
+    # a refused script is listed once, with its own reason, not again as a kept helper
+    report.helpers_kept = [KeptHelper(path=h, reason=r) for h, r in helpers.kept.items()
+                           if h not in refused]
     return moving, reasons, helpers, live
 
 
