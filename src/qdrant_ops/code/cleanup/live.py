@@ -32,6 +32,8 @@ _APP_BUILDER = re.compile(
     r"get_asgi_application|get_wsgi_application|falcon\.App|falcon\.asgi\.App|web\.Application)\(",
     re.MULTILINE,
 )
+# Notebooks hold outputs and images, not commands (and they are large to scan).
+_NOT_COMMANDS = (".ipynb",)
 _PACKAGING = frozenset({"pyproject.toml", "setup.cfg", "setup.py"})
 _PACKAGING_ENTRY = re.compile(r"""(?P<mod>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*:\s*[A-Za-z_]\w*""")
 # Names the real qdrant_client package exports: an import of them means the package, even where a
@@ -94,7 +96,7 @@ def find_live(index: RepoIndex, texts: Texts, skip: Iterable[str] = ()) -> LiveC
         if rel in skipped:
             continue
         got = texts.get(rel)
-        if got is None:
+        if got is None or rel.endswith(_NOT_COMMANDS):
             continue
         kind, text = got
         for ref in app_refs(texts.root, rel, text, kind):
@@ -155,7 +157,7 @@ def command_users(index: RepoIndex, texts: Texts, paths: Iterable[str], exclude:
         if rel in skipped:
             continue
         got = texts.get(rel)
-        if got is None or (got[0] == "docs" and not with_docs):
+        if got is None or (got[0] == "docs" and not with_docs) or rel.endswith(_NOT_COMMANDS):
             continue
         kind, text = got
         for h in scanner.scan(rel, text, kind, line_dirs(texts.root, rel, text, kind)):
