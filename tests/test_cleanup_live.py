@@ -82,6 +82,9 @@ def test_every_named_script_refused_is_exit_2_with_one_line(tmp_path: Path) -> N
     before = snapshot(repo)
     with pytest.raises(UsageError, match="every named script was refused"):
         run(repo, "backend/core/server.py")
+    with pytest.raises(UsageError, match="every named script was refused"):
+        run(repo, "backend/core/server.py", detect=True)  # named and detected: still nothing done
+    assert run(repo, "backend/core/server.py", dry_run=True, force=True).moved  # --force archives
     result = CliRunner().invoke(app, ["cleanup-legacy", "--repo", str(repo), "backend/core/server.py"])
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0
@@ -248,6 +251,8 @@ def test_rewrites_follow_the_directory_each_command_runs_in(tmp_path: Path) -> N
                                        "        run: python -m scripts.loader\n"
                                        "      - run: python backend/scripts/loader.py\n"),
         "backend/bin/seed.sh": '#!/bin/sh\ncd "$(dirname "$0")"\npython ../scripts/loader.py\n',
+        "backend/bin/seed.ps1": "Set-Location $PSScriptRoot\r\npython ..\\scripts\\loader.py\r\n",
+        "backend/bin/seed.bat": "cd /d %~dp0\r\npython ..\\scripts\\loader.py\r\n",
     }, commit=True)
     run(repo, "backend/scripts/loader.py")
     new = f"{ARCH}/backend/scripts/loader.py"
@@ -257,6 +262,9 @@ def test_rewrites_follow_the_directory_each_command_runs_in(tmp_path: Path) -> N
     ci = (repo / ".github/workflows/seed.yml").read_text()
     assert f"        run: python ../{new}\n" in ci and f"      - run: python {new}\n" in ci
     assert (repo / "backend/bin/seed.sh").read_text().endswith(f"python ../../{new}\n")
+    win = "..\\..\\" + new.replace("/", "\\")
+    assert (repo / "backend/bin/seed.ps1").read_bytes().decode().endswith(f"python {win}\r\n")
+    assert (repo / "backend/bin/seed.bat").read_bytes().decode().endswith(f"python {win}\r\n")
 
 
 # -- corpus patterns: a shadowing qdrant_client.py, CI files with odd names, Python imports -----

@@ -87,14 +87,11 @@ def means_package(index: RepoIndex, ref: ImportRef) -> bool:
     return all(n in QDRANT_CLIENT_NAMES for n in ref.names)
 
 
-def find_live(index: RepoIndex, texts: Texts, skip: Iterable[str] = ()) -> LiveCode:
+def find_live(index: RepoIndex, texts: Texts) -> LiveCode:
     """Every entry point of the repository, with the reason for each."""
     live = LiveCode()
-    skipped = set(skip)
     known = set(index.files)
     for rel in texts.files:
-        if rel in skipped:
-            continue
         got = texts.get(rel)
         if got is None or rel.endswith(_NOT_COMMANDS):
             continue
@@ -112,7 +109,7 @@ def find_live(index: RepoIndex, texts: Texts, skip: Iterable[str] = ()) -> LiveC
         if PurePosixPath(rel).name in _PACKAGING:
             _packaging(rel, text, live, known)
     for rel, f in index.files.items():
-        if rel in skipped or f.module is None:
+        if f.module is None:
             continue
         m = _APP_BUILDER.search(f.source)
         if m is not None and not _is_test(rel):

@@ -165,7 +165,7 @@ def _with_app_refs(plan: Plan, rel: str, text: str, hits: list[Hit], moving: set
     taken = {h.start for h in hits}
     for ref, paths in plan.live.refs:
         gone = [p for p in paths if p in moving]
-        if ref.file != rel or not gone or ref.start in taken:
+        if ref.file != rel or rel in moving or not gone or ref.start in taken:
             continue
         col = ref.start - (text.rfind("\n", 0, ref.start) + 1) + 1
         hits.append(Hit(rel, ref.start, ref.end, ref.line, col, "entry-point", gone[0], ref.text,

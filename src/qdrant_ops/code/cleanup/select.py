@@ -97,7 +97,7 @@ def choose_files(config: CleanupConfig, root: Path, index: RepoIndex, texts: Tex
                 "so archiving it is the fix; consolidate-clients points importers at a twin")
     for rel, why in refused.items():
         report.problem(rel, f"not archived: {why}; rerun with --force to archive it anyway")
-    if selected and not moving and refused and not any(c.selected for c in report.candidates):
+    if selected and not moving and refused:
         listed = "; ".join(f"{r}: {w}" for r, w in list(refused.items())[:3])
         raise UsageError(f"nothing archived: every named script was refused ({listed}); "
                          "rerun with --force to archive them anyway")
