@@ -314,6 +314,14 @@ def test_check_legacy_finds_python_imports_of_an_archived_module(tmp_path: Path)
     assert {f.kind for f in found.findings} == {"archived module"}
 
 
+@pytest.mark.parametrize("call", ['uvicorn.run("web.api:app")', 'uvicorn.run(\n    app="web.api:app", port=1)'])
+def test_a_python_script_that_starts_a_server_names_an_entry_point(tmp_path: Path, call: str) -> None:
+    repo = make(tmp_path / "r", {"web/__init__.py": "", "web/api.py": "def app(): ...\n",
+                                 "serve.py": f"import uvicorn\n{call}\n"})
+    with pytest.raises(UsageError, match=r"started by serve.py:2 \(`web.api:app`\)"):
+        run(repo, "web/api.py", dry_run=True)
+
+
 def test_a_workdir_that_merges_several_copied_folders_is_not_guessed(tmp_path: Path) -> None:
     from qdrant_ops.code.cleanup.commands import app_refs
 

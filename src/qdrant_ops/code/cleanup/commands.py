@@ -37,7 +37,8 @@ _MODULE_ARG = re.compile(
     rf"(?<![\w-])dramatiq(?:\s+-{{1,2}}[\w-]+(?:[= ]\d+)?)*\s+)(?P<mod>{_MODULE})(?P<attr>:[A-Za-z_]\w*)?"
     r"(?![\w./\\])"
 )
-_PY_RUN = re.compile(rf"(?:uvicorn|hypercorn|granian)\.run\(\s*[\"'](?P<mod>{_MODULE}):(?P<attr>[A-Za-z_]\w*)[\"']")
+_PY_RUN = re.compile(rf"(?:uvicorn|hypercorn|granian)\.run\(\s*(?:app\s*=\s*)?[\"'](?P<mod>{_MODULE}):"
+                     r"(?P<attr>[A-Za-z_]\w*)[\"']")
 _APP_DIR = re.compile(r"--app-dir(?:\s+|=)[\"']?(?P<dir>[^\s\"']+)")
 _CD = re.compile(r"(?:^|&&|;|\|\|)\s*(?:cd|pushd|Set-Location)\s+(?:/d\s+)?(?P<dir>\"[^\"]*\"|'[^']*'|[^\s;&|]+)"
                  r"\s*(?:&&|;|\|\||$)")
