@@ -114,6 +114,8 @@ def test_every_named_script_refused_is_exit_2_with_one_line(tmp_path: Path) -> N
         ("worker.sh", "celery -A web.api worker --loglevel info\n", "worker.sh:1"),
         (".flaskenv", "FLASK_APP=web.api\n", ".flaskenv:1"),
         ("README.md", "Start it with `uvicorn web.api:app`.\n", "README.md:1"),
+        ("Dockerfile", 'COPY . /app\nWORKDIR /app\nCMD ["streamlit", "run", "web/api.py"]\n', "Dockerfile:3"),
+        ("web/Makefile", "dev:\n\tfastapi dev --port 8001 api.py\n", "web/Makefile:2"),
     ],
 )
 def test_module_attr_starts_are_found_in_every_kind_of_command_file(
@@ -330,3 +332,14 @@ def test_a_workdir_that_merges_several_copied_folders_is_not_guessed(tmp_path: P
     single = "COPY ./backend/ /srv/\nWORKDIR /srv/sub\nCMD uvicorn core.server:app\n"
     assert [r.cwd for r in app_refs(root, "Dockerfile", merged, "docker")] == [None]
     assert [r.cwd for r in app_refs(root, "Dockerfile", single, "docker")] == ["backend/sub"]
+
+
+def test_a_streamlit_app_archived_with_force_is_one_finding_per_line(tmp_path: Path) -> None:
+    repo = make(tmp_path / "r", {"web/app.py": "import streamlit as st\nst.title('x')\n",
+                                 "Makefile": "ui:\n\tstreamlit run web/app.py --server.port 8501\n"},
+                commit=True)
+    with pytest.raises(UsageError, match=r"started by Makefile:2 \(`web/app.py`\)"):
+        run(repo, "web/app.py")
+    run(repo, "web/app.py", force=True, references="report")
+    found = check_legacy(CheckLegacyConfig(repo=str(repo)))
+    assert [(f.file, f.line, f.kind) for f in found.findings] == [("Makefile", 2, "archived script")]

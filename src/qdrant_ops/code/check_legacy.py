@@ -245,7 +245,8 @@ def check_legacy(cfg: CheckLegacyConfig) -> CheckLegacyReport:
                         break
         for ref in app_refs(root, rel, text, kind) if removed_files else []:
             hits = resolve_app(ref, removed_files.__contains__, removed_files)
-            if hits:
+            if hits and not any(f.file == rel and f.line == ref.line and f.target == hits[0]
+                                for f in report.findings):
                 report.findings.append(Finding(file=rel, line=ref.line, kind="archived entry point",
                                                target=hits[0], text=ref.text))
     report.check(

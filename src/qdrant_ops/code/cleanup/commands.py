@@ -39,6 +39,11 @@ _MODULE_ARG = re.compile(
 )
 _PY_RUN = re.compile(rf"(?:uvicorn|hypercorn|granian)\.run\(\s*(?:app\s*=\s*)?[\"'](?P<mod>{_MODULE}):"
                      r"(?P<attr>[A-Za-z_]\w*)[\"']")
+# Servers that take the application's file: ``streamlit run app.py``, ``fastapi run main.py``.
+_PATH_SERVER = re.compile(
+    r"(?<![\w-])(?:streamlit|fastapi|panel|chainlit|solara)[\s\"',]+(?:run|dev|serve)(?![\w-])"
+    r"[^\n;&|]*?[\s\"',\[][\"']?(?P<path>(?:\.{1,2}[/\\])*[\w\-][\w./\\-]*\.py)(?![\w.])"
+)
 _APP_DIR = re.compile(r"--app-dir(?:\s+|=)[\"']?(?P<dir>[^\s\"']+)")
 _CD = re.compile(r"(?:^|&&|;|\|\|)\s*(?:cd|pushd|Set-Location)\s+(?:/d\s+)?(?P<dir>\"[^\"]*\"|'[^']*'|[^\s;&|]+)"
                  r"\s*(?:&&|;|\|\||$)")
@@ -58,9 +63,10 @@ class AppRef:
     end: int
     line: int
     text: str
-    module: str
+    module: str  # for a server given a file (``streamlit run app.py``): that path
     attr: str | None
     cwd: str | None  # where the command runs, when known
+    is_path: bool = False
 
     @property
     def spec(self) -> str:
@@ -238,6 +244,12 @@ def app_refs(root: Path, rel: str, text: str, kind: str) -> list[AppRef]:
                 if app_dir and cwd is not None:
                     cwd = _norm(cwd, app_dir.group("dir"))
                 add(m, cwd)
+        for m in _PATH_SERVER.finditer(text, lm.start(), lm.end()):
+            if m.start("path") not in seen:
+                seen.add(m.start("path"))
+                lineno, snippet = _line_text(text, m.start())
+                out.append(AppRef(rel, m.start("path"), m.end("path"), lineno, snippet,
+                                  m.group("path").replace("\\", "/"), None, dirs(m.start()), True))
     return sorted(out, key=lambda r: r.start)
 
 
@@ -253,8 +265,17 @@ def resolve_app(ref: AppRef, exists: Callable[[str], bool], files: Iterable[str]
     bases: list[str] = [] if ref.cwd is None else [ref.cwd]
     bases += [b for b in ("", posixpath.dirname(ref.file)) if b not in bases]
     for base in bases:
-        hits = [p for p in module_paths(ref.module, base) if exists(p)]
+        if ref.is_path:
+            norm = _norm(base, ref.module)
+            hits = [norm] if norm is not None and exists(norm) else []
+        else:
+            hits = [p for p in module_paths(ref.module, base) if exists(p)]
         if hits:
             return hits[:1]
+    if ref.is_path:
+        tail = posixpath.normpath(ref.module)
+        if tail.startswith(".."):
+            return []
+        return sorted(f for f in files if f == tail or f.endswith("/" + tail))
     tails = module_paths(ref.module, "")
     return sorted(f for f in files if any(f == t or f.endswith("/" + t) for t in tails))
