@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from codebase.legacy_fixtures import git, snapshot
 from demo.repo import write_files
+from legacy_fixtures import git, snapshot
 from qdrant_ops.cli import app
 from qdrant_ops.code.check_legacy import check_legacy
 from qdrant_ops.code.cleanup.run import cleanup_legacy
