@@ -253,6 +253,7 @@ def test_rewrites_follow_the_directory_each_command_runs_in(tmp_path: Path) -> N
                                        "        run: python -m scripts.loader\n"
                                        "      - run: python backend/scripts/loader.py\n"),
         "backend/bin/seed.sh": '#!/bin/sh\ncd "$(dirname "$0")"\npython ../scripts/loader.py\n',
+        "backend/bin/seed2.sh": '#!/bin/sh\ncd "$(dirname "$0")/.."\npython -m scripts.loader\n',
         "backend/bin/seed.ps1": "Set-Location $PSScriptRoot\r\npython ..\\scripts\\loader.py\r\n",
         "backend/bin/seed.bat": "cd /d %~dp0\r\npython ..\\scripts\\loader.py\r\n",
     }, commit=True)
@@ -264,6 +265,7 @@ def test_rewrites_follow_the_directory_each_command_runs_in(tmp_path: Path) -> N
     ci = (repo / ".github/workflows/seed.yml").read_text()
     assert f"        run: python ../{new}\n" in ci and f"      - run: python {new}\n" in ci
     assert (repo / "backend/bin/seed.sh").read_text().endswith(f"python ../../{new}\n")
+    assert (repo / "backend/bin/seed2.sh").read_text().endswith(f"python ../{new}\n")  # runs in backend/
     win = "..\\..\\" + new.replace("/", "\\")
     assert (repo / "backend/bin/seed.ps1").read_bytes().decode().endswith(f"python {win}\r\n")
     assert (repo / "backend/bin/seed.bat").read_bytes().decode().endswith(f"python {win}\r\n")

@@ -48,6 +48,10 @@ _APP_DIR = re.compile(r"--app-dir(?:\s+|=)[\"']?(?P<dir>[^\s\"']+)")
 _CD = re.compile(r"(?:^|&&|;|\|\|)\s*(?:cd|pushd|Set-Location)\s+(?:/d\s+)?(?P<dir>\"[^\"]*\"|'[^']*'|[^\s;&|]+)"
                  r"\s*(?:&&|;|\|\||$)")
 _OWN_DIR = re.compile(r"dirname|PSScriptRoot|~dp0|BASH_SOURCE|MyInvocation", re.IGNORECASE)
+_OWN_DIR_EXPR = re.compile(
+    r"\$\(\s*cd\s+\"?\$\(\s*dirname\s+(?:\"[^\"]*\"|\S+?)\s*\)\"?\s*&&\s*pwd\s*\)|"
+    r"\$\(\s*dirname\s+(?:\"[^\"]*\"|\S+?)\s*\)|\$\{?PSScriptRoot\}?|%~dp0|"
+    r"\$\(\s*Split-Path\s+[^)]*\)|\$\{?BASH_SOURCE(?:\[0\])?\}?", re.IGNORECASE)
 _WORKDIR = re.compile(r"^\s*working-directory:\s*[\"']?(?P<dir>[^\"'#\n]+?)[\"']?\s*(?:#.*)?$")
 _STEP = re.compile(r"^(?P<indent>\s*)-\s")
 _DOCKER_INSTR = re.compile(r"^\s*(?P<op>WORKDIR|COPY|ADD)\s+(?P<args>.+?)\s*$", re.IGNORECASE)
@@ -99,7 +103,7 @@ def is_ci_file(rel: str) -> bool:
 def line_dirs(root: Path, rel: str, text: str, kind: str) -> Callable[[int], str | None]:
     """For an offset into ``text``, the repository directory the command there runs in."""
     here = posixpath.dirname(rel)
-    starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
     base: list[str | None] = []
     if kind == "make" or (kind == "config" and PurePosixPath(rel).name.lower() in (
             "procfile", "package.json", "tox.ini", "justfile", "pyproject.toml", "setup.cfg")):
@@ -114,7 +118,7 @@ def line_dirs(root: Path, rel: str, text: str, kind: str) -> Callable[[int], str
             base.append(cur)
             m = re.match(r"^\s*(?:cd|pushd|Set-Location)\s+(?:/d\s+)?(?P<arg>.+?)\s*$", line)
             if m and _OWN_DIR.search(m.group("arg")):
-                cur = here
+                cur = _own_dir(m.group("arg"), here)
     else:
         base = [None] * len(starts)
 
@@ -131,12 +135,19 @@ def line_dirs(root: Path, rel: str, text: str, kind: str) -> Callable[[int], str
         for m in _CD.finditer(line):  # ``cd sub && python x.py`` on the same line
             arg = m.group("dir")
             if _OWN_DIR.search(arg):
-                cwd = here
+                cwd = _own_dir(arg, here)
             elif cwd is not None:
                 cwd = _norm(cwd, arg)
         return cwd
 
     return at
+
+
+def _own_dir(arg: str, here: str) -> str | None:
+    """Where ``cd "$(dirname "$0")/.."`` (or ``$PSScriptRoot\\..``, ``%~dp0..``) goes, for a
+    script in ``here``."""
+    rest = _OWN_DIR_EXPR.sub("", arg.strip().strip("\"'")).strip("\"'").replace("\\", "/").strip("/")
+    return _norm(here, rest) if rest else here
 
 
 def _ci_dirs(text: str, n: int) -> list[str | None]:
