@@ -252,6 +252,8 @@ def test_rewrites_follow_the_directory_each_command_runs_in(tmp_path: Path) -> N
                                        "      - name: seed\n        working-directory: backend\n"
                                        "        run: python -m scripts.loader\n"
                                        "      - run: python backend/scripts/loader.py\n"),
+        ".github/workflows/defaults.yml": ("defaults:\n  run:\n    working-directory: ./backend\n"
+                                           "jobs:\n  seed:\n    steps:\n      - run: python -m scripts.loader\n"),
         "backend/bin/seed.sh": '#!/bin/sh\ncd "$(dirname "$0")"\npython ../scripts/loader.py\n',
         "backend/bin/seed2.sh": '#!/bin/sh\ncd "$(dirname "$0")/.."\npython -m scripts.loader\n',
         "backend/bin/seed.ps1": "Set-Location $PSScriptRoot\r\npython ..\\scripts\\loader.py\r\n",
@@ -264,6 +266,7 @@ def test_rewrites_follow_the_directory_each_command_runs_in(tmp_path: Path) -> N
         f"seed3:\n\tcd .. && python3 {new}\nseed4:\n\tcd scripts && python3 ../../{new}\n")
     ci = (repo / ".github/workflows/seed.yml").read_text()
     assert f"        run: python ../{new}\n" in ci and f"      - run: python {new}\n" in ci
+    assert (repo / ".github/workflows/defaults.yml").read_text().endswith(f"      - run: python ../{new}\n")
     assert (repo / "backend/bin/seed.sh").read_text().endswith(f"python ../../{new}\n")
     assert (repo / "backend/bin/seed2.sh").read_text().endswith(f"python ../{new}\n")  # runs in backend/
     win = "..\\..\\" + new.replace("/", "\\")
