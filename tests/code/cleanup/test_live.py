@@ -221,6 +221,8 @@ IN_USE = {
                            '    command: bash -c "sleep 60 && python pipelines/ingest.py"\n'),
     "package.json": '{"scripts": {"nightly": "python -m jobs.nightly"}}\n',
     "README.md": "Run `python tools/one_off.py` once.\n",
+    # a report an earlier run left in the repository records the past: not a command
+    "cleanup1.json": '{"schema": "qdrant-ops/cleanup-legacy", "text": "python tools/one_off.py"}\n',
 }
 
 
@@ -233,7 +235,7 @@ def test_detect_marks_candidates_in_use_and_yes_never_selects_them(tmp_path: Pat
     assert found["jobs/nightly.py"] == (False, "in use (referenced by package.json:1)")
     assert found["agents/demo.py"][0] is False
     assert found["agents/demo.py"][1].startswith("in use (an entry point: started by Makefile:2 (`agents.demo:app`)")
-    assert found["tools/one_off.py"][0] is True  # documented, but no command runs it
+    assert found["tools/one_off.py"][0] is True  # documented and reported, but no command runs it
     assert [m.source for m in report.moved] == ["tools/one_off.py"]
     assert (repo / "seed.py").is_file() and (repo / "agents/demo.py").is_file()
 
