@@ -90,6 +90,9 @@ def choose_files(config: CleanupConfig, root: Path, index: RepoIndex, texts: Tex
                 changed = True
     for rel in moving:
         _, package = remaining_importers(index, rel, set(moving))
+        # the index marks imports a local qdrant_client.py breaks (``shadowed_by``)
+        package = sorted(set(package) | {f"{f}:{ref.lineno}" for f, ref in index.shadowed_importers(rel)
+                                         if f not in moving and f != rel})
         if package:
             report.notes.append(
                 f"{rel} shadows the qdrant_client package; its importers ({', '.join(package[:5])}) "
