@@ -22,7 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from qdrant_ops.errors import UsageError
-from qdrant_ops.runbook.steps.testoutput import parse_counts
+from qdrant_ops.testoutput import parse_counts
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from qdrant_ops.reports import Report
 from qdrant_ops.runbook.model import ShellConfig, StepSpec, TestsConfig
 from qdrant_ops.runbook.runs import StepState
 from qdrant_ops.runbook.steps.base import StepContext, StepOutcome, _outcome
-from qdrant_ops.runbook.steps.testoutput import parse_counts
+from qdrant_ops.testoutput import parse_counts
 
 # -- shell / tests ------------------------------------------------------------------------------
 

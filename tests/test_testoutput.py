@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qdrant_ops.runbook.steps.testoutput import TAIL_LINES, parse_counts
+from qdrant_ops.testoutput import TAIL_LINES, parse_counts
 
 
 def test_pytest_summary_line() -> None:
