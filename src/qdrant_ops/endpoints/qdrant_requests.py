@@ -97,6 +97,11 @@ def spec_to_create_kwargs(spec: CollectionSpec) -> dict[str, Any]:
     for key in ("shard_number", "replication_factor", "write_consistency_factor", "on_disk_payload"):
         if params.get(key) is not None:
             kwargs[key] = params[key]
+    # payload and id-tracker storage: fields of newer qdrant-client models only
+    for key, model_name in (("payload", "PayloadStorageParams"), ("id_tracker", "IdTrackerParams")):
+        model = getattr(models, model_name, None)
+        if model is not None and isinstance(params.get(key), dict):
+            kwargs[key] = model.model_validate(_fields_of(model, params[key]))
     if params.get("sharding_method"):
         kwargs["sharding_method"] = models.ShardingMethod(params["sharding_method"])
     cfg = spec.config
