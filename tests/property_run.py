@@ -135,6 +135,8 @@ class Outcome:
             return f"{self.verb}: exit {self.code}: {lines[0] if lines else '(no message)'}"
         if self.code == 1:
             return None  # a check failed: its report (stdout) says what
+        if self.code == 4 and not lines and "partial" in self.stdout:
+            return None  # migrate reports a partial run in its report (restore with an error line)
         if self.code != 0 and len(lines) != 1:
             return f"{self.verb}: exit {self.code} with {len(lines)} lines on stderr: {lines[:3]}"
         return None

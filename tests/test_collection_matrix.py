@@ -75,6 +75,10 @@ def _one_line_refusal(code: int, stderr: str, case: Case, engine: str) -> None:
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("case", CASES)
 def test_round_trip_or_refusal(case: Case, engine: str, verb: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    if case.feature == "datatype-turbo4" and engine == "edge":
+        # Edge re-quantizes turbo4 vectors on every write, so a copy drifts beyond the float
+        # tolerance (turbo8/16 stay within it): the lossy-datatype rule (issue 25 item 3) decides.
+        request.applymarker(pytest.mark.xfail(strict=True, reason="turbo4 tolerance: issue 25 item 3"))
     if case.aliases and verb == "migrate":
         # issue 25 item 4 (migrate carries aliases) is branch i25a's: strict, so its merge shows
         request.applymarker(pytest.mark.xfail(strict=True, reason="migrate does not carry aliases yet (issue 25 item 4)"))

@@ -22,3 +22,5 @@ def test_the_property_catches_what_it_forbids() -> None:
     assert Outcome("restore", 3, "error: one\nerror: two").problem()
     assert Outcome("restore", 4, "WARNING batch failed\nerror: 2 points could not be written").problem() is None
     assert Outcome("verify", 1, "", "FAILED [c] digest").problem() is None
+    assert Outcome("migrate", 4, "WARNING batch failed", "migrate: partial in 1s").problem() is None
+    assert Outcome("migrate", 4, "", "migrate: ok").problem()
