@@ -2,7 +2,7 @@
 
 Each ``Case`` is one feature: ``create_collection`` keyword arguments as a user writes them with
 qdrant-client, the payload indexes and aliases to add, and a few points that exercise it. The
-round-trip matrix (test_collection_matrix.py) and the property-based run (test_property_run.py,
+round-trip matrix (endpoints/test_collection_matrix.py) and the property-based run (reliability/test_property_run.py,
 benchmarks/property_run.py) are built from it.
 
 ``spec_of(case)`` is the same collection as qdrant-ops describes it (``CollectionSpec``: the config

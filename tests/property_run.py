@@ -3,7 +3,7 @@ generate a collection (config, payload indexes, aliases, points) and a pair of e
 then runs through the CLI as a user runs it. Each run must end in 0, or 1-4 with one line on
 stderr: never 70, never a traceback.
 
-Used by tests/test_property_run.py (a few examples) and benchmarks/property_run.py (hundreds).
+Used by tests/reliability/test_property_run.py (a few examples) and benchmarks/property_run.py (hundreds).
 """
 
 from __future__ import annotations

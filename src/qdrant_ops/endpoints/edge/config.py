@@ -26,6 +26,7 @@ from qdrant_ops.errors import CorruptBackupError, UnsupportedError
 log = logging.getLogger(__name__)
 
 EDGE_CONFIG_FILE = "edge_config.json"
+NO_VECTORS = "no vectors (payload only): Qdrant Edge needs at least one dense or sparse vector"
 HNSW_DEFAULTS: dict[str, Any] = {"m": 16, "ef_construct": 100, "full_scan_threshold": 10000}
 _EDGE_OPTIMIZER_KEYS = (
     "deleted_threshold",
@@ -180,32 +181,7 @@ def _memory_of(params: dict[str, Any], key: str) -> Any:
 
 def spec_to_edge(spec: CollectionSpec) -> tuple[Any, dict[str, Any]]:
     """An ``EdgeConfig`` for ``spec``, and the config Edge cannot hold (to carry beside it).
-
-    UnsupportedError (exit 2), naming the collection, the feature and Qdrant Edge, for what Edge
-    can neither hold nor carry; nothing is created then."""
-    try:
-        return _spec_to_edge(spec)
-    except UnsupportedError as exc:
-        raise UnsupportedError(f"collection {spec.name!r}: {exc}") from None
-
-
-def edge_refusals(spec: CollectionSpec) -> list[str]:
-    """Why Qdrant Edge cannot hold ``spec`` (its config or a payload index); empty when it can.
-    Building the Edge objects is the check, so it cannot drift from what creation does."""
-    out: list[str] = []
-    try:
-        spec_to_edge(spec)
-    except UnsupportedError as exc:
-        out.append(str(exc))
-    for field_name, schema in sorted(spec.payload_schema.items()):
-        try:
-            edge_index_schema(schema, field_name)
-        except UnsupportedError as exc:
-            out.append(f"collection {spec.name!r}: {exc}")
-    return out
-
-
-def _spec_to_edge(spec: CollectionSpec) -> tuple[Any, dict[str, Any]]:
+    UnsupportedError for what Edge can neither hold nor carry (``refusals`` lists it first)."""
     q = _q()
     params = spec.params
     cfg = spec.config
@@ -220,9 +196,7 @@ def _spec_to_edge(spec: CollectionSpec) -> tuple[Any, dict[str, Any]]:
     edge_sparse = {name: _sparse(v or {}) for name, v in sparse.items()} or None
     if not edge_vectors and not edge_sparse:
         # An Edge shard is built around its vector storages; a payload-only collection has none.
-        raise UnsupportedError(
-            "no vectors (a payload-only collection): Qdrant Edge needs at least one dense or sparse vector"
-        )
+        raise UnsupportedError(NO_VECTORS)
     opt = dict(cfg.get("optimizer_config") or {})
     edge_opt = {k: opt[k] for k in _EDGE_OPTIMIZER_KEYS if opt.get(k) is not None}
     config = q.EdgeConfig(
@@ -256,18 +230,22 @@ def refusals(spec: CollectionSpec) -> list[str]:
     """
     params = spec.params
     if not params.get("vectors") and not params.get("sparse_vectors"):
-        return ["no vectors (payload only): Qdrant Edge needs at least one dense or sparse vector"]
+        return [NO_VECTORS]
+    out: list[str] = []
     try:
         spec_to_edge(spec)
-        for schema in spec.payload_schema.values():
-            edge_index_schema(schema)
     except UnsupportedError as exc:
-        return [str(exc)]
+        out.append(str(exc))
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
         # The engine's own validation of the config it was given; nothing was created.
         text = str(exc).strip()
-        return [f"Qdrant Edge refuses the config: {text.splitlines()[0] if text else type(exc).__name__}"]
-    return []
+        out.append(f"Qdrant Edge refuses the config: {text.splitlines()[0] if text else type(exc).__name__}")
+    for field_name, schema in sorted(spec.payload_schema.items()):
+        try:
+            edge_index_schema(schema, field_name)
+        except UnsupportedError as exc:
+            out.append(str(exc))
+    return out
 
 
 # -- Edge -> portable ---------------------------------------------------------------------------
