@@ -47,6 +47,10 @@ def main() -> int:
         print("non-zero exits, by message:")
         for msg, n in tally.messages.most_common():
             print(f"  {n:4}  {msg}")
+    if tally.checks:
+        print("runs that ended in exit 1 (a check failed):")
+        for c in tally.checks:
+            print(f"  {c}")
     print(f"findings: {len(tally.problems)}")
     for p in tally.problems:
         print(f"  {p}")
@@ -54,7 +58,7 @@ def main() -> int:
         args.json.write_text(json.dumps({
             "collections": tally.collections, "points": tally.points, "seed": args.seed, "seconds": round(elapsed),
             "pairs": dict(tally.pairs), "codes": {f"{v} {c}": n for (v, c), n in sorted(tally.codes.items())},
-            "messages": dict(tally.messages), "problems": tally.problems,
+            "messages": dict(tally.messages), "checks": tally.checks, "problems": tally.problems,
         }, indent=2))
     return 1 if tally.problems else 0
 

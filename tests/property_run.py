@@ -151,6 +151,7 @@ class Tally:
     problems: list[str] = field(default_factory=list)
     messages: Counter[str] = field(default_factory=Counter)
     pairs: Counter[str] = field(default_factory=Counter)
+    checks: list[str] = field(default_factory=list)  # the runs that ended in exit 1, and why
     points: int = 0
 
     def add(self, outcome: Outcome, label: str) -> None:
@@ -163,6 +164,7 @@ class Tally:
             first = next((ln for ln in text.splitlines() if ln.strip() and not ln.startswith(("WARNING ", "INFO "))), "")
             if outcome.code == 1:  # the report's failing line
                 first = next((ln for ln in text.splitlines() if "FAIL" in ln or "differ" in ln), first)
+                self.checks.append(f"[{label}] {outcome.verb}: {first.strip()[:200]}")
             self.messages[f"{outcome.verb} exit {outcome.code}: {_shape(first)}"] += 1
         problem = outcome.problem()
         if problem:
