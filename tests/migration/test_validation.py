@@ -41,6 +41,17 @@ def test_parity_arithmetic() -> None:
     assert figs["recall"] == 0.8 and figs["overlap"] == 0.8 and figs["score_drift_max"] == 0.0
 
 
+def test_a_neighbour_tied_with_the_kth_is_no_miss() -> None:
+    # points 9 and 10 score the same: the target's index may return either as the 10th
+    truth = [(i, 1.0 - i / 100) for i in range(9)] + [(9, 0.5)]
+    tied = truth[:9] + [(10, 0.5)]
+    figs = parity_figures([None], target_ann=lambda q: tied, source_ann=lambda q: truth, truth=lambda q: truth, k=10)
+    assert figs["recall"] == 1.0
+    worse = truth[:9] + [(10, 0.49)]
+    figs = parity_figures([None], target_ann=lambda q: worse, source_ann=lambda q: truth, truth=lambda q: truth, k=10)
+    assert figs["recall"] == 0.9
+
+
 class PoorIndex:
     """The target endpoint whose ANN search misses half the neighbours (its exact search is fine)."""
 

@@ -22,7 +22,12 @@ from qdrant_ops.endpoints.base import (
     ScanPage,
     columns_from_records,
 )
-from qdrant_ops.endpoints.qdrant_requests import payload_indexes, points_request, spec_to_create_kwargs
+from qdrant_ops.endpoints.qdrant_requests import (
+    local_mode_drops,
+    payload_indexes,
+    points_request,
+    spec_to_create_kwargs,
+)
 from qdrant_ops.endpoints.uri import EndpointConfig, ResolvedEndpoint
 from qdrant_ops.errors import (
     EndpointError,
@@ -196,6 +201,13 @@ class QdrantEndpoint:
             if self.embedded:
                 continue  # local mode ignores payload indexes (and warns); nothing to create
             self._create_index(name, field_name, field_schema)
+        if self.embedded:
+            dropped = local_mode_drops(spec, self._meta(lambda: self.client.get_collection(name), "get collection"))
+            if dropped:
+                log.warning(
+                    "%s: local mode does not hold %s (qdrant-client's local mode keeps vectors, "
+                    "sparse vectors and metadata; a server keeps the rest)", name, ", ".join(dropped)
+                )
 
     def _create_index(self, name: str, field_name: str, field_schema: Any) -> None:
         self._meta(

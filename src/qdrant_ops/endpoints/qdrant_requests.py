@@ -3,6 +3,7 @@ keyword arguments and payload indexes built from a collection spec."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -97,6 +98,11 @@ def spec_to_create_kwargs(spec: CollectionSpec) -> dict[str, Any]:
     for key in ("shard_number", "replication_factor", "write_consistency_factor", "on_disk_payload"):
         if params.get(key) is not None:
             kwargs[key] = params[key]
+    # payload and id-tracker storage: fields of newer qdrant-client models only
+    for key, model_name in (("payload", "PayloadStorageParams"), ("id_tracker", "IdTrackerParams")):
+        model = getattr(models, model_name, None)
+        if model is not None and isinstance(params.get(key), dict):
+            kwargs[key] = model.model_validate(_fields_of(model, params[key]))
     if params.get("sharding_method"):
         kwargs["sharding_method"] = models.ShardingMethod(params["sharding_method"])
     cfg = spec.config
@@ -125,6 +131,33 @@ def spec_to_create_kwargs(spec: CollectionSpec) -> dict[str, Any]:
     if cfg.get("metadata"):
         kwargs["metadata"] = cfg["metadata"]
     return kwargs
+
+
+_LOCAL_SECTIONS = ("hnsw_config", "optimizer_config", "wal_config", "quantization_config", "strict_mode_config")
+
+
+def local_mode_drops(spec: CollectionSpec, info: Any) -> list[str]:
+    """The settings of ``spec`` that local mode, having created the collection (``info``: its
+    ``get_collection``), does not report: it has no HNSW, optimizers, WAL, collection-level
+    quantization, strict mode, sharding or payload storage of its own, and no payload indexes.
+    Its defaults, where they equal what was asked, are not counted."""
+    got = json.loads(info.config.model_dump_json(exclude_none=True))
+    out: list[str] = []
+    for key in _LOCAL_SECTIONS:
+        asked = spec.config.get(key)
+        held = got.get(key)
+        if isinstance(asked, dict) and isinstance(held, dict):
+            if any(held.get(k) != v for k, v in asked.items()):
+                out.append(key)
+        elif asked and asked != held:
+            out.append(key)
+    held_params = got.get("params") or {}
+    for key, value in sorted(spec.params.items()):
+        if key not in ("vectors", "sparse_vectors") and value is not None and held_params.get(key) != value:
+            out.append(f"params.{key}")
+    if spec.payload_schema:
+        out.append(f"{len(spec.payload_schema)} payload index(es)")
+    return out
 
 
 def payload_indexes(spec: CollectionSpec) -> list[tuple[str, Any]]:

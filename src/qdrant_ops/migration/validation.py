@@ -214,6 +214,10 @@ def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else 0.0
 
 
+def _tied(a: float, b: float) -> bool:
+    return bool(np.isclose(a, b, rtol=1e-6, atol=1e-9))
+
+
 def parity_figures(
     queries: Sequence[Any],
     *,
@@ -242,7 +246,13 @@ def parity_figures(
         s_ids = {normalize_id(i) for i, _ in s_res}
         denom = min(k, len(truth_ids))
         if denom:
-            recalls.append(len(set(t_ids) & set(truth_ids)) / denom)
+            hits = set(t_ids) & set(truth_ids)
+            if len(exact) >= k:
+                # A neighbour scored as the k-th true one is as near: ties at the cut are broken
+                # by each engine its own way, and taking the other one is no miss.
+                cut = exact[-1][1]
+                hits |= {i for i, sc in t_ids.items() if i not in truth_ids and _tied(sc, cut)}
+            recalls.append(min(len(hits), denom) / denom)
         denom_o = min(k, max(len(s_ids), len(t_ids)))
         if denom_o:
             overlaps.append(len(set(t_ids) & s_ids) / denom_o)

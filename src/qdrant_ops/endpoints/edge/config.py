@@ -26,6 +26,7 @@ from qdrant_ops.errors import CorruptBackupError, UnsupportedError
 log = logging.getLogger(__name__)
 
 EDGE_CONFIG_FILE = "edge_config.json"
+NO_VECTORS = "no vectors (payload only): Qdrant Edge needs at least one dense or sparse vector"
 HNSW_DEFAULTS: dict[str, Any] = {"m": 16, "ef_construct": 100, "full_scan_threshold": 10000}
 _EDGE_OPTIMIZER_KEYS = (
     "deleted_threshold",
@@ -172,8 +173,15 @@ def _sparse(v: dict[str, Any]) -> Any:
     )
 
 
+def _memory_of(params: dict[str, Any], key: str) -> Any:
+    """``params.payload.memory`` / ``params.id_tracker.memory`` (``payload_memory``: older specs)."""
+    value = (params.get(key) or {}).get("memory") or params.get(f"{key}_memory")
+    return edge_enum(_q().Memory, value, "memory placement") if value else None
+
+
 def spec_to_edge(spec: CollectionSpec) -> tuple[Any, dict[str, Any]]:
-    """An ``EdgeConfig`` for ``spec``, and the config Edge cannot hold (to carry beside it)."""
+    """An ``EdgeConfig`` for ``spec``, and the config Edge cannot hold (to carry beside it).
+    UnsupportedError for what Edge can neither hold nor carry (``refusals`` lists it first)."""
     q = _q()
     params = spec.params
     cfg = spec.config
@@ -186,9 +194,11 @@ def spec_to_edge(spec: CollectionSpec) -> tuple[Any, dict[str, Any]]:
         edge_vectors = {name: _dense(v, global_hnsw) for name, v in vectors.items()}
     sparse = params.get("sparse_vectors") or {}
     edge_sparse = {name: _sparse(v or {}) for name, v in sparse.items()} or None
+    if not edge_vectors and not edge_sparse:
+        # An Edge shard is built around its vector storages; a payload-only collection has none.
+        raise UnsupportedError(NO_VECTORS)
     opt = dict(cfg.get("optimizer_config") or {})
     edge_opt = {k: opt[k] for k in _EDGE_OPTIMIZER_KEYS if opt.get(k) is not None}
-    payload_memory = params.get("payload_memory")
     config = q.EdgeConfig(
         vectors=edge_vectors,
         sparse_vectors=edge_sparse,
@@ -196,7 +206,8 @@ def spec_to_edge(spec: CollectionSpec) -> tuple[Any, dict[str, Any]]:
         hnsw_config=_hnsw(global_hnsw) if global_hnsw else None,
         quantization_config=_quantization(cfg.get("quantization_config")),
         optimizers=q.EdgeOptimizersConfig(**edge_opt) if edge_opt else None,
-        payload_memory=edge_enum(q.Memory, payload_memory, "memory placement") if payload_memory else None,
+        payload_memory=_memory_of(params, "payload"),
+        id_tracker_memory=_memory_of(params, "id_tracker"),
     )
     carried: dict[str, Any] = {}
     carried_params = {k: params[k] for k in _CARRIED_PARAMS if params.get(k) is not None}
@@ -219,18 +230,22 @@ def refusals(spec: CollectionSpec) -> list[str]:
     """
     params = spec.params
     if not params.get("vectors") and not params.get("sparse_vectors"):
-        return ["no vectors (payload only): Qdrant Edge needs at least one dense or sparse vector"]
+        return [NO_VECTORS]
+    out: list[str] = []
     try:
         spec_to_edge(spec)
-        for schema in spec.payload_schema.values():
-            edge_index_schema(schema)
     except UnsupportedError as exc:
-        return [str(exc)]
+        out.append(str(exc))
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
         # The engine's own validation of the config it was given; nothing was created.
         text = str(exc).strip()
-        return [f"Qdrant Edge refuses the config: {text.splitlines()[0] if text else type(exc).__name__}"]
-    return []
+        out.append(f"Qdrant Edge refuses the config: {text.splitlines()[0] if text else type(exc).__name__}")
+    for field_name, schema in sorted(spec.payload_schema.items()):
+        try:
+            edge_index_schema(schema, field_name)
+        except UnsupportedError as exc:
+            out.append(str(exc))
+    return out
 
 
 # -- Edge -> portable ---------------------------------------------------------------------------
@@ -270,8 +285,10 @@ def edge_json_to_config(edge: dict[str, Any], carried: dict[str, Any] | None = N
         params["sparse_vectors"] = {name: _sparse_out(v or {}) for name, v in sorted(sparse.items())}
     if edge.get("on_disk_payload") is not None:
         params["on_disk_payload"] = edge["on_disk_payload"]
-    if edge.get("payload_memory") is not None:
-        params["payload_memory"] = edge["payload_memory"]
+    # Qdrant's own shape for these (``PayloadStorageParams``, ``IdTrackerParams``)
+    for key in ("payload", "id_tracker"):
+        if edge.get(f"{key}_memory") is not None:
+            params[key] = {"memory": edge[f"{key}_memory"]}
     config: dict[str, Any] = {"params": params}
     config["hnsw_config"] = {**HNSW_DEFAULTS, "max_indexing_threads": 0, **_drop_none(edge.get("hnsw_config") or {})}
     opt = _drop_none(dict(edge.get("optimizers") or {}))
@@ -348,22 +365,82 @@ _INDEX_PARAM_CLASSES = {
     "uuid": "UuidIndexParams",
     "geo": "GeoIndexParams",
 }
-_SIMPLE_INDEX_KEYS = ("is_tenant", "on_disk", "enable_hnsw", "is_principal", "lookup", "range", "min_token_len", "max_token_len", "lowercase", "ascii_folding", "phrase_matching")
+_SIMPLE_INDEX_KEYS = (
+    "is_tenant", "on_disk", "enable_hnsw", "is_principal", "lookup", "range", "min_token_len",
+    "max_token_len", "lowercase", "ascii_folding", "phrase_matching", "prefix", "nested",
+)
+_ENUM_INDEX_KEYS = {"tokenizer": ("TokenizerType", "text tokenizer"), "memory": ("Memory", "memory placement")}
 
 
-def edge_index_schema(schema: dict[str, Any]) -> Any:
-    """The Edge field-index schema for a payload-schema entry as Qdrant reports it, or None."""
+def _index_param(key: str, value: Any) -> Any:
+    """One payload-index parameter as Edge takes it; UnsupportedError for one it has no field for."""
+    q = _q()
+    if key in _SIMPLE_INDEX_KEYS:
+        return value
+    if key in _ENUM_INDEX_KEYS:
+        enum, what = _ENUM_INDEX_KEYS[key]
+        return edge_enum(getattr(q, enum), value, what)
+    if key == "stopwords":
+        if isinstance(value, str):
+            return edge_enum(q.Language, value, "stopwords language")
+        langs = {edge_enum(q.Language, lang, "stopwords language") for lang in value.get("languages") or []}
+        return q.StopwordsSet(languages=langs or None, custom=set(value.get("custom") or []) or None)
+    if key == "stemmer" and isinstance(value, dict):
+        if value.get("type") == "snowball":
+            return q.SnowballParams(edge_enum(q.SnowballLanguage, value.get("language"), "stemmer language"))
+        if value.get("type") == "none":
+            return q.DisabledStemmer()
+    if key == "scoring":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, dict):
+            return q.TextScoringParams(type=edge_enum(q.TextScoringType, value.get("type"), "text scoring"))
+    raise UnsupportedError(f"Qdrant Edge has no payload index parameter {key}={value!r}")
+
+
+def edge_index_schema(schema: dict[str, Any], field_name: str = "") -> Any:
+    """The Edge field-index schema for a payload-schema entry as Qdrant reports it, or None.
+
+    Every parameter is given to Edge or refused (UnsupportedError naming the index and Qdrant
+    Edge): an index silently built without its tokenizer or stemmer would answer other queries."""
     q = _q()
     data_type = str(schema.get("data_type") or (schema.get("params") or {}).get("type") or "")
     if not data_type:
         return None
-    params = {k: v for k, v in (schema.get("params") or {}).items() if k in _SIMPLE_INDEX_KEYS and v is not None}
-    if params and data_type in _INDEX_PARAM_CLASSES:
+    where = f"payload index {field_name!r} ({data_type})" if field_name else f"payload index ({data_type})"
+    raw = {k: v for k, v in (schema.get("params") or {}).items() if k != "type" and v is not None}
+    try:
+        params = {k: _index_param(k, v) for k, v in raw.items()}
+        # Params given (even only their type) are kept as params: Qdrant reports the two apart.
+        if not isinstance(schema.get("params"), dict) or data_type not in _INDEX_PARAM_CLASSES:
+            return edge_enum(q.PayloadSchemaType, data_type, "payload index type")
         try:
             return getattr(q, _INDEX_PARAM_CLASSES[data_type])(**params)
         except (TypeError, ValueError) as exc:
-            log.warning("payload index params %s not taken by Qdrant Edge (%s); using the type only", params, exc)
-    return edge_enum(q.PayloadSchemaType, data_type, "payload index type")
+            raise UnsupportedError(f"Qdrant Edge does not take {sorted(raw)}: {exc}") from None
+    except UnsupportedError as exc:
+        raise UnsupportedError(f"{where}: {exc}") from None
+
+
+def _param_out(value: Any) -> Any:
+    """An Edge index parameter in Qdrant's JSON shape (enums by their snake-less lower name)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (set, frozenset, list, tuple)):
+        return sorted(_param_out(v) for v in value)
+    kind = type(value).__name__
+    if kind == "StopwordsSet":
+        return _drop_none({"languages": _param_out(value.languages), "custom": _param_out(value.custom)})
+    if kind == "SnowballParams":
+        return {"type": "snowball", "language": _param_out(value.language)}
+    if kind == "DisabledStemmer":
+        return {"type": "none"}
+    if kind == "TextScoringParams":
+        return {"type": _param_out(value.type)}
+    return _norm(str(value).rsplit(".", 1)[-1])
+
+
+_INDEX_OUT_KEYS = (*_SIMPLE_INDEX_KEYS, *_ENUM_INDEX_KEYS, "stopwords", "stemmer", "scoring")
 
 
 def payload_schema_out(info: Any) -> dict[str, Any]:
@@ -372,12 +449,8 @@ def payload_schema_out(info: Any) -> dict[str, Any]:
     for field_name, idx in sorted(info.payload_schema.items()):
         data_type = _norm(str(idx.data_type).rsplit(".", 1)[-1])
         entry: dict[str, Any] = {"data_type": data_type, "points": int(idx.points)}
-        params: dict[str, Any] = {}
         if idx.params is not None:
-            for key in _SIMPLE_INDEX_KEYS:
-                value = getattr(idx.params, key, None)
-                if isinstance(value, (bool, int, float, str)):
-                    params[key] = value
-            entry["params"] = {"type": data_type, **params}
+            params = {key: _param_out(getattr(idx.params, key, None)) for key in _INDEX_OUT_KEYS}
+            entry["params"] = {"type": data_type, **_drop_none(params)}
         out[field_name] = entry
     return out

@@ -241,6 +241,9 @@ class EdgeEndpoint:
         if refused:  # restore and migrate refuse earlier, before any collection is written
             raise UnsupportedError(f"{self.display} cannot hold collection {name!r}: {'; '.join(refused)}")
         config, carried = spec_to_edge(spec)
+        # Every index is converted first: one Edge cannot hold refuses the collection before
+        # its shard exists.
+        indexes = [(f, edge_index_schema(s, f)) for f, s in sorted(spec.payload_schema.items())]
         path = self._dir(name)
         with self._lock:
             if is_shard_dir(path):
@@ -257,8 +260,7 @@ class EdgeEndpoint:
         if carried:
             log.info("%s: kept beside the Edge shard (Edge has no such settings): %s", name, sorted(carried))
         q = _q()
-        for field_name, schema in sorted(spec.payload_schema.items()):
-            index = edge_index_schema(schema)
+        for field_name, index in indexes:
             if index is not None:
                 op = q.UpdateOperation.create_field_index(field_name, index)
                 self._call(name, updater(op), "create payload index")
