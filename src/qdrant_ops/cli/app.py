@@ -75,9 +75,11 @@ class _JsonFormatter(logging.Formatter):
 
 def setup_logging() -> None:
     if not state.debug:
-        # qdrant-client warns on stderr about versions and plain-HTTP API keys; the CLI reports
-        # what matters itself, as one line.
+        # qdrant-client warns on stderr about versions and plain-HTTP API keys, and numpy about
+        # overflow in vectors it normalizes; the CLI reports what matters itself, as one line.
         warnings.filterwarnings("ignore", category=UserWarning)
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module="numpy")
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module="qdrant_client")
     root = logging.getLogger("qdrant_ops")
     for h in list(root.handlers):
         root.removeHandler(h)
