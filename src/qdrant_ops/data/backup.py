@@ -52,6 +52,15 @@ from qdrant_ops.pipeline.scope import select_collections, slice_count
 from qdrant_ops.pipeline.sizing import page_size
 from qdrant_ops.progress import NullProgress, ProgressSink, ProgressTask
 from qdrant_ops.reports import Report, bytes_cell, human_bytes, md_table, plain
+from qdrant_ops.repository.chain import (
+    DELETED_FILE,
+    Parent,
+    PointKey,
+    find_parent,
+    ids_file_arrays,
+    read_ids,
+    write_ids,
+)
 from qdrant_ops.repository.location import (
     Location,
     cache_dir,
@@ -130,7 +139,7 @@ def _plan(cfg: BackupConfig, source: Endpoint, collections: list[str], slices: i
         "slices": slices,
         "rows_per_file": cfg.rows_per_file,
         "format_version": FORMAT_VERSION,
-    }
+    } | ({"incremental": True} if cfg.incremental else {})
 
 
 def _new_partial(root: Path) -> Path:
@@ -192,6 +201,11 @@ def backup(
     repo = open_location(cfg.backup_path) if is_remote(cfg.backup_path) else None
     if repo is not None and cfg.tar:
         raise UsageError("--tar packs a local backup; an object-store backup is its files and manifest")
+    if cfg.incremental and (cfg.tar or repo is not None):
+        raise UsageError(
+            "--incremental needs a local directory repository: its backups are read as a chain "
+            + ("(not packed with --tar)" if cfg.tar else "(object stores are not supported for chains yet)")
+        )
     # To an object store, the backup is built in a local staging directory kept per URL (so a
     # rerun resumes it) and published file by file, the manifest last.
     root = cache_dir("staging", repo) if repo is not None else local_path(cfg.backup_path)
@@ -220,7 +234,8 @@ def backup(
                 entries: dict[str, CollectionEntry] = {}
                 for name in names:
                     entries[name], row = _backup_collection(
-                        cfg, src, name, slices, work, state, progress, (target, sent) if target else None
+                        cfg, src, name, slices, work, state, progress, root, report.notes,
+                        (target, sent) if target else None,
                     )
                     report.collections.append(row)
             finally:
@@ -248,9 +263,12 @@ def _backup_collection(
     work: Path,
     state: Checkpoint,
     progress: ProgressSink,
+    repository: Path,
+    notes: list[str],
     remote: tuple[Location, set[str]] | None = None,
 ) -> tuple[CollectionEntry, CollectionBackup]:
     started = time.monotonic()
+    parent = _parent(cfg, name, repository, state, notes)
     saved = state.get_meta(f"spec:{name}")
     spec = src.get_spec(name)
     fields = spec.vector_fields()
@@ -281,10 +299,12 @@ def _backup_collection(
             send_staged(path, work, target, sent)
 
     def run(index: int) -> None:
-        _backup_slice(cfg, src, name, fields, (index, slices), cdir, state, task, policy, stats, on_file)
+        _backup_slice(cfg, src, name, fields, (index, slices), cdir, state, task, policy, stats, on_file, parent)
 
     # Remove files that no checkpoint vouches for (a file being written when a run died).
-    known = {item["path"] for item in state.items(name)}
+    known = {item["path"] for item in state.items(name)} | {
+        item["index"]["path"] for item in state.items(name) if "index" in item
+    }
     for f in cdir.iterdir():
         if f"{cdir.name}/{f.name}" not in known:
             f.unlink()
@@ -296,9 +316,16 @@ def _backup_collection(
                 fut.result()
     task.done()
     files: list[FileEntry] = []
+    index_files: list[FileEntry] = []
     digest = Digest()
     for item in state.items(name):
         fe = FileEntry.from_json(item)
+        if "index" in item:  # incremental: the digest is the whole collection's, from the index
+            index_files.append(FileEntry.from_json(item["index"]))
+            digest.add(index_files[-1].digest or Digest())
+            if fe.rows:
+                files.append(fe)
+            continue
         files.append(fe)
         if fe.digest is not None:
             digest.add(fe.digest)
@@ -314,10 +341,15 @@ def _backup_collection(
     entry = CollectionEntry(
         spec=spec, fields=fields, points_count=digest.count, digest=digest, files=files, slices=slices
     )
+    if cfg.incremental:
+        entry.index_files = index_files
+        if parent is not None:
+            entry.parent = parent.ref()
+            entry.deleted = _write_deleted(cdir, index_files, work, parent.index)
     row = CollectionBackup(
         name=name,
         points=digest.count,
-        bytes=sum(f.bytes for f in files),
+        bytes=sum(f.bytes for f in entry.all_files()),
         files=len(files),
         slices=slices,
         duration_s=round(elapsed, 3),
@@ -346,6 +378,7 @@ def _backup_slice(
     policy: RetryPolicy,
     stats: RetryStats,
     on_file: Callable[[Path], None] | None = None,
+    parent: Parent | None = None,
 ) -> None:
     index, total = slice_
     st = state.slice_state(name, index)
@@ -379,6 +412,8 @@ def _backup_slice(
         next_seq=seq,
         rows_done=rows_done,
         on_file=on_file,
+        parent_index=parent.index if parent is not None else None,
+        incremental=cfg.incremental,
     ) as out:
         for page in pages:
             next_offset = page.next_offset
@@ -388,6 +423,38 @@ def _backup_slice(
             if next_offset is not None and out.file_rows >= cfg.rows_per_file:
                 out.roll_over(next_offset)
         out.finish()
+
+
+def _parent(cfg: BackupConfig, name: str, repository: Path, state: Checkpoint, notes: list[str]) -> Parent | None:
+    """The parent of an incremental backup of ``name``; a resumed run keeps the one it started with."""
+    if not cfg.incremental:
+        return None
+    parent = find_parent(repository, name, notes)
+    chosen = parent.name if parent is not None else ""
+    saved = state.get_meta(f"parent:{name}")
+    if saved is None:
+        state.set_meta(f"parent:{name}", chosen)
+    elif saved != chosen:
+        raise PlanChangedError(
+            f"the parent backup of {name!r} changed since this incremental backup started "
+            f"({saved or 'none'} -> {chosen or 'none'}); remove the partial backup to start over"
+        )
+    if parent is not None:
+        notes.append(f"{name}: incremental on {parent.name}")
+    return parent
+
+
+def _write_deleted(cdir: Path, index_files: list[FileEntry], work: Path, parent_index: dict[PointKey, int]) -> FileEntry:
+    """Write the ids the parent held that this backup's index does not, and return its entry."""
+    from qdrant_ops.format.integrity import sha256_file
+
+    gone = set(parent_index)
+    for fe in index_files:
+        gone.difference_update(read_ids(work / fe.path))
+    path = cdir / DELETED_FILE
+    write_ids(path, *ids_file_arrays(sorted(gone, key=str)), None)
+    fsync_dir(cdir)
+    return FileEntry(path=f"{cdir.name}/{DELETED_FILE}", rows=len(gone), bytes=path.stat().st_size, sha256=sha256_file(path))
 
 
 def _write_manifest(
@@ -418,6 +485,9 @@ def _write_manifest(
         },
         "collections": {name: e.to_json() for name, e in entries.items()},
     }
+    parents = sorted({str(e.parent["backup"]) for e in entries.values() if e.parent})
+    if parents:
+        manifest["parent"] = ", ".join(parents)  # what `backups list` shows; per collection below
     for e in entries.values():
         for f in e.files:
             if (work / f.path).exists():  # a file already sent to an object store was checked before

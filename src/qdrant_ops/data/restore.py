@@ -26,7 +26,6 @@ from qdrant_ops.endpoints.archive import (
     CollectionEntry,
     check_file,
     extraction_of,
-    iter_batches,
     load_manifest,
     resolve_backup,
 )
@@ -50,6 +49,7 @@ from qdrant_ops.pipeline.sizing import write_batch
 from qdrant_ops.pipeline.writer import BatchWriter, write_dead_letter
 from qdrant_ops.progress import NullProgress, ProgressSink
 from qdrant_ops.reports import Report, md_table, utcnow
+from qdrant_ops.repository.chain import Unit, reader_units, unit_batches
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +140,11 @@ def restore(
     if missing:
         raise NotFoundError(f"collection(s) not in backup {root}: {', '.join(missing)}")
     mapping = _target_names(cfg, names)
-    for name in names:  # every file checked before anything is written
-        for fe in manifest.collections[name].files:
-            _check_columns(check_file(root, fe), manifest.collections[name])
+    # Every file checked before anything is written: of an incremental backup, its chain's.
+    units = {name: reader_units(root, manifest.collections[name]) for name in names}
+    for name in names:
+        for unit in units[name]:
+            _check_columns(check_file(unit.root, unit.file), manifest.collections[name])
     dst = target or open_endpoint(cfg.target_endpoint())
     report.target = dst.info().display
     # Every collection to be created is checked against the target engine before the first one
@@ -177,7 +179,7 @@ def restore(
                 _check_targets(dst, mapping, cfg.on_exists)
             for name in names:
                 row = _restore_collection(
-                    cfg, root, manifest.collections[name], mapping[name], dst, state, progress, policy
+                    cfg, root, manifest.collections[name], mapping[name], dst, state, progress, policy, units[name]
                 )
                 report.collections.append(row)
         finally:
@@ -271,6 +273,7 @@ def _restore_collection(
     state: Checkpoint,
     progress: ProgressSink,
     policy: RetryPolicy,
+    units: list[Unit],
 ) -> CollectionRestore:
     name = entry.spec.name
     row = CollectionRestore(name=name, target_name=tname, points=entry.points_count)
@@ -301,15 +304,12 @@ def _restore_collection(
     per_write = write_batch(dst.info().kind, cfg.batch_size)
     task = progress.task(f"restore {name} -> {tname}", total=entry.points_count or None)
     dead_letter = root.parent / f"{root.name}.dead-letter-{tname}.parquet"
-    units = []
-    for fe in entry.files:
-        path = root / fe.path
-        units.append((fe.path, path))
 
-    def run(unit: tuple[str, Path]) -> None:
-        rel, path = unit
+    def run(unit: Unit) -> None:
+        # A file of this backup keeps its key; one of a parent (incremental) is named by it too.
+        rel = unit.file.path if unit.root == root else unit.key
         # The next row group is read and decompressed (no GIL) while this one is written.
-        for rg_index, batch in enumerate(prefetch(iter_batches(path), name=f"read-{name}")):
+        for rg_index, batch in enumerate(prefetch(unit_batches(unit, checked=True), name=f"read-{name}")):
             key = f"{name}:{rel}:{rg_index}"
             if state.unit_done(key) is not None:
                 task.advance(batch.num_rows)

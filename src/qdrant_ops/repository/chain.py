@@ -1,0 +1,241 @@
+"""Point-level incremental backups: per-point hash indexes, parents, and reading a chain.
+
+An incremental backup of a collection stores, beside its data files:
+
+- ``index-<slice>-<seq>.parquet``: every point of the collection at that time (``id_int`` /
+  ``id_uuid`` as in the data files, ``hash`` = the 16-byte xxh3-128 ``full`` hash that the
+  collection digest sums), so the next backup knows what changed without reading this one's data;
+- ``deleted.parquet``: the ids its parent held that the collection no longer has;
+- data files holding only the points that are new or changed since the parent.
+
+Its manifest names the parent (backup name + the parent's collection digest). A reader walks the
+chain newest first: a link's rows are read unless a newer link wrote or deleted that id, so every
+backup reads as the complete collection it was taken from.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qdrant_ops.endpoints.archive import (
+    CollectionEntry,
+    FileEntry,
+    check_file,
+    is_complete_backup,
+    iter_batches,
+    load_manifest,
+)
+from qdrant_ops.errors import CorruptBackupError, IntegrityError
+from qdrant_ops.format.columns import batch_ids
+from qdrant_ops.format.integrity import MOD, Digest
+
+log = logging.getLogger(__name__)
+
+PointKey = int | str
+DELETED_FILE = "deleted.parquet"
+
+
+def index_schema(with_hash: bool = True) -> Any:
+    import pyarrow as pa
+
+    cols = [pa.field("id_int", pa.uint64()), pa.field("id_uuid", pa.string())]
+    if with_hash:
+        cols.append(pa.field("hash", pa.binary(16)))
+    return pa.schema(cols)
+
+
+def write_ids(path: Path, id_int: Any, id_uuid: Any, hashes: Sequence[int] | None) -> None:
+    """Write an index (``hashes`` given) or a deleted-ids file; Arrow id columns as the data's."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrays = [id_int, id_uuid]
+    if hashes is not None:
+        arrays.append(pa.array([h.to_bytes(16, "big") for h in hashes], pa.binary(16)))
+    table = pa.Table.from_arrays(arrays, schema=index_schema(hashes is not None))
+    pq.write_table(table, path, compression="zstd", use_dictionary=False)
+
+
+def ids_file_arrays(ids: Sequence[PointKey]) -> tuple[Any, Any]:
+    import pyarrow as pa
+
+    return (
+        pa.array([i if isinstance(i, int) else None for i in ids], pa.uint64()),
+        pa.array([i if isinstance(i, str) else None for i in ids], pa.string()),
+    )
+
+
+def read_ids(path: Path) -> list[PointKey]:
+    """The ids of a data, index or deleted-ids file (only the id columns are read)."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path, columns=["id_int", "id_uuid"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise CorruptBackupError(f"{path}: unreadable Parquet: {exc}", file=path) from None
+    out: list[PointKey] = []
+    for batch in table.to_batches():
+        out.extend(batch_ids(batch))
+    return out
+
+
+def read_index(root: Path, entry: CollectionEntry) -> dict[PointKey, int]:
+    """A backup's per-point hash index of one collection, checked against the backup's digest."""
+    import pyarrow.parquet as pq
+
+    out: dict[PointKey, int] = {}
+    total = 0
+    for fe in entry.index_files or []:
+        path = check_file(root, fe)
+        try:
+            table = pq.read_table(path)
+        except (OSError, ValueError) as exc:
+            raise CorruptBackupError(f"{path}: unreadable Parquet: {exc}", file=path) from None
+        for batch in table.to_batches():
+            for pid, h in zip(batch_ids(batch), batch.column("hash").to_pylist(), strict=True):
+                value = int.from_bytes(h, "big")
+                out[pid] = value
+                total += value
+    if len(out) != entry.digest.count or total % MOD != entry.digest.full:
+        raise CorruptBackupError(
+            f"{root}: the point index of {entry.spec.name!r} does not add up to the backup's digest",
+            file=root,
+        )
+    return out
+
+
+# -- finding a parent (backup) -------------------------------------------------------------
+
+
+def _stamp_order(path: Path) -> tuple[str, int]:
+    """Backups by name, ``<stamp>-N`` (a second backup in the same second) after ``<stamp>``."""
+    stamp, _, n = path.name.partition("-")
+    return stamp, int(n) if n.isdigit() else 0
+
+
+@dataclass
+class Parent:
+    name: str
+    root: Path
+    entry: CollectionEntry
+    index: dict[PointKey, int]
+
+    def ref(self) -> dict[str, Any]:
+        return {"backup": self.name, "digest": self.entry.digest.to_json()}
+
+
+def find_parent(repository: Path, collection: str, notes: list[str]) -> Parent | None:
+    """The newest complete backup of ``collection`` in ``repository``, with its point index.
+
+    A newest backup made without an index (not incremental) cannot be diffed against: None, and a
+    note says the backup is full.
+    """
+    if not repository.is_dir():
+        return None
+    for child in sorted((c for c in repository.iterdir() if is_complete_backup(c)), key=_stamp_order, reverse=True):
+        manifest = load_manifest(child)
+        entry = manifest.collections.get(collection)
+        if entry is None:
+            continue
+        if entry.index_files is None:
+            notes.append(f"{collection}: the newest backup {child.name} has no point index; this one is full")
+            return None
+        open_chain(child, entry)  # a broken chain is refused before anything is built on it
+        return Parent(child.name, child, entry, read_index(child, entry))
+    return None
+
+
+# -- reading a chain -----------------------------------------------------------------------------
+
+
+@dataclass
+class Link:
+    root: Path
+    entry: CollectionEntry
+
+
+def open_chain(root: Path, entry: CollectionEntry) -> list[Link]:
+    """``root``'s collection and its ancestors, newest first; a missing or changed parent is
+    refused, naming it."""
+    chain = [Link(root, entry)]
+    seen = {root.name}
+    while chain[-1].entry.parent is not None:
+        ref = chain[-1].entry.parent
+        name = str(ref["backup"])
+        here = chain[-1].root
+        where = here.parent / name
+        what = f"{here.name} (collection {entry.spec.name!r}) needs its parent backup {name}"
+        if name in seen:
+            raise CorruptBackupError(f"{what}, which is already in its chain (a loop)", file=where)
+        if not is_complete_backup(where):
+            raise CorruptBackupError(f"{what}: missing from {here.parent}", file=where)
+        try:
+            parent = load_manifest(where).collections.get(entry.spec.name)
+        except IntegrityError as exc:
+            raise CorruptBackupError(f"{what}: {exc}", file=where) from None
+        if parent is None:
+            raise CorruptBackupError(f"{what}: it holds no such collection", file=where)
+        if parent.digest != Digest.from_json(ref["digest"]):
+            raise CorruptBackupError(f"{what}: its digest differs from the one recorded", file=where)
+        chain.append(Link(where, parent))
+        seen.add(name)
+    return chain
+
+
+@dataclass
+class Unit:
+    """One data file of a chain, and the ids newer links replaced or deleted (skipped on read)."""
+
+    root: Path
+    file: FileEntry
+    drop: frozenset[PointKey]
+
+    @property
+    def key(self) -> str:
+        return f"{self.root.name}/{self.file.path}"
+
+
+def chain_units(links: Sequence[Link]) -> list[Unit]:
+    """Every data file a reader of ``links[0]`` reads, with what to skip in each."""
+    units: list[Unit] = []
+    drop: set[PointKey] = set()
+    for link in links:
+        frozen = frozenset(drop)
+        written: list[PointKey] = []
+        for fe in link.entry.files:
+            units.append(Unit(link.root, fe, frozen))
+            if link is not links[-1]:
+                written.extend(read_ids(check_file(link.root, fe)))
+        if link.entry.deleted is not None:
+            drop.update(read_ids(check_file(link.root, link.entry.deleted)))
+        drop.update(written)
+    return units
+
+
+def keep_mask(batch: Any, drop: frozenset[PointKey]) -> Any | None:
+    """A boolean mask of the rows of ``batch`` not in ``drop``; None when every row is kept."""
+    if not drop:
+        return None
+    import pyarrow as pa
+
+    mask = [pid not in drop for pid in batch_ids(batch)]
+    return None if all(mask) else pa.array(mask, pa.bool_())
+
+
+def unit_batches(unit: Unit, batch_size: int | None = None, *, checked: bool = False) -> Iterator[Any]:
+    """The rows of ``unit`` a reader sees, batch by batch (the file checked first unless ``checked``)."""
+    path = unit.root / unit.file.path if checked else check_file(unit.root, unit.file)
+    for batch in iter_batches(path, batch_size):
+        mask = keep_mask(batch, unit.drop)
+        yield batch if mask is None else batch.filter(mask)
+
+
+def reader_units(root: Path, entry: CollectionEntry) -> list[Unit]:
+    """What a reader of ``root``'s collection reads: its own files, or its chain's."""
+    if entry.parent is None:
+        return [Unit(root, fe, frozenset()) for fe in entry.files]
+    return chain_units(open_chain(root, entry))
