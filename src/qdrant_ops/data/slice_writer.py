@@ -83,7 +83,7 @@ class SliceWriter:
         self.incremental = incremental
         self.parent_index = parent_index or {}
         self.index_ids: list[Any] = []
-        self.index_hashes: list[int] = []
+        self.index_hashes: list[int | None] = []
         self.scanned = Digest()
         self.data_rows = 0
 
@@ -124,16 +124,16 @@ class SliceWriter:
         """Index every row of ``batch``; the rows new or changed since the parent, and their digest."""
         import pyarrow as pa
 
-        from qdrant_ops.format.columns import batch_ids
+        from qdrant_ops.repository.chain import fast_ids
 
         hashes: list[int] = []
         whole = digest_batch(batch, self.fields, canonical=canonical, hashes=hashes)
         self.scanned.add(whole)
-        ids = batch_ids(batch)
+        ids = fast_ids(batch)
         self.index_ids.extend(ids)
-        self.index_hashes.extend(hashes)
         parent = self.parent_index
         keep = [parent.get(pid) != h for pid, h in zip(ids, hashes, strict=True)]
+        self.index_hashes.extend(h if k else None for h, k in zip(hashes, keep, strict=True))
         if all(keep):
             return batch, whole
         changed = batch.filter(pa.array(keep, pa.bool_()))

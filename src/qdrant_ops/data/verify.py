@@ -37,7 +37,15 @@ from qdrant_ops.pipeline.prefetch import prefetch
 from qdrant_ops.pipeline.retry import retrying_scan
 from qdrant_ops.progress import NullProgress, ProgressSink
 from qdrant_ops.reports import Report, md_table
-from qdrant_ops.repository.chain import PointKey, Unit, keep_mask, reader_units, unit_batches
+from qdrant_ops.repository.chain import (
+    PointKey,
+    Unit,
+    keep_mask,
+    open_chain,
+    read_index,
+    reader_units,
+    unit_batches,
+)
 from qdrant_ops.snapshot.verify import check_snapshots
 
 log = logging.getLogger(__name__)
@@ -196,6 +204,11 @@ def _verify_backup_dir(
             try:
                 check_file(root, fe)
                 row.files_checked += 1
+            except CorruptBackupError as exc:
+                problems.append(str(exc))
+        if entry.index_files is not None and not problems:
+            try:  # the index the next incremental backup builds on adds up to this digest
+                read_index(open_chain(root, entry))
             except CorruptBackupError as exc:
                 problems.append(str(exc))
         task.done()

@@ -2,9 +2,12 @@
 
 An incremental backup of a collection stores, beside its data files:
 
-- ``index-<slice>-<seq>.parquet``: every point of the collection at that time (``id_int`` /
-  ``id_uuid`` as in the data files, ``hash`` = the 16-byte xxh3-128 ``full`` hash that the
-  collection digest sums), so the next backup knows what changed without reading this one's data;
+- ``index-<slice>-<seq>.parquet``: every id of the collection at that time (``id_int`` /
+  ``id_uuid`` as in the data files) and, for the points new or changed since the parent (all of
+  them in a chain's first backup), ``hash``: the 16-byte xxh3-128 ``full`` hash that the
+  collection digest sums; null means the parent's. The next backup rebuilds the whole index from
+  the chain and knows what changed without reading any data (hashes are incompressible: storing
+  only the changed ones keeps an unchanged point at about the size of its id);
 - ``deleted.parquet``: the ids its parent held that the collection no longer has;
 - data files holding only the points that are new or changed since the parent.
 
@@ -19,7 +22,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from qdrant_ops.endpoints.archive import (
     CollectionEntry,
@@ -48,16 +51,25 @@ def index_schema(with_hash: bool = True) -> Any:
     return pa.schema(cols)
 
 
-def write_ids(path: Path, id_int: Any, id_uuid: Any, hashes: Sequence[int] | None) -> None:
+def write_ids(path: Path, id_int: Any, id_uuid: Any, hashes: Sequence[int | None] | None) -> None:
     """Write an index (``hashes`` given) or a deleted-ids file; Arrow id columns as the data's."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     arrays = [id_int, id_uuid]
     if hashes is not None:
-        arrays.append(pa.array([h.to_bytes(16, "big") for h in hashes], pa.binary(16)))
+        arrays.append(pa.array([None if h is None else h.to_bytes(16, "big") for h in hashes], pa.binary(16)))
     table = pa.Table.from_arrays(arrays, schema=index_schema(hashes is not None))
     pq.write_table(table, path, compression="zstd", use_dictionary=False)
+
+
+def fast_ids(batch: Any) -> list[PointKey]:
+    """``batch_ids``, all-int batches (the common case) through numpy in one call."""
+    ints = batch.column("id_int")
+    if ints.null_count == 0:
+        ids: list[PointKey] = ints.to_numpy(zero_copy_only=False).tolist()
+        return ids
+    return batch_ids(batch)
 
 
 def ids_file_arrays(ids: Sequence[PointKey]) -> tuple[Any, Any]:
@@ -79,45 +91,57 @@ def read_ids(path: Path) -> list[PointKey]:
         raise CorruptBackupError(f"{path}: unreadable Parquet: {exc}", file=path) from None
     out: list[PointKey] = []
     for batch in table.to_batches():
-        out.extend(batch_ids(batch))
+        out.extend(fast_ids(batch))
     return out
 
 
-def read_index(root: Path, entry: CollectionEntry) -> dict[PointKey, int]:
-    """A backup's per-point hash index of one collection, checked against the backup's digest."""
+def read_index(links: Sequence[Link]) -> dict[PointKey, int]:
+    """The per-point hash index of ``links[0]`` (a chain from ``open_chain``), checked against
+    that backup's digest. A link's index lists every id it saw, with a hash only where the point
+    changed since its parent (null: the parent's hash), so it is rebuilt oldest link first."""
     import pyarrow.parquet as pq
 
     out: dict[PointKey, int] = {}
-    total = 0
-    for fe in entry.index_files or []:
-        path = check_file(root, fe)
-        try:
-            table = pq.read_table(path)
-            if table.schema != index_schema():
-                raise ValueError(f"columns {table.schema.names}, not a point index")
-            for batch in table.to_batches():
-                hashes = _hash_ints(batch.column("hash"))
-                out.update(zip(batch_ids(batch), hashes, strict=True))
-                total += sum(hashes)
-        except (OSError, ValueError) as exc:
-            raise CorruptBackupError(f"{path}: unreadable point index: {exc}", file=path) from None
-    if len(out) != entry.digest.count or total % MOD != entry.digest.full:
-        raise CorruptBackupError(
-            f"{root}: the point index of {entry.spec.name!r} does not add up to the backup's digest",
-            file=root,
-        )
+    for link in reversed(links):
+        here: dict[PointKey, int] = {}
+        for fe in link.entry.index_files or []:
+            path = check_file(link.root, fe)
+            try:
+                table = pq.read_table(path)
+                if table.schema != index_schema():
+                    raise ValueError(f"columns {table.schema.names}, not a point index")
+                for batch in table.to_batches():
+                    ids, hashes = fast_ids(batch), _hash_ints(batch.column("hash"))
+                    if batch.column("hash").null_count == 0:
+                        here.update(zip(ids, cast("list[int]", hashes), strict=True))
+                        continue
+                    for pid, h in zip(ids, hashes, strict=True):
+                        here[pid] = h if h is not None else out[pid]
+            except KeyError as exc:
+                raise CorruptBackupError(f"{path}: id {exc} unchanged, yet not in the parent's index", file=path) from None
+            except (OSError, ValueError) as exc:
+                raise CorruptBackupError(f"{path}: unreadable point index: {exc}", file=path) from None
+        out = here
+        entry = link.entry
+        if len(out) != entry.digest.count or sum(out.values()) % MOD != entry.digest.full:
+            raise CorruptBackupError(
+                f"{link.root}: the point index of {entry.spec.name!r} does not add up to the backup's digest",
+                file=link.root,
+            )
     return out
 
 
-def _hash_ints(col: Any) -> list[int]:
-    """A ``binary(16)`` column as ints, through two big-endian u64 halves (no per-row bytes)."""
+def _hash_ints(col: Any) -> list[int | None]:
+    """A ``binary(16)`` column as ints (None where null), through two big-endian u64 halves."""
     import numpy as np
 
-    if col.null_count:
-        raise ValueError("null hash in a point index")
+    # A fixed-size column keeps 16 bytes for a null row too, so the halves line up either way.
     raw = np.frombuffer(col.buffers()[1], dtype=">u8", count=2 * (col.offset + len(col)))[2 * col.offset :]
     halves = raw.reshape(-1, 2)
-    return [(hi << 64) | lo for hi, lo in zip(halves[:, 0].tolist(), halves[:, 1].tolist(), strict=True)]
+    ints = [(hi << 64) | lo for hi, lo in zip(halves[:, 0].tolist(), halves[:, 1].tolist(), strict=True)]
+    if not col.null_count:
+        return list(ints)
+    return [None if null else h for h, null in zip(ints, col.is_null().to_pylist(), strict=True)]
 
 
 # -- finding a parent (backup) -------------------------------------------------------------
@@ -156,8 +180,8 @@ def find_parent(repository: Path, collection: str, notes: list[str]) -> Parent |
         if entry.index_files is None:
             notes.append(f"{collection}: the newest backup {child.name} has no point index; this one is full")
             return None
-        open_chain(child, entry)  # a broken chain is refused before anything is built on it
-        return Parent(child.name, child, entry, read_index(child, entry))
+        # A broken chain is refused before anything is built on it.
+        return Parent(child.name, child, entry, read_index(open_chain(child, entry)))
     return None
 
 
@@ -234,7 +258,7 @@ def keep_mask(batch: Any, drop: frozenset[PointKey]) -> Any | None:
         return None
     import pyarrow as pa
 
-    mask = [pid not in drop for pid in batch_ids(batch)]
+    mask = [pid not in drop for pid in fast_ids(batch)]
     return None if all(mask) else pa.array(mask, pa.bool_())
 
 
