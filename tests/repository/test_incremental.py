@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -111,6 +112,10 @@ def test_chain_of_five_restores_at_every_link(tmp_path: Path) -> None:
         assert sum(f.rows for f in entry.files) == changes["updated"] + changes["inserted"]
         assert entry.deleted is not None and entry.deleted.rows == changes["deleted"]
         assert len(read_ids(Path(made[-1]) / entry.deleted.path)) == changes["deleted"]
+        # The index lists every id, with a hash only for what changed (null: the parent's).
+        hashes = [pq.read_table(Path(made[-1]) / f.path).column("hash") for f in entry.index_files or []]
+        assert sum(len(h) for h in hashes) == digests[-1].count
+        assert sum(len(h) - h.null_count for h in hashes) == changes["updated"] + changes["inserted"]
     for k, b in enumerate(made):
         rep = restore(RestoreConfig(backup=b, target=endpoint_from_uri(MEM), rename={"a": f"restored-{k}"}))
         assert rep.status == "ok", rep.summary_lines()
