@@ -207,3 +207,25 @@ def test_incremental_refuses_tar_and_object_stores(tmp_path: Path) -> None:
     _fresh("a")
     res = runner.invoke(app, ["backup", "--source", MEM, "--backup-path", str(tmp_path / "r"), "--incremental", "--tar"])
     assert res.exit_code == 2 and "--incremental needs a local directory" in res.stderr
+
+
+def test_config_key_and_cli(tmp_path: Path) -> None:
+    _fresh("a")
+    repo = tmp_path / "repo"
+    conf = tmp_path / "backup.json"
+    conf.write_text(json.dumps({"backup_path": str(repo), "collections": ["a"], "incremental": True}))
+    for _ in range(2):
+        res = runner.invoke(app, ["backup", "--source", MEM, "--config", str(conf)])
+        assert res.exit_code == 0, res.output
+    first, second = sorted(p for p in repo.iterdir() if (p / MANIFEST).exists())
+    assert load_manifest(first).collections["a"].parent is None
+    assert load_manifest(second).collections["a"].parent == {
+        "backup": first.name, "digest": load_manifest(first).collections["a"].digest.to_json()
+    }
+    listed = json.loads(runner.invoke(app, ["backups", "list", str(repo), "--json"]).stdout)
+    assert [b["parent"] for b in listed] == [None, first.name]
+    # --full on the command line wins over the config key: a self-contained backup.
+    res = runner.invoke(app, ["backup", "--source", MEM, "--config", str(conf), "--full"])
+    assert res.exit_code == 0, res.output
+    newest = max((p for p in repo.iterdir() if (p / MANIFEST).exists()), key=lambda p: p.stat().st_mtime)
+    assert load_manifest(newest).collections["a"].parent is None
