@@ -229,3 +229,21 @@ def test_config_key_and_cli(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     newest = max((p for p in repo.iterdir() if (p / MANIFEST).exists()), key=lambda p: p.stat().st_mtime)
     assert load_manifest(newest).collections["a"].parent is None
+
+
+def test_vectors_changed_since_the_parent_gives_a_full_backup(tmp_path: Path) -> None:
+    from qdrant_client import models
+
+    _fresh("a")
+    repo = tmp_path / "repo"
+    backup(_cfg(repo))
+    ep = open_endpoint(MEM)
+    ep.delete_collection("a")
+    _client().create_collection("a", vectors_config={"text": models.VectorParams(size=3, distance=models.Distance.DOT)})
+    _client().upsert("a", [models.PointStruct(id=1, vector={"text": [1.0, 2.0, 3.0]}, payload={"x": 1})])
+    rep = backup(_cfg(repo))
+    assert any("vectors changed" in n for n in rep.notes)
+    entry = load_manifest(Path(rep.backup_dir)).collections["a"]
+    assert entry.parent is None and entry.points_count == 1
+    assert restore(RestoreConfig(backup=rep.backup_dir, target=endpoint_from_uri(MEM),
+                                 rename={"a": "restored-v"})).status == "ok"

@@ -268,7 +268,6 @@ def _backup_collection(
     remote: tuple[Location, set[str]] | None = None,
 ) -> tuple[CollectionEntry, CollectionBackup]:
     started = time.monotonic()
-    parent = _parent(cfg, name, repository, state, notes)
     saved = state.get_meta(f"spec:{name}")
     spec = src.get_spec(name)
     fields = spec.vector_fields()
@@ -282,6 +281,7 @@ def _backup_collection(
         spec = old
     else:
         state.set_meta(f"spec:{name}", spec.to_json())
+    parent = _parent(cfg, name, fields, repository, state, notes)
     cdir = work / collection_dirname(name)
     cdir.mkdir(exist_ok=True, mode=0o700)
     task = progress.task(f"backup {name}", total=spec.points_count or None)
@@ -425,11 +425,13 @@ def _backup_slice(
         out.finish()
 
 
-def _parent(cfg: BackupConfig, name: str, repository: Path, state: Checkpoint, notes: list[str]) -> Parent | None:
+def _parent(
+    cfg: BackupConfig, name: str, fields: list[VectorField], repository: Path, state: Checkpoint, notes: list[str]
+) -> Parent | None:
     """The parent of an incremental backup of ``name``; a resumed run keeps the one it started with."""
     if not cfg.incremental:
         return None
-    parent = find_parent(repository, name, notes)
+    parent = find_parent(repository, name, fields, notes)
     chosen = parent.name if parent is not None else ""
     saved = state.get_meta(f"parent:{name}")
     if saved is None:

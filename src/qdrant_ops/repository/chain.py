@@ -32,6 +32,7 @@ from qdrant_ops.endpoints.archive import (
     iter_batches,
     load_manifest,
 )
+from qdrant_ops.endpoints.base import VectorField
 from qdrant_ops.errors import CorruptBackupError, IntegrityError
 from qdrant_ops.format.columns import batch_ids
 from qdrant_ops.format.integrity import MOD, Digest
@@ -164,11 +165,11 @@ class Parent:
         return {"backup": self.name, "digest": self.entry.digest.to_json()}
 
 
-def find_parent(repository: Path, collection: str, notes: list[str]) -> Parent | None:
+def find_parent(repository: Path, collection: str, fields: Sequence[VectorField], notes: list[str]) -> Parent | None:
     """The newest complete backup of ``collection`` in ``repository``, with its point index.
 
-    A newest backup made without an index (not incremental) cannot be diffed against: None, and a
-    note says the backup is full.
+    A newest backup made without an index (not incremental), or with other vectors, cannot be
+    built on: None, and a note says the backup is full.
     """
     if not repository.is_dir():
         return None
@@ -179,6 +180,9 @@ def find_parent(repository: Path, collection: str, notes: list[str]) -> Parent |
             continue
         if entry.index_files is None:
             notes.append(f"{collection}: the newest backup {child.name} has no point index; this one is full")
+            return None
+        if entry.fields != list(fields):  # its files could not be read with this backup's columns
+            notes.append(f"{collection}: its vectors changed since the backup {child.name}; this one is full")
             return None
         # A broken chain is refused before anything is built on it.
         return Parent(child.name, child, entry, read_index(open_chain(child, entry)))
