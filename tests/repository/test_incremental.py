@@ -247,3 +247,47 @@ def test_vectors_changed_since_the_parent_gives_a_full_backup(tmp_path: Path) ->
     assert entry.parent is None and entry.points_count == 1
     assert restore(RestoreConfig(backup=rep.backup_dir, target=endpoint_from_uri(MEM),
                                  rename={"a": "restored-v"})).status == "ok"
+
+
+class Crash(RuntimeError):
+    pass
+
+
+class CrashingEndpoint:
+    """Delegates to a real endpoint; its scan dies after ``pages`` pages (a simulated crash)."""
+
+    def __init__(self, inner: Any, pages: int) -> None:
+        self.inner = inner
+        self.pages = pages
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def scan(self, name: str, **kw: Any) -> Any:
+        for page in self.inner.scan(name, **kw):
+            if self.pages <= 0:
+                raise Crash("killed")
+            self.pages -= 1
+            yield page
+
+
+def test_interrupted_incremental_resumes_to_the_same_backup(tmp_path: Path) -> None:
+    _fresh("a")
+    repo = tmp_path / "repo"
+    cfg = _cfg(repo).model_copy(update={"batch_size": 25, "rows_per_file": 50})
+    backup(cfg)
+    ref_repo = tmp_path / "ref"
+    shutil.copytree(repo, ref_repo)
+    _change(1)
+    reference = load_manifest(Path(backup(cfg.model_copy(update={"backup_path": str(ref_repo)})).backup_dir))
+    with pytest.raises(Crash):
+        backup(cfg, source=CrashingEndpoint(open_endpoint(MEM), 5))  # type: ignore[arg-type]
+    resumed = backup(cfg)
+    assert resumed.resumed
+    entry = load_manifest(Path(resumed.backup_dir)).collections["a"]
+    want = reference.collections["a"]
+    assert entry.digest == want.digest and entry.parent is not None
+    assert want.parent is not None and entry.parent["digest"] == want.parent["digest"]
+    assert sum(f.rows for f in entry.files) == sum(f.rows for f in want.files)
+    assert entry.deleted is not None and want.deleted is not None and entry.deleted.rows == want.deleted.rows
+    assert verify_backup(resumed.backup_dir).status == "ok"
