@@ -222,7 +222,7 @@ def test_config_key_and_cli(tmp_path: Path) -> None:
     assert load_manifest(second).collections["a"].parent == {
         "backup": first.name, "digest": load_manifest(first).collections["a"].digest.to_json()
     }
-    listed = json.loads(runner.invoke(app, ["backups", "list", str(repo), "--json"]).stdout)
+    listed = json.loads(runner.invoke(app, ["backups", "list", str(repo), "--json"]).stdout)["backups"]
     assert [b["parent"] for b in listed] == [None, first.name]
     # --full on the command line wins over the config key: a self-contained backup.
     res = runner.invoke(app, ["backup", "--source", MEM, "--config", str(conf), "--full"])
