@@ -19,7 +19,7 @@ from qdrant_ops.data.backup import backup
 from qdrant_ops.data.config import BackupConfig, RestoreConfig
 from qdrant_ops.data.restore import restore
 from qdrant_ops.data.verify import verify_against, verify_backup
-from qdrant_ops.endpoints.archive import MANIFEST, load_manifest
+from qdrant_ops.endpoints.archive import MANIFEST, load_manifest, write_manifest_checksum
 from qdrant_ops.endpoints.open import open_endpoint
 from qdrant_ops.endpoints.uri import endpoint_from_uri
 from qdrant_ops.errors import CorruptBackupError
@@ -185,6 +185,7 @@ def test_parent_replaced_by_another_backup_is_refused(tmp_path: Path) -> None:
     manifest = json.loads((made[0] / MANIFEST).read_text())
     manifest["collections"]["a"]["digest"]["full"] = "0" * 32
     (made[0] / MANIFEST).write_text(json.dumps(manifest))
+    write_manifest_checksum(made[0])  # a consistent backup, just not the parent that was recorded
     with pytest.raises(CorruptBackupError, match="digest differs from the one recorded"):
         verify_against(str(made[1]), open_endpoint(MEM))
 
