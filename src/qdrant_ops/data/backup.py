@@ -53,6 +53,15 @@ from qdrant_ops.pipeline.sizing import page_size
 from qdrant_ops.pipeline.stopping import check, run_all
 from qdrant_ops.progress import NullProgress, ProgressSink, ProgressTask
 from qdrant_ops.reports import Report, bytes_cell, human_bytes, md_table, plain
+from qdrant_ops.repository.chain import (
+    DELETED_FILE,
+    Parent,
+    PointKey,
+    find_parent,
+    ids_file_arrays,
+    read_ids,
+    write_ids,
+)
 from qdrant_ops.repository.location import (
     Location,
     cache_dir,
@@ -140,7 +149,7 @@ def _plan(cfg: BackupConfig, source: Endpoint, collections: list[str], slices: i
         "slices": slices,
         "rows_per_file": cfg.rows_per_file,
         "format_version": FORMAT_VERSION,
-    }
+    } | ({"incremental": True} if cfg.incremental else {})
 
 
 def _new_partial(root: Path) -> Path:
@@ -202,6 +211,11 @@ def backup(
     repo = open_location(cfg.backup_path) if is_remote(cfg.backup_path) else None
     if repo is not None and cfg.tar:
         raise UsageError("--tar packs a local backup; an object-store backup is its files and manifest")
+    if cfg.incremental and (cfg.tar or repo is not None):
+        raise UsageError(
+            "--incremental needs a local directory repository: its backups are read as a chain "
+            + ("(not packed with --tar)" if cfg.tar else "(object stores are not supported for chains yet)")
+        )
     # To an object store, the backup is built in a local staging directory kept per URL (so a
     # rerun resumes it) and published file by file, the manifest last.
     root = cache_dir("staging", repo) if repo is not None else local_path(cfg.backup_path)
@@ -232,7 +246,8 @@ def backup(
                 entries: dict[str, CollectionEntry] = {}
                 for name in names:
                     entries[name], row = _backup_collection(
-                        cfg, src, name, slices, work, state, progress, report, (target, sent) if target else None
+                        cfg, src, name, slices, work, state, progress, report, root, report.notes,
+                        (target, sent) if target else None,
                     )
                     report.collections.append(row)
             finally:
@@ -264,6 +279,8 @@ def _backup_collection(
     state: Checkpoint,
     progress: ProgressSink,
     report: BackupReport,
+    repository: Path,
+    notes: list[str],
     remote: tuple[Location, set[str]] | None = None,
 ) -> tuple[CollectionEntry, CollectionBackup]:
     saved = state.get_meta(f"spec:{name}")
@@ -279,6 +296,7 @@ def _backup_collection(
         spec = old
     else:
         state.set_meta(f"spec:{name}", spec.to_json())
+    parent = _parent(cfg, name, fields, repository, state, notes)
     cdir = work / collection_dirname(name)
     cdir.mkdir(exist_ok=True, mode=0o700)
     task = progress.task(f"backup {name}", total=spec.points_count or None)
@@ -299,11 +317,13 @@ def _backup_collection(
 
     def run(index: int) -> None:
         resumed_rows[index] = _backup_slice(
-            cfg, src, name, fields, (index, slices), cdir, state, task, policy, stats, stop, on_file
+            cfg, src, name, fields, (index, slices), cdir, state, task, policy, stats, stop, on_file, parent
         )
 
     # Remove files that no checkpoint vouches for (a file being written when a run died).
-    known = {item["path"] for item in state.items(name)}
+    known = {item["path"] for item in state.items(name)} | {
+        item["index"]["path"] for item in state.items(name) if "index" in item
+    }
     for f in cdir.iterdir():
         if f"{cdir.name}/{f.name}" not in known:
             f.unlink()
@@ -315,9 +335,16 @@ def _backup_collection(
         task.done()
     elapsed = time.monotonic() - started
     files: list[FileEntry] = []
+    index_files: list[FileEntry] = []
     digest = Digest()
     for item in state.items(name):
         fe = FileEntry.from_json(item)
+        if "index" in item:  # incremental: the digest is the whole collection's, from the index
+            index_files.append(FileEntry.from_json(item["index"]))
+            digest.add(index_files[-1].digest or Digest())
+            if fe.rows:
+                files.append(fe)
+            continue
         files.append(fe)
         if fe.digest is not None:
             digest.add(fe.digest)
@@ -337,10 +364,15 @@ def _backup_collection(
     resumed = sum(resumed_rows)
     copied = digest.count - resumed
     copied_bytes = sum(f.bytes for f in files if f.path not in known)
+    if cfg.incremental:
+        entry.index_files = index_files
+        if parent is not None:
+            entry.parent = parent.ref()
+            entry.deleted = _write_deleted(cdir, index_files, work, parent.index)
     row = CollectionBackup(
         name=name,
         points=digest.count,
-        bytes=sum(f.bytes for f in files),
+        bytes=sum(f.bytes for f in entry.all_files()),
         files=len(files),
         slices=slices,
         duration_s=round(elapsed, 3),
@@ -373,6 +405,7 @@ def _backup_slice(
     stats: RetryStats,
     stop: threading.Event,
     on_file: Callable[[Path], None] | None = None,
+    parent: Parent | None = None,
 ) -> int:
     """Back up one slice from where its checkpoint left it; returns the rows an earlier run did."""
     index, total = slice_
@@ -407,6 +440,8 @@ def _backup_slice(
         next_seq=seq,
         rows_done=rows_done,
         on_file=on_file,
+        parent_index=parent.index if parent is not None else None,
+        incremental=cfg.incremental,
     ) as out:
         for page in pages:
             check(stop)  # Ctrl-C or another slice's error: the open file is not recorded
@@ -418,6 +453,40 @@ def _backup_slice(
                 out.roll_over(next_offset)
         out.finish()
     return int(rows_done)
+
+
+def _parent(
+    cfg: BackupConfig, name: str, fields: list[VectorField], repository: Path, state: Checkpoint, notes: list[str]
+) -> Parent | None:
+    """The parent of an incremental backup of ``name``; a resumed run keeps the one it started with."""
+    if not cfg.incremental:
+        return None
+    parent = find_parent(repository, name, fields, notes)
+    chosen = parent.name if parent is not None else ""
+    saved = state.get_meta(f"parent:{name}")
+    if saved is None:
+        state.set_meta(f"parent:{name}", chosen)
+    elif saved != chosen:
+        raise PlanChangedError(
+            f"the parent backup of {name!r} changed since this incremental backup started "
+            f"({saved or 'none'} -> {chosen or 'none'}); remove the partial backup to start over"
+        )
+    if parent is not None:
+        notes.append(f"{name}: incremental on {parent.name}")
+    return parent
+
+
+def _write_deleted(cdir: Path, index_files: list[FileEntry], work: Path, parent_index: dict[PointKey, int]) -> FileEntry:
+    """Write the ids the parent held that this backup's index does not, and return its entry."""
+    from qdrant_ops.format.integrity import sha256_file
+
+    gone = set(parent_index)
+    for fe in index_files:
+        gone.difference_update(read_ids(work / fe.path))
+    path = cdir / DELETED_FILE
+    write_ids(path, *ids_file_arrays(sorted(gone, key=str)), None)
+    fsync_dir(cdir)
+    return FileEntry(path=f"{cdir.name}/{DELETED_FILE}", rows=len(gone), bytes=path.stat().st_size, sha256=sha256_file(path))
 
 
 def _write_manifest(
@@ -448,6 +517,9 @@ def _write_manifest(
         },
         "collections": {name: e.to_json() for name, e in entries.items()},
     }
+    parents = sorted({str(e.parent["backup"]) for e in entries.values() if e.parent})
+    if parents:
+        manifest["parent"] = ", ".join(parents)  # what `backups list` shows; per collection below
     for e in entries.values():
         for f in e.files:
             if (work / f.path).exists():  # a file already sent to an object store was checked before

@@ -34,6 +34,8 @@ class BackupConfig(Model):
     snapshot: bool = False
     # A backup of nothing is refused unless asked for: a mistyped source must not look like one.
     allow_empty: bool = False
+    # Point level: write only what changed since the newest backup in backup_path (chain.py).
+    incremental: bool = False
 
     def source_endpoint(self) -> EndpointConfig:
         flat: dict[str, Any] = {}

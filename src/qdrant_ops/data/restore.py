@@ -26,7 +26,6 @@ from qdrant_ops.endpoints.archive import (
     CollectionEntry,
     check_file,
     extraction_of,
-    iter_batches,
     load_manifest,
     resolve_backup,
 )
@@ -51,6 +50,7 @@ from qdrant_ops.pipeline.stopping import check, run_all
 from qdrant_ops.pipeline.writer import BatchWriter, write_dead_letter
 from qdrant_ops.progress import NullProgress, ProgressSink
 from qdrant_ops.reports import Report, md_table, utcnow
+from qdrant_ops.repository.chain import Unit, reader_units, unit_batches
 
 log = logging.getLogger(__name__)
 
@@ -152,13 +152,15 @@ def restore(
     if missing:
         raise NotFoundError(f"collection(s) not in backup {root}: {', '.join(missing)}")
     mapping = _target_names(cfg, names)
+    # Every file checked before anything is written: of an incremental backup, its chain's.
+    units = {name: reader_units(root, manifest.collections[name]) for name in names}
     checking = progress.task("check files (sha256)", total=sum(manifest.collections[n].points_count for n in names) or None)
     try:
         with report.phase("check files"):
-            for name in names:  # every file checked before anything is written
-                for fe in manifest.collections[name].files:
-                    _check_columns(check_file(root, fe), manifest.collections[name])
-                    checking.advance(fe.rows, nbytes=fe.bytes)
+            for name in names:
+                for unit in units[name]:
+                    _check_columns(check_file(unit.root, unit.file), manifest.collections[name])
+                    checking.advance(unit.file.rows, nbytes=unit.file.bytes)
     finally:
         checking.done()
     dst = target or open_endpoint(cfg.target_endpoint())
@@ -196,7 +198,8 @@ def restore(
                 _check_targets(dst, mapping, cfg.on_exists)
             for name in names:
                 row = _restore_collection(
-                    cfg, root, manifest.collections[name], mapping[name], dst, state, progress, policy, report
+                    cfg, root, manifest.collections[name], mapping[name], dst, state, progress, policy, report,
+                    units[name],
                 )
                 report.collections.append(row)
         finally:
@@ -291,6 +294,7 @@ def _restore_collection(
     progress: ProgressSink,
     policy: RetryPolicy,
     report: RestoreReport,
+    units: list[Unit],
 ) -> CollectionRestore:
     name = entry.spec.name
     row = CollectionRestore(name=name, target_name=tname, points=entry.points_count)
@@ -320,18 +324,16 @@ def _restore_collection(
     per_write = write_batch(dst.info().kind, cfg.batch_size)
     task = progress.task(f"restore {name} -> {tname}", total=entry.points_count or None)
     dead_letter = root.parent / f"{root.name}.dead-letter-{tname}.parquet"
-    units = []
-    for fe in entry.files:
-        path = root / fe.path
-        units.append((fe.path, path))
 
     stop = threading.Event()
     resumed = [0] * len(units)
 
     def run(i: int) -> None:
-        rel, path = units[i]
+        unit = units[i]
+        # A file of this backup keeps its key; one of a parent (incremental) is named by it too.
+        rel = unit.file.path if unit.root == root else unit.key
         # The next row group is read and decompressed (no GIL) while this one is written.
-        for rg_index, batch in enumerate(prefetch(iter_batches(path), name=f"read-{name}")):
+        for rg_index, batch in enumerate(prefetch(unit_batches(unit, checked=True), name=f"read-{name}")):
             check(stop)  # Ctrl-C or another file's error: this row group is not marked done
             key = f"{name}:{rel}:{rg_index}"
             if state.unit_done(key) is not None:

@@ -52,6 +52,8 @@ class SliceWriter:
         next_seq: int,
         rows_done: int,
         on_file: Callable[[Path], None] | None = None,
+        parent_index: dict[int | str, int] | None = None,
+        incremental: bool = False,
     ) -> None:
         from qdrant_ops.format.columns import arrow_schema
 
@@ -76,6 +78,14 @@ class SliceWriter:
         self._in_flight: Future[Any] | None = None
         # The close in flight and what records its file once it is on disk.
         self._closing: tuple[Future[Closed], Callable[[Closed], None]] | None = None
+        # Incremental (repository/chain.py): every scanned point goes to the index file of this
+        # file's number; only points whose hash differs from the parent's go to the data file.
+        self.incremental = incremental
+        self.parent_index = parent_index or {}
+        self.index_ids: list[Any] = []
+        self.index_hashes: list[int | None] = []
+        self.scanned = Digest()
+        self.data_rows = 0
 
     def __enter__(self) -> Self:
         return self
@@ -94,8 +104,6 @@ class SliceWriter:
         Nothing of the page is kept once this returns, besides the write in flight, so the
         caller can drop it before reading the next page.
         """
-        import pyarrow.parquet as pq
-
         fields = self.fields
         rows = len(page)
         # One vector field: its matrix straight from the engine's records where it can be.
@@ -103,6 +111,41 @@ class SliceWriter:
         texts, canonical = encode_payloads_raw(cols.payloads, finite=self.finite)
         dense = {fields[0].name: matrix} if matrix is not None else None
         batch = encode_columns(cols, fields, texts=text_array(texts), dense=dense)
+        self.file_rows += rows
+        self.task.advance(rows, nbytes=batch.nbytes)
+        if not self.incremental:
+            self._write_batch(batch, canonical=canonical)
+            return
+        changed, digest = self._changed_rows(batch, canonical)
+        if changed.num_rows:
+            self._write_batch(changed, digest=digest)
+
+    def _changed_rows(self, batch: Any, canonical: list[bytes]) -> tuple[Any, Digest]:
+        """Index every row of ``batch``; the rows new or changed since the parent, and their digest."""
+        import pyarrow as pa
+
+        from qdrant_ops.repository.chain import fast_ids
+
+        hashes: list[int] = []
+        whole = digest_batch(batch, self.fields, canonical=canonical, hashes=hashes)
+        self.scanned.add(whole)
+        ids = fast_ids(batch)
+        self.index_ids.extend(ids)
+        parent = self.parent_index
+        keep = [parent.get(pid) != h for pid, h in zip(ids, hashes, strict=True)]
+        self.index_hashes.extend(h if k else None for h, k in zip(hashes, keep, strict=True))
+        if all(keep):
+            return batch, whole
+        changed = batch.filter(pa.array(keep, pa.bool_()))
+        kept = [c for c, k in zip(canonical, keep, strict=True) if k]
+        return changed, digest_batch(changed, self.fields, canonical=kept)
+
+    def _write_batch(self, batch: Any, *, digest: Digest | None = None, canonical: list[bytes] | None = None) -> None:
+        """Queue ``batch`` for the open file; its digest is ``digest``, or hashed from ``canonical``
+        while the write runs."""
+        import pyarrow.parquet as pq
+
+        rows = batch.num_rows
         if self.writer is None:
             self.path = self.cdir / f"part-{self.index:03d}-{self.seq:05d}.parquet"
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
@@ -119,9 +162,8 @@ class SliceWriter:
         self._check_close(wait=False)  # a closed file is recorded, a failed close fails the backup, now
         self._wait_write()
         self._in_flight = self._io_pool.submit(self.writer.write_batch, batch, row_group_size=rows)
-        self.file_digest.add(digest_batch(batch, fields, canonical=canonical))
-        self.file_rows += rows
-        self.task.advance(rows, nbytes=batch.nbytes)
+        self.file_digest.add(digest if digest is not None else digest_batch(batch, self.fields, canonical=canonical))
+        self.data_rows += rows
 
     def roll_over(self, next_offset: Any) -> None:
         """Close the open file on the closing thread; the slice resumes at ``next_offset``."""
@@ -146,6 +188,9 @@ class SliceWriter:
     def _close_file(self, next_offset: Any, done: bool) -> None:
         self._wait_write()
         self._check_close(wait=True)  # files are recorded in order
+        if self.incremental:
+            self._close_incremental(next_offset, done)
+            return
         if self.writer is None or self.path is None:
             self.state.save_slice(
                 self.name, self.index, offset=next_offset, done=done, next_seq=self.seq, rows=self.rows_done
@@ -153,6 +198,7 @@ class SliceWriter:
             return
         w, file, rows, digest = self.writer, self.path, self.file_rows, self.file_digest
         self.writer, self.path, self.file_rows, self.file_digest = None, None, 0, Digest()
+        self.data_rows = 0
         self.seq += 1
         self.rows_done += rows
         next_seq, rows_upto = self.seq, self.rows_done
@@ -172,6 +218,45 @@ class SliceWriter:
             record(_finish_file(w, file))
         else:
             self._closing = self._close_pool.submit(_finish_file, w, file), record
+
+    def _close_incremental(self, next_offset: Any, done: bool) -> None:
+        """Close this number's data file (if any row changed) and write its index file, here;
+        the checkpoint item is the data file's entry with the index's under ``index``."""
+        if not self.index_ids:
+            self.state.save_slice(
+                self.name, self.index, offset=next_offset, done=done, next_seq=self.seq, rows=self.rows_done
+            )
+            return
+        from qdrant_ops.repository.chain import ids_file_arrays, write_ids
+
+        item: dict[str, Any] = {"path": "", "rows": 0, "bytes": 0, "sha256": ""}
+        if self.writer is not None and self.path is not None:
+            size, checksum = _finish_file(self.writer, self.path)
+            item = FileEntry(
+                path=f"{self.cdir.name}/{self.path.name}", rows=self.data_rows, bytes=size, sha256=checksum,
+                digest=self.file_digest,
+            ).to_json()
+        index_path = self.cdir / f"index-{self.index:03d}-{self.seq:05d}.parquet"
+        write_ids(index_path, *ids_file_arrays(self.index_ids), self.index_hashes)
+        size, checksum = _sync_file(index_path)
+        item["index"] = FileEntry(
+            path=f"{self.cdir.name}/{index_path.name}", rows=len(self.index_ids), bytes=size, sha256=checksum,
+            digest=self.scanned,
+        ).to_json()
+        self.seq += 1
+        self.rows_done += self.file_rows
+        self.state.save_slice(
+            self.name, self.index, offset=next_offset, done=done, next_seq=self.seq, rows=self.rows_done, item=item
+        )
+        self.writer, self.path, self.file_rows, self.file_digest = None, None, 0, Digest()
+        self.data_rows, self.index_ids, self.index_hashes, self.scanned = 0, [], [], Digest()
+
+
+def _sync_file(file: Path) -> Closed:
+    os.chmod(file, 0o600)
+    fsync_file(file)
+    fsync_dir(file.parent)
+    return file.stat().st_size, sha256_file(file)
 
 
 def _finish_file(w: Any, file: Path) -> Closed:

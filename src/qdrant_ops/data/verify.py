@@ -37,6 +37,15 @@ from qdrant_ops.pipeline.prefetch import prefetch
 from qdrant_ops.pipeline.retry import retrying_scan
 from qdrant_ops.progress import NullProgress, ProgressSink
 from qdrant_ops.reports import Report, md_table
+from qdrant_ops.repository.chain import (
+    PointKey,
+    Unit,
+    keep_mask,
+    open_chain,
+    read_index,
+    reader_units,
+    unit_batches,
+)
 from qdrant_ops.snapshot.verify import check_snapshots
 
 log = logging.getLogger(__name__)
@@ -98,12 +107,15 @@ class VerifyReport(Report):
 # -- building blocks ---------------------------------------------------------------------------
 
 
-def archive_points(root: Path, entry: CollectionEntry, batch_size: int = 1000) -> Iterator[list[Point]]:
-    """Points of one collection of a backup, batch by batch, each file checked first."""
-    for fe in entry.files:
-        path = check_file(root, fe)
-        for batch in iter_batches(path, batch_size):
-            yield list(decode_batch(batch, entry.fields))
+def archive_points(
+    root: Path, entry: CollectionEntry, batch_size: int = 1000, units: list[Unit] | None = None
+) -> Iterator[list[Point]]:
+    """Points of one collection of a backup, batch by batch, each file checked first (of an
+    incremental backup, its chain's files, newest link winning per id)."""
+    for unit in units if units is not None else reader_units(root, entry):
+        for batch in unit_batches(unit, batch_size):
+            if batch.num_rows:
+                yield list(decode_batch(batch, entry.fields))
 
 
 def endpoint_points(ep: Endpoint, name: str, batch_size: int = 1000) -> Iterator[list[Point]]:
@@ -167,10 +179,16 @@ def _verify_backup_dir(
         task = progress.task(f"verify {name}", total=entry.points_count or None)
         total = Digest()
         problems: list[str] = []
-        for fe in entry.files:
+        try:
+            units = reader_units(root, entry)
+        except CorruptBackupError as exc:
+            units = []
+            problems.append(str(exc))
+        for unit in units:
+            fe = unit.file
             try:
-                path = check_file(root, fe)
-                file_digest = _digest_file(path, entry)
+                path = check_file(unit.root, fe)
+                file_digest, seen = _digest_file(path, entry, unit.drop)
             except CorruptBackupError as exc:
                 problems.append(str(exc))
                 continue
@@ -178,10 +196,21 @@ def _verify_backup_dir(
                 task.advance(fe.rows, nbytes=fe.bytes)
             row.files_checked += 1
             if file_digest.count != fe.rows:
-                problems.append(f"{root / fe.path}: {file_digest.count} rows, manifest says {fe.rows}")
+                problems.append(f"{path}: {file_digest.count} rows, manifest says {fe.rows}")
             elif fe.digest is not None and file_digest != fe.digest:
-                problems.append(f"{root / fe.path}: content digest differs from the manifest")
-            total.add(file_digest)
+                problems.append(f"{path}: content digest differs from the manifest")
+            total.add(seen)
+        for fe in (entry.index_files or []) + ([entry.deleted] if entry.deleted else []):
+            try:
+                check_file(root, fe)
+                row.files_checked += 1
+            except CorruptBackupError as exc:
+                problems.append(str(exc))
+        if entry.index_files is not None and not problems:
+            try:  # the index the next incremental backup builds on adds up to this digest
+                read_index(open_chain(root, entry))
+            except CorruptBackupError as exc:
+                problems.append(str(exc))
         task.done()
         row.actual_points = total.count
         row.actual_digest = f"{total.full:032x}"
@@ -211,7 +240,8 @@ def _manifest_checked(report: VerifyReport, manifest: Manifest) -> None:
         report.notes.append(OLDER_FORMAT_NOTE)
 
 
-def _digest_file(path: Path, entry: CollectionEntry) -> Digest:
+def _digest_file(path: Path, entry: CollectionEntry, drop: frozenset[PointKey] = frozenset()) -> tuple[Digest, Digest]:
+    """The file's digest, and that of its rows a reader sees (those not in ``drop``)."""
     import pyarrow.parquet as pq
 
     try:
@@ -220,10 +250,14 @@ def _digest_file(path: Path, entry: CollectionEntry) -> Digest:
         raise CorruptBackupError(f"{path}: unreadable Parquet: {exc}", file=path) from None
     check_schema(schema, entry.fields, str(path))
     d = Digest()
+    seen = Digest()
     # The next row group is read and decompressed (no GIL) while this one is hashed.
     for batch in prefetch(iter_batches(path), name=f"verify-{path.name}"):
-        d.add(digest_batch(batch, entry.fields))
-    return d
+        whole = digest_batch(batch, entry.fields)
+        d.add(whole)
+        mask = keep_mask(batch, drop)
+        seen.add(whole if mask is None else digest_batch(batch.filter(mask), entry.fields))
+    return d, seen
 
 
 def _compare(
@@ -332,12 +366,14 @@ def _verify_against_dir(
         entry = manifest.collections[name]
         tname = target_name(name, rename or {}, suffix)
         row = CollectionVerify(name=name, target_name=tname, expected_points=entry.points_count, expected_digest=f"{entry.digest.full:032x}")
+        # An incremental backup's chain is checked here, even where equal digests spare the read.
+        units = reader_units(root, entry)
         if not _target_present(report, row, live, report.against):
             continue
         # Each vector is compared within what the lossier of the two sides' datatypes keeps.
         fields = lossiest(entry.fields, live.get_spec(tname).vector_fields())
         _compare(
-            report, row, archive_points(root, entry, batch_size), entry.digest, live, tname, fields,
+            report, row, archive_points(root, entry, batch_size, units), entry.digest, live, tname, fields,
             full=full, ulps=ulps, limit=limit, batch_size=batch_size,
         )
     _nothing_checked(report, f"backup {root}")

@@ -85,9 +85,14 @@ class CollectionEntry:
     files: list[FileEntry]
     slices: int = 1
     snapshots: list[dict[str, Any]] | None = None
+    # A point-level incremental backup (repository/chain.py): the per-point hash index of the
+    # whole collection, the ids deleted since the parent, and the parent (backup name + digest).
+    index_files: list[FileEntry] | None = None
+    deleted: FileEntry | None = None
+    parent: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "spec": self.spec.to_json(),
             "vector_fields": [
                 {
@@ -106,6 +111,17 @@ class CollectionEntry:
             "files": [f.to_json() for f in self.files],
             "snapshots": self.snapshots or [],
         }
+        if self.index_files is not None:
+            out["index_files"] = [f.to_json() for f in self.index_files]
+        if self.deleted is not None:
+            out["deleted"] = self.deleted.to_json()
+        if self.parent is not None:
+            out["parent"] = self.parent
+        return out
+
+    def all_files(self) -> list[FileEntry]:
+        """The files this backup itself holds for the collection: data, index, deleted ids."""
+        return [*self.files, *(self.index_files or []), *([self.deleted] if self.deleted else [])]
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> CollectionEntry:
@@ -129,7 +145,20 @@ class CollectionEntry:
             files=[FileEntry.from_json(f) for f in d["files"]],
             slices=int(d.get("slices", 1)),
             snapshots=_snapshot_list(d.get("snapshots")),
+            index_files=[FileEntry.from_json(f) for f in d["index_files"]] if d.get("index_files") is not None else None,
+            deleted=FileEntry.from_json(d["deleted"]) if d.get("deleted") else None,
+            parent=_parent(d.get("parent")),
         )
+
+
+def _parent(value: Any) -> dict[str, Any] | None:
+    """The manifest's ``parent`` entry: ``{"backup": name, "digest": {...}}`` or None."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("backup"), str) or not value["backup"]:
+        raise ValueError("'parent' must name a backup")
+    Digest.from_json(value["digest"])
+    return dict(value)
 
 
 def _snapshot_list(value: Any) -> list[dict[str, Any]]:
@@ -243,10 +272,12 @@ def load_manifest(backup_dir: Path) -> Manifest:
     for entry in collections.values():
         _check_spec(path, entry)
         total = 0
-        for f in entry.files:
+        for f in entry.all_files():
             safe_member(backup_dir, f.path)
+        for f in entry.files:
             total += f.rows
-        if total != entry.points_count:
+        # An incremental backup's files hold only what changed; its chain makes up the count.
+        if entry.parent is None and total != entry.points_count:
             raise CorruptBackupError(
                 f"{path}: collection {entry.spec.name!r} lists {total} rows in its files but "
                 f"{entry.points_count} points",

@@ -134,7 +134,9 @@ def _field_parts(f: VectorField, col: Any, n: int) -> tuple[list[bytes], list[by
     return keys, full
 
 
-def _digest_one_dense(heads: Sequence[bytes], pays: Sequence[bytes], f: VectorField, col: Any, n: int) -> Digest:
+def _digest_one_dense(
+    heads: Sequence[bytes], pays: Sequence[bytes], f: VectorField, col: Any, n: int, hashes: list[int] | None = None
+) -> Digest:
     """``digest_batch`` of a batch whose one vector field is dense: the same hash inputs, each row's
     vector bytes sliced from the matrix as it is hashed instead of a page of row copies made first,
     which saves a copy of every row."""
@@ -152,11 +154,13 @@ def _digest_one_dense(heads: Sequence[bytes], pays: Sequence[bytes], f: VectorFi
         if ok:
             keyed = head + pay + present
             keys_sum += h(keyed)
-            full_sum += h(keyed + buf[at : at + w])
+            one = h(keyed + buf[at : at + w])
         else:
-            both = h(head + pay + absent)
-            keys_sum += both
-            full_sum += both
+            one = h(head + pay + absent)
+            keys_sum += one
+        full_sum += one
+        if hashes is not None:
+            hashes.append(one)
         at += w
     return Digest(full_sum % MOD, keys_sum % MOD, n)
 
@@ -166,6 +170,7 @@ def digest_batch(
     fields: Sequence[VectorField],
     payloads: Sequence[Any] | None = None,
     canonical: Sequence[bytes] | None = None,
+    hashes: list[int] | None = None,
 ) -> Digest:
     """The digest of one Arrow record batch in the backup schema.
 
@@ -177,7 +182,8 @@ def digest_batch(
 
     ``payloads``: the rows' payloads already parsed (the caller encoded them from these objects),
     which spares parsing the JSON text back; ``canonical``: their canonical bytes already made
-    (``codec.encode_payloads_raw`` or ``codec.canonical_payloads``).
+    (``codec.encode_payloads_raw`` or ``codec.canonical_payloads``); ``hashes``: a list that
+    receives each row's ``full`` hash, in order (an incremental backup's per-point index).
     """
     n = batch.num_rows
     if n == 0:
@@ -194,7 +200,7 @@ def digest_batch(
         objs, finite = decode_payload_column(batch.column("payload"))
         pays = canonical_payloads(objs, finite=finite)
     if len(fields) == 1 and fields[0].kind == "dense":
-        return _digest_one_dense(heads, pays, fields[0], batch.column(fields[0].column), n)
+        return _digest_one_dense(heads, pays, fields[0], batch.column(fields[0].column), n, hashes)
     parts = [_field_parts(f, batch.column(f.column), n) for f in fields]
     h = xxhash.xxh3_128_intdigest
     full_sum = 0
@@ -204,12 +210,18 @@ def digest_batch(
         for i in range(n):
             head = heads[i] + pays[i]
             keys_sum += h(head + keys_col[i])
-            full_sum += h(head + full_col[i])
+            one = h(head + full_col[i])
+            full_sum += one
+            if hashes is not None:
+                hashes.append(one)
     else:
         for i in range(n):
             head = heads[i] + pays[i]
             keys_sum += h(head + b"".join(k[i] for k, _ in parts))
-            full_sum += h(head + b"".join(f[i] for _, f in parts))
+            one = h(head + b"".join(f[i] for _, f in parts))
+            full_sum += one
+            if hashes is not None:
+                hashes.append(one)
     return Digest(full_sum % MOD, keys_sum % MOD, n)
 
 

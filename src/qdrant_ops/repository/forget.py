@@ -1,6 +1,7 @@
 """``qdrant-ops backups list`` and ``qdrant-ops forget``: what a repository holds, and retention.
 
-Every backup is self-contained today (no data is shared between backups), so forgetting a backup
+A full backup is self-contained; an incremental one reads through its parents (chain.py), so a
+parent of a kept backup is kept too, with the reason ``parent of <child>``. Forgetting a backup
 removes its files with it; ``--prune`` also removes partial backups (interrupted runs that no
 manifest made complete). Both hold the repository lock that ``backup`` takes.
 """
@@ -16,7 +17,7 @@ from qdrant_ops.pipeline.locks import FileLock
 from qdrant_ops.reports import Report, md_table
 from qdrant_ops.repository.listing import BackupInfo, list_backups, remove_backup
 from qdrant_ops.repository.location import is_remote, open_location, repository_lock_path
-from qdrant_ops.repository.retention import Policy, apply_policy
+from qdrant_ops.repository.retention import Decision, Policy, apply_policy
 
 
 def _row(b: BackupInfo) -> list[Any]:
@@ -85,12 +86,27 @@ class ForgetReport(Report):
                 md_table(["backup", "decision", "kept by"], rows)]
 
 
+def _keep_parents(decisions: list[Decision]) -> None:
+    """Keep every backup a kept incremental backup reads through, to the start of its chain."""
+    by_name = {d.backup.name: d for d in decisions}
+    todo = [d for d in decisions if d.keep]
+    while todo:
+        child = todo.pop()
+        for name in child.backup.parents:
+            parent = by_name.get(name)
+            if parent is not None and not parent.keep:
+                parent.keep = True
+                parent.reasons.append(f"parent of {child.backup.name}")
+                todo.append(parent)
+
+
 def forget(repository: str | Path, policy: Policy, *, dry_run: bool = False, prune: bool = False) -> ForgetReport:
     """Apply ``policy`` to the repository's complete backups; remove the others (not on a dry run)."""
     report = ForgetReport(repository=_display(repository), dry_run=dry_run)
     with FileLock(repository_lock_path(repository), f"backup repository {report.repository}"):
         backups = list_backups(repository)
         decisions = apply_policy(backups, policy)
+        _keep_parents(decisions)
         for d in decisions:
             entry = d.backup.to_json() | {"reasons": d.reasons}
             (report.kept if d.keep else report.removed).append(entry)

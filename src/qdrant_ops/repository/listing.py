@@ -30,6 +30,8 @@ class BackupInfo:
     points: int = 0
     bytes: int = 0
     parent: str | None = None
+    # Incremental backups: the backups this one reads through (per collection, one each).
+    parents: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,8 +54,13 @@ def _from_manifest(info: BackupInfo, text: str | None) -> BackupInfo:
         cols = dict(data.get("collections") or {})
         info.collections = sorted(cols)
         info.points = sum(int(c.get("points_count", 0)) for c in cols.values())
-        info.bytes = sum(int(f.get("bytes", 0)) for c in cols.values() for f in c.get("files", []))
+        info.bytes = sum(
+            int(f.get("bytes", 0))
+            for c in cols.values()
+            for f in [*c.get("files", []), *c.get("index_files", []), *([c["deleted"]] if c.get("deleted") else [])]
+        )
         info.parent = data.get("parent") or None
+        info.parents = sorted({str(c["parent"]["backup"]) for c in cols.values() if c.get("parent")})
         info.time = _parse_time(data.get("created_at")) or info.time
         info.complete = bool(data.get("complete"))
     except (ValueError, TypeError, AttributeError):

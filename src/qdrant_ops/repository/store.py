@@ -254,6 +254,9 @@ def manifest_files(manifest: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for entry in dict(manifest.get("collections") or {}).values():
         out.extend(str(f["path"]) for f in entry.get("files", []))
+        out.extend(str(f["path"]) for f in entry.get("index_files", []) or [])
+        if entry.get("deleted"):
+            out.append(str(entry["deleted"]["path"]))
         out.extend(str(s["path"]) for s in entry.get("snapshots", []) or [] if "path" in s)
     return out
 
