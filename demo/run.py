@@ -61,10 +61,10 @@ def run(root: Path, points: int, console: Console) -> int:
     steps.append(("verify-live", vl))
     console.print(f"[bold]5. verified source against restored[/] (every point): {vl.status}")
     for name, rep in steps:
-        json_path, _ = write_report(rep, reports / name)
+        write_report(rep, reports / name)
         for line in rep.summary_lines():
             console.print("   " + line, markup=False, highlight=False)
-    console.print(f"\nbackup:  {bk.backup_dir}\nreports: {reports}/ (JSON + Markdown)")
+    console.print(f"\nbackup:  {bk.backup_dir}\nreports: {reports}/ (JSON, Markdown and HTML: open {reports / 'backup.html'})")
     ok = all(rep.status == "ok" for _, rep in steps)
     ok = phase7(root, source_dir, console) and ok
     console.print("[bold green]demo ok[/]" if ok else "[bold red]demo FAILED[/]")
@@ -116,7 +116,7 @@ def phase7(root: Path, source_dir: Path, console: Console) -> bool:
     for line in report.summary_lines():
         console.print("   " + line, markup=False, highlight=False)
     console.print(
-        f"\nrun:     {report.run_dir}\nreport:  {report.run_dir}/report.md (and .json)\n"
+        f"\nrun:     {report.run_dir}\nreport:  {report.run_dir}/report.html (and .md, .json; each step's in steps/)\n"
         f"plan:    {repo / 'docs' / 'PLAN.md'} (ticked)\narchive: {repo / 'legacy' / 'python-scripts'}\n"
         f"undo:    qdrant-ops rollback {report.run_id} --backup-path {runs}\n"
         f"again:   after the undo, qdrant-ops run --runbook {runbook_file} --dry-run, then --yes"

@@ -1,7 +1,8 @@
-"""Reports: every verb returns a ``Report``; this module renders it as JSON and Markdown.
+"""Reports: every verb returns a ``Report``; this module renders it as JSON, Markdown and HTML.
 
 The JSON carries ``schema`` (``qdrant-ops/<verb>``) and ``schema_version`` so machines can parse
-it; the Markdown is the same content for people. Secrets are masked in both.
+it; the Markdown is the same content for people, and the HTML (``html_report.py``) adds charts of
+``phase_seconds`` and ``throughput``. Secrets are masked in all three.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from qdrant_ops import __version__
 from qdrant_ops._fs import atomic_write_text
 from qdrant_ops.secrets import redact_data
+
+if TYPE_CHECKING:
+    from qdrant_ops.progress import ProgressSink
 
 SCHEMA_VERSION = 1
 
@@ -40,6 +44,14 @@ class Check(BaseModel):
     inconclusive: bool = False  # could not run to a verdict: neither pass nor a failure
 
 
+class Throughput(BaseModel):
+    """One progress task's points done over time (the HTML report's throughput chart)."""
+
+    name: str
+    t_s: list[float] = Field(default_factory=list)  # seconds since the report started
+    points: list[int] = Field(default_factory=list)  # points done by then, cumulative
+
+
 class Report(BaseModel):
     """Base of every verb's report."""
 
@@ -55,6 +67,7 @@ class Report(BaseModel):
     # Seconds per phase (copy, optimize, verify, backup, validate ...), so a rate can count the
     # copy alone while the other phases are still accounted for.
     phase_seconds: dict[str, float] = Field(default_factory=dict)
+    throughput: list[Throughput] = Field(default_factory=list)  # each progress task's points over time
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -64,6 +77,13 @@ class Report(BaseModel):
             yield
         finally:
             self.phase_seconds[name] = round(self.phase_seconds.get(name, 0.0) + time.monotonic() - started, 3)
+
+    def track(self, progress: ProgressSink) -> ProgressSink:
+        """``progress``, also recording each task's points over time into ``throughput``."""
+        from qdrant_ops.throughput import TrackingProgress
+
+        offset = (utcnow() - self.started_at).total_seconds()
+        return TrackingProgress(progress, self.throughput, Throughput, offset=offset)
 
     def check(self, name: str, passed: bool, detail: str = "", **kw: Any) -> Check:
         c = Check(name=name, passed=passed, detail=detail, **kw)
@@ -180,20 +200,21 @@ def md_table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def report_paths(path: str | Path) -> tuple[Path, Path]:
-    """``(json_path, markdown_path)`` for a ``--report`` argument."""
+def report_paths(path: str | Path) -> tuple[Path, Path, Path]:
+    """``(json_path, markdown_path, html_path)`` for a ``--report`` argument."""
     p = Path(path)
-    if p.suffix.lower() == ".json":
-        return p, p.with_suffix(".md")
-    if p.suffix.lower() == ".md":
-        return p.with_suffix(".json"), p
-    return p.with_name(p.name + ".json"), p.with_name(p.name + ".md")
+    if p.suffix.lower() in (".json", ".md", ".html"):
+        p = p.with_suffix("")
+    return p.with_name(p.name + ".json"), p.with_name(p.name + ".md"), p.with_name(p.name + ".html")
 
 
-def write_report(report: Report, path: str | Path) -> tuple[Path, Path]:
-    """Write the report as JSON and Markdown beside each other; returns both paths."""
-    json_path, md_path = report_paths(path)
+def write_report(report: Report, path: str | Path) -> tuple[Path, Path, Path]:
+    """Write the report as JSON, Markdown and HTML beside each other; returns the three paths."""
+    from qdrant_ops.html_report import render_html
+
+    json_path, md_path, html_path = report_paths(path)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(json_path, json.dumps(report.to_json_data(), indent=2, ensure_ascii=False) + "\n")
     atomic_write_text(md_path, report.to_markdown())
-    return json_path, md_path
+    atomic_write_text(html_path, render_html(report))
+    return json_path, md_path, html_path

@@ -33,7 +33,9 @@ from qdrant_ops.progress import NullProgress, ProgressSink, RichProgress, stop_a
 from qdrant_ops.reports import Report, write_report
 from qdrant_ops.secrets import RedactingFilter, redact
 
-REPORT_HELP = "Write the report as JSON and Markdown (PATH.json and PATH.md); - prints the JSON on stdout."
+REPORT_HELP = (
+    "Write the report as JSON, Markdown and HTML (PATH.json, PATH.md, PATH.html); - prints the JSON on stdout."
+)
 CONFIG_HELP = "Config file (JSON, YAML or TOML); flags win over it."
 
 app = typer.Typer(
@@ -261,9 +263,9 @@ def finish(report: Report, report_path: Path | None, exit_code: int | None = Non
     """
     to_stdout = state.json or (report_path is not None and str(report_path) == "-")
     if report_path is not None and str(report_path) != "-":
-        json_path, md_path = write_report(report, report_path)
+        json_path, md_path, html_path = write_report(report, report_path)
         if not state.quiet:
-            _human(f"report: {json_path} and {md_path}", to_stdout)
+            _human(f"report: {json_path}, {md_path} and {html_path}", to_stdout)
     if not state.quiet:
         for line in report.summary_lines():
             _human(line, to_stdout)

@@ -19,7 +19,7 @@ def check_legacy(
     script: list[str] | None = typer.Option(None, "--script", help="Also treat this path as archived (repeatable)."),
     module: list[str] | None = typer.Option(None, "--module", help="Also treat this module as removed (repeatable)."),
     exclude: list[str] | None = typer.Option(None, "--exclude", help="Globs of paths to leave out."),
-    report: Path | None = typer.Option(None, "--report", help="Write the report to PATH.json and PATH.md."),
+    report: Path | None = typer.Option(None, "--report", help="Write the report to PATH.json, PATH.md and PATH.html."),
 ) -> None:
     """Exit 1 listing file:line wherever code still references archived scripts or removed modules."""
     from qdrant_ops.code.check_legacy import check_legacy as run_check

@@ -51,7 +51,7 @@ def cleanup_legacy(
         None, "--restore", help="Move archived scripts back and revert references and requirements."
     ),
     config: Path | None = typer.Option(None, "--config", "-c", help="Config file (JSON, YAML or TOML); flags win."),
-    report: Path | None = typer.Option(None, "--report", help="Write the report as PATH.json and PATH.md."),
+    report: Path | None = typer.Option(None, "--report", help="Write the report as PATH.json, PATH.md and PATH.html."),
 ) -> None:
     """Archive legacy scripts, update every reference to them, and prune requirements."""
     if references is not None and references not in ("rewrite", "report"):

@@ -31,7 +31,7 @@ def consolidate_clients_cmd(
     exclude: list[str] | None = typer.Option(None, "--exclude", help="Glob of paths to leave out of the analysis; repeatable."),
     min_similarity: float | None = typer.Option(None, "--min-similarity", help="Score from which two modules are near-duplicates (0-1, default 0.6)."),
     restore: str | None = typer.Option(None, "--restore", help="Restore the repository from a backup (git ref or tar.gz) and exit."),
-    report: Path | None = typer.Option(None, "--report", help="Write the report here (JSON + Markdown)."),
+    report: Path | None = typer.Option(None, "--report", help="Write the report here (JSON, Markdown and HTML)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="Config file (JSON/YAML/TOML)."),
 ) -> None:
     """Find duplicated Qdrant client modules and consolidate the codebase onto one."""

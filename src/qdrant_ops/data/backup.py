@@ -190,8 +190,8 @@ def backup(
     progress: ProgressSink | None = None,
 ) -> BackupReport:
     """Back up the configured collections; returns the report (``backup_dir`` is the result)."""
-    progress = progress or NullProgress()
     report = BackupReport()
+    progress = report.track(progress or NullProgress())
     src = source or open_endpoint(cfg.source_endpoint(), must_exist=True)
     info = src.info()
     report.source = info.display

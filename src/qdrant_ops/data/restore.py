@@ -137,11 +137,11 @@ def restore(
     policy: RetryPolicy | None = None,
 ) -> RestoreReport:
     """Restore the configured collections of a backup into the target endpoint."""
-    progress = progress or NullProgress()
     policy = policy or RetryPolicy(max_retries=cfg.max_retries)
     if not cfg.backup:
         raise UsageError("no backup given")
     report = RestoreReport()
+    progress = report.track(progress or NullProgress())
     root = resolve_backup(cfg.backup)
     report.backup = str(root)
     manifest = load_manifest(root)

@@ -169,6 +169,7 @@ def _verify_backup_dir(
     root: Path, shown: str, collections: Sequence[str] | None, progress: ProgressSink, allow_empty: bool
 ) -> VerifyReport:
     report = VerifyReport()
+    progress = report.track(progress)
     report.backup = shown
     manifest = load_manifest(root)
     _manifest_checked(report, manifest)

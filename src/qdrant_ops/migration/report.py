@@ -1,4 +1,4 @@
-"""The report of ``qdrant-ops migrate`` and ``qdrant-ops validate`` (JSON + Markdown)."""
+"""The report of ``qdrant-ops migrate`` and ``qdrant-ops validate`` (JSON, Markdown and HTML)."""
 
 from __future__ import annotations
 

@@ -55,9 +55,9 @@ def migrate(
     rerun_command: str | None = None,
 ) -> MigrateReport:
     """Migrate the configured collections; returns the report (status dry-run/ok/failed/partial)."""
-    progress = progress or NullProgress()
     policy = policy or RetryPolicy(max_retries=cfg.max_retries)
     report = MigrateReport(dry_run=cfg.dry_run, format_version=cfg.format_version)
+    progress = report.track(progress or NullProgress())
     if cfg.drop_source and not cfg.validate_after:
         raise UsageError("--drop-source needs validation: it is honoured only after a validation has passed")
     if cfg.switch_alias and not cfg.validate_after:

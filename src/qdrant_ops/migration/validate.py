@@ -113,18 +113,20 @@ def validate(
             report.notes.append(f"{tname}: no migration digest in its metadata; expected content computed from the source")
         ok = True
         if cfg.validation.content:
-            ok = check_content(
-                report, name, written=written, dst=dst, tname=tname, tspec=tspec,
-                rebuild=_rebuilder(src, name, transformer, _check_batch(cfg)),
-                ulps=ulps, batch_size=_check_batch(cfg), dropped=int(meta.get("points_dropped") or 0),
-            )
+            with report.phase("content"):
+                ok = check_content(
+                    report, name, written=written, dst=dst, tname=tname, tspec=tspec,
+                    rebuild=_rebuilder(src, name, transformer, _check_batch(cfg)),
+                    ulps=ulps, batch_size=_check_batch(cfg), dropped=int(meta.get("points_dropped") or 0),
+                )
         if cfg.validation.parity:
-            ok = check_parity(
-                report, name, src=src, name=name, dst=dst, tname=tname, tspec=tspec,
-                vector_names=_vector_names(spec, transformer),
-                against_target=transformer.changes_vectors or transformer.changes_selection,
-                settings=cfg.validation,
-            ) and ok
+            with report.phase("parity"):
+                ok = check_parity(
+                    report, name, src=src, name=name, dst=dst, tname=tname, tspec=tspec,
+                    vector_names=_vector_names(spec, transformer),
+                    against_target=transformer.changes_vectors or transformer.changes_selection,
+                    settings=cfg.validation,
+                ) and ok
         if meta:
             _update_metadata_quiet(dst, tname, {**meta, "validation": "passed" if ok else "failed", "validated_at": _now()})
     report.finish()

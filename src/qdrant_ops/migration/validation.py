@@ -225,8 +225,13 @@ def parity_figures(
     source_ann: Callable[[Any], list[tuple[PointId, float]]],
     truth: Callable[[Any], list[tuple[PointId, float]]],
     k: int,
+    per_query: dict[str, list[float]] | None = None,
 ) -> dict[str, float]:
-    """recall@k, overlap, score drift and latencies over ``queries``."""
+    """recall@k, overlap, score drift and latencies over ``queries``.
+
+    ``per_query``, when given, receives each query's recall, largest score drift and latencies
+    (the HTML report charts their distributions).
+    """
     recalls: list[float] = []
     overlaps: list[float] = []
     drifts: list[float] = []
@@ -256,7 +261,15 @@ def parity_figures(
         denom_o = min(k, max(len(s_ids), len(t_ids)))
         if denom_o:
             overlaps.append(len(set(t_ids) & s_ids) / denom_o)
-        drifts.extend(abs(t_ids[i] - truth_ids[i]) for i in set(t_ids) & set(truth_ids))
+        q_drifts = [abs(t_ids[i] - truth_ids[i]) for i in set(t_ids) & set(truth_ids)]
+        drifts.extend(q_drifts)
+        if per_query is not None:
+            if denom:
+                per_query.setdefault("recall", []).append(round(recalls[-1], 4))
+            if q_drifts:
+                per_query.setdefault("score_drift", []).append(float(f"{max(q_drifts):.3g}"))
+            per_query.setdefault("target_latency_ms", []).append(round(lat_t[-1], 3))
+            per_query.setdefault("source_latency_ms", []).append(round(lat_s[-1], 3))
     return {
         "queries": float(len(queries)),
         "recall": float(np.mean(recalls)) if recalls else 1.0,
@@ -352,13 +365,17 @@ def check_parity(
                 truth_fn = _bound(search_t, using_t, k, True)
             else:
                 truth_fn = _bound(search_s, using_s, k, exact)
+            per_query: dict[str, list[float]] = {}
             figs = parity_figures(
                 queries,
                 target_ann=_bound(search_t, using_t, k, False),
                 source_ann=_bound(search_s, using_s, k, False) if can_source else none,
                 truth=truth_fn,
                 k=k,
+                per_query=per_query,
             )
+            if not can_source:
+                per_query.pop("source_latency_ms", None)  # no source search ran: those are not latencies
             label = f.name or "(unnamed)"
             figs_r = {key: round(v, 4) for key, v in figs.items()}
             ok = figs["recall"] >= settings.min_recall
@@ -371,7 +388,8 @@ def check_parity(
                 f"target {figs['target_latency_p50_ms']:.2f}/{figs['target_latency_p95_ms']:.2f} ms, "
                 f"source {figs['source_latency_p50_ms']:.2f}/{figs['source_latency_p95_ms']:.2f} ms",
                 collection=collection,
-                figures={"vector": f.name, "k": k, "truth": truth, "truth_reason": why, **figs_r},
+                figures={"vector": f.name, "k": k, "truth": truth, "truth_reason": why,
+                         "min_recall": settings.min_recall, **figs_r, "per_query": per_query},
             )
             if not ok and truth == "source exact search":
                 note = exact_gap_note(queries, _bound(search_t, using_t, k, True), truth_fn, k, collection, label)

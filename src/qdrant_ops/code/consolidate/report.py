@@ -1,4 +1,4 @@
-"""The report of ``qdrant-ops consolidate-clients`` (JSON + Markdown)."""
+"""The report of ``qdrant-ops consolidate-clients`` (JSON, Markdown and HTML)."""
 
 from __future__ import annotations
 

@@ -205,7 +205,9 @@ def _run_validate(ctx: StepContext, cfg: Any, undo: dict[str, Any]) -> StepOutco
         lines += [f"  {n} -> {target_name(cfg, n, src is dst)}" for n in names]
         return StepOutcome(status="dry-run", summary=lines)
     report = validate(cfg)
-    figures = [{"collection": c.collection, "check": c.name, "passed": c.passed, **c.figures} for c in report.checks]
+    # per_query lists stay in the step's own report (its HTML charts them), not in the run state.
+    figures = [{"collection": c.collection, "check": c.name, "passed": c.passed,
+                **{k: v for k, v in c.figures.items() if k != "per_query"}} for c in report.checks]
     return _outcome(report, validation=figures, validation_checks=len(report.checks),
                     validation_failed=len(report.failed_checks))
 
