@@ -3,7 +3,7 @@
     PYTHONPATH=src:tests python benchmarks/property_run.py --examples 300 [--seed 0] [--json out.json]
 
 Collections are drawn by hypothesis from the collection corpus (tests/collection_corpus.py, the
-strategies in tests/property_run.py), each on one of five engine pairs in turn (local, :memory:,
+strategies in tests/property_cases.py), each on one of five engine pairs in turn (local, :memory:,
 Edge; local <-> Edge); each goes through backup, verify, restore, verify --against --full,
 migrate and verify --source/--target --full. Prints the count, the runs per verb and exit code,
 the messages of the non-zero ones, and every finding (an exit outside 0-4, a traceback, an error
@@ -31,7 +31,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)  # qdrant-client's local-mode notes
-    from property_run import run_many
+    from property_cases import run_many
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="qdrant-ops-property-") as work:

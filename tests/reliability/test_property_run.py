@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from property_run import ENGINE_PAIRS, Outcome, run_many
+from property_cases import ENGINE_PAIRS, Outcome, run_many
 
 
 def test_generated_collections_end_in_a_documented_exit(tmp_path: Path) -> None:
