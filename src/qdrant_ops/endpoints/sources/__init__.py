@@ -1,0 +1,61 @@
+"""Read-only endpoints over other vector databases, opened by URI (docs/sources.md).
+
+``chroma:PATH``, ``lancedb:PATH``, ``faiss:INDEX_FILE``, each with optional ``?key=value``
+settings: ``id_key`` (where a mapped id's original goes, default ``_source_id``), ``distance``
+(override the metric), and per source ``document_key`` (chroma), ``id`` (lancedb, faiss: the id
+column) and ``sidecar`` (faiss).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from qdrant_ops.endpoints.sources.base import DEFAULT_ID_KEY, SourceEndpoint
+from qdrant_ops.errors import UsageError
+
+SCHEMES = ("chroma", "lancedb", "faiss")
+_OPTIONS = {
+    "chroma": {"id_key", "distance", "document_key"},
+    "lancedb": {"id_key", "distance", "id"},
+    "faiss": {"id_key", "distance", "id", "sidecar"},
+}
+
+
+def is_source_uri(uri: str) -> bool:
+    scheme, sep, _ = uri.partition(":")
+    return bool(sep) and scheme in SCHEMES
+
+
+def split_source_uri(uri: str) -> tuple[str, str, dict[str, str]]:
+    """``(scheme, path, options)`` of a source URI, refusing unknown options."""
+    scheme, _, rest = uri.partition(":")
+    path, _, query = rest.partition("?")
+    if not path:
+        raise UsageError(f"{uri}: no path after {scheme}:")
+    options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=False)) if query else {}
+    unknown = sorted(set(options) - _OPTIONS[scheme])
+    if unknown:
+        raise UsageError(f"{uri}: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(_OPTIONS[scheme]))})")
+    return scheme, path, options
+
+
+def open_source(uri: str) -> SourceEndpoint:
+    """A read-only endpoint for a source URI (``is_source_uri``)."""
+    scheme, path, o = split_source_uri(uri)
+    id_key = o.get("id_key", DEFAULT_ID_KEY)
+    if scheme == "chroma":
+        from qdrant_ops.endpoints.sources.chroma import ChromaSource
+
+        return ChromaSource(path, id_key=id_key, document_key=o.get("document_key") or "document",
+                            distance=o.get("distance"))
+    if scheme == "lancedb":
+        from qdrant_ops.endpoints.sources.lancedb import LanceDBSource
+
+        return LanceDBSource(path, id_key=id_key, id_column=o.get("id") or "id", distance=o.get("distance"))
+    from qdrant_ops.endpoints.sources.faiss import FaissSource
+
+    return FaissSource(path, id_key=id_key, sidecar=o.get("sidecar"), id_column=o.get("id") or "id",
+                       distance=o.get("distance"))
+
+
+__all__ = ["SCHEMES", "SourceEndpoint", "is_source_uri", "open_source"]
