@@ -112,7 +112,7 @@ class LanceDBSource(SourceEndpoint):
         tbl = self.db.open_table(name)
         has_id = self.id_column in tbl.schema.names
         q = tbl.search(vector, vector_column_name=column).distance_type(metric).limit(k)
-        res = q.select([self.id_column] if has_id else []).with_row_id(True).to_arrow().to_pylist()
+        res = q.with_row_id(True).to_arrow().to_pylist()
         out = []
         for rec in res:
             d = float(rec["_distance"])
