@@ -1,6 +1,6 @@
 """Read-only endpoints over other vector databases, opened by URI (docs/sources.md).
 
-``chroma:PATH``, ``lancedb:PATH``, ``faiss:INDEX_FILE``, each with optional ``?key=value``
+``chroma:PATH``, ``lancedb:PATH``, ``faiss:INDEX_FILE``, ``postgresql://...?table=T`` (pgvector), each with optional ``?key=value``
 settings: ``id_key`` (where a mapped id's original goes, default ``_source_id``), ``distance``
 (override the metric), and per source ``document_key`` (chroma), ``id`` (lancedb, faiss: the id
 column) and ``sidecar`` (faiss).
@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 from qdrant_ops.endpoints.sources.base import DEFAULT_ID_KEY, SourceEndpoint
 from qdrant_ops.errors import UsageError
 
-SCHEMES = ("chroma", "lancedb", "faiss")
+SCHEMES = ("chroma", "lancedb", "faiss", "postgresql", "postgres")
 _OPTIONS = {
     "chroma": {"id_key", "distance", "document_key"},
     "lancedb": {"id_key", "distance", "id"},
@@ -29,6 +29,8 @@ def is_source_uri(uri: str) -> bool:
 def split_source_uri(uri: str) -> tuple[str, str, dict[str, str]]:
     """``(scheme, path, options)`` of a source URI, refusing unknown options."""
     scheme, _, rest = uri.partition(":")
+    if scheme in ("postgresql", "postgres"):
+        return scheme, rest, {}  # the connection URI's own options are parsed by the source
     path, _, query = rest.partition("?")
     if not path:
         raise UsageError(f"{uri}: no path after {scheme}:")
@@ -42,6 +44,10 @@ def split_source_uri(uri: str) -> tuple[str, str, dict[str, str]]:
 def open_source(uri: str) -> SourceEndpoint:
     """A read-only endpoint for a source URI (``is_source_uri``)."""
     scheme, path, o = split_source_uri(uri)
+    if scheme in ("postgresql", "postgres"):
+        from qdrant_ops.endpoints.sources.pgvector import PgvectorSource
+
+        return PgvectorSource(uri)
     id_key = o.get("id_key", DEFAULT_ID_KEY)
     if scheme == "chroma":
         from qdrant_ops.endpoints.sources.chroma import ChromaSource

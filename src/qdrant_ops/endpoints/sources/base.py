@@ -28,6 +28,7 @@ from qdrant_ops.endpoints.base import (
     Point,
     PointId,
     ScanPage,
+    SparseValue,
 )
 from qdrant_ops.errors import NotFoundError, UnsupportedError, UsageError
 
@@ -46,6 +47,7 @@ class SourceVector:
     size: int
     distance: str
     datatype: str = "float32"
+    kind: str = "dense"  # or "sparse": always a named vector in Qdrant
 
     def params(self) -> dict[str, Any]:
         out: dict[str, Any] = {"size": self.size, "distance": self.distance}
@@ -130,6 +132,15 @@ class SourceEndpoint:
         """Up to ``limit`` rows from position ``offset`` in the source's scan order."""
         raise NotImplementedError
 
+    def page(self, name: str, offset: Offset, limit: int, with_vectors: bool) -> tuple[list[SourceRow], Offset]:
+        """One page from ``offset`` (None: the start) and where the next starts (None: the end).
+        Positional by default; a source with a keyset (pgvector) pages on its id instead."""
+        pos = int(offset or 0)
+        rows = self.rows(name, pos, limit, with_vectors)
+        pos += len(rows)
+        more = len(rows) == limit and pos < self.table(name).count
+        return rows, pos if more else None
+
     def native_search(self, name: str, column: str, vector: list[float], k: int) -> list[tuple[Any, float]] | None:
         """The engine's own ANN answer as ``(source id, Qdrant-style score)``; None if it has none."""
         return None
@@ -151,11 +162,16 @@ class SourceEndpoint:
 
     def get_spec(self, name: str) -> CollectionSpec:
         t = self.table(name)
-        if len(t.vectors) == 1 and t.vectors[0].name == "":
-            vectors: dict[str, Any] = t.vectors[0].params()
+        dense = [v for v in t.vectors if v.kind == "dense"]
+        if len(dense) == 1 and dense[0].name == "":
+            vectors: dict[str, Any] = dense[0].params()
         else:
-            vectors = {v.name: v.params() for v in t.vectors}
-        config = {"params": {"vectors": vectors}, "metadata": {"source_engine": self.engine}}
+            vectors = {v.name: v.params() for v in dense}
+        params: dict[str, Any] = {"vectors": vectors}
+        sparse: dict[str, Any] = {v.name: {} for v in t.vectors if v.kind == "sparse"}
+        if sparse:
+            params["sparse_vectors"] = sparse
+        config = {"params": params, "metadata": {"source_engine": self.engine}}
         return CollectionSpec(name=name, config=config, points_count=self.count(name))
 
     def count(self, name: str) -> int:
@@ -167,7 +183,10 @@ class SourceEndpoint:
         lines = [f"{name}: source {self.engine} {self.display}, {t.count} records"]
         for v in t.vectors:
             label = v.name or "(unnamed)"
-            lines.append(f"{name}: column {v.column!r} -> vector {label}: {v.size}-d {v.datatype}, {v.distance}")
+            if v.kind == "sparse":
+                lines.append(f"{name}: column {v.column!r} -> sparse vector {label}")
+            else:
+                lines.append(f"{name}: column {v.column!r} -> vector {label}: {v.size}-d {v.datatype}, {v.distance}")
         lines.append(
             f"{name}: ids: unsigned ints and UUIDs kept; other ids -> uuid5(NAMESPACE_URL, id), "
             f"the original kept in payload[{self.id_key!r}]"
@@ -189,16 +208,15 @@ class SourceEndpoint:
         t = self.table(name)
         if slice_ is not None and slice_[1] > 1:
             raise UnsupportedError(f"{self.display} cannot scan in slices")
-        pos = int(offset or 0) if t.resumable else 0
+        current: Offset = offset if t.resumable else None
         while True:
-            rows = self.rows(name, pos, batch_size, with_vectors)
+            rows, nxt = self.page(name, current, batch_size, with_vectors)
             if not rows:
                 return
-            pos += len(rows)
-            more = len(rows) == batch_size and pos < t.count
-            yield ScanPage(columns=self._columns(t, rows), next_offset=pos if more else None)
-            if not more:
+            yield ScanPage(columns=self._columns(t, rows), next_offset=nxt)
+            if nxt is None:
                 return
+            current = nxt
 
     def _columns(self, t: SourceTable, rows: Sequence[SourceRow]) -> PageColumns:
         ids: list[PointId] = []
@@ -216,7 +234,9 @@ class SourceEndpoint:
                 payload = {**payload, self.id_key: r.id.item() if hasattr(r.id, "item") else r.id}
             payloads.append(payload)
         vectors = {
-            v.name: [_dense(r.vectors.get(v.column)) for r in rows] for v in t.vectors if any(v.column in r.vectors for r in rows)
+            v.name: [(_sparse if v.kind == "sparse" else _dense)(r.vectors.get(v.column)) for r in rows]
+            for v in t.vectors
+            if any(v.column in r.vectors for r in rows)
         }
         return PageColumns(ids, vectors, payloads)
 
@@ -235,7 +255,7 @@ class SourceEndpoint:
         """Nearest neighbours: the engine's own search, or (``exact``) brute force over every
         vector of the source, scored as Qdrant scores them."""
         t = self.table(name)
-        v = next((x for x in t.vectors if x.name == using), None)
+        v = next((x for x in t.vectors if x.name == using and x.kind == "dense"), None)
         if v is None:
             raise NotFoundError(f"{self.display} {name}: no vector {using or '(unnamed)'}")
         q = vector.tolist() if hasattr(vector, "tolist") else list(vector)
@@ -305,3 +325,12 @@ def _dense(v: Any) -> Any:
     if v is None:
         return None
     return v.tolist() if hasattr(v, "tolist") else list(v)
+
+
+def _sparse(v: Any) -> Any:
+    if v is None or isinstance(v, SparseValue):
+        return v
+    if isinstance(v, dict):  # {index: value}
+        items = sorted((int(k), float(x)) for k, x in v.items())
+        return SparseValue([i for i, _ in items], [x for _, x in items])
+    return SparseValue([int(i) for i in v.indices], [float(x) for x in v.values])
