@@ -69,6 +69,7 @@ def test_migrate_validate_and_tamper(chroma_dir: Path, tmp_path: Path, kind: str
     close_all()
     res = runner.invoke(app, ["validate", "-s", src, "-t", dst])
     assert res.exit_code == 0, res.output
+    assert runner.invoke(app, ["verify", "--source", src, "--target", dst, "--full"]).exit_code == 0
     ep = open_endpoint(dst)
     (p,) = ep.retrieve("docs", [mapped])
     if kind == "local":  # a point dropped
@@ -80,6 +81,8 @@ def test_migrate_validate_and_tamper(chroma_dir: Path, tmp_path: Path, kind: str
         ep.flush("docs")  # type: ignore[attr-defined]
     close_all()
     res = runner.invoke(app, ["validate", "-s", src, "-t", dst, "--collections", "docs"])
+    assert res.exit_code == 1, res.output
+    res = runner.invoke(app, ["verify", "--source", src, "--target", dst, "--collections", "docs", "--full"])
     assert res.exit_code == 1, res.output
 
 

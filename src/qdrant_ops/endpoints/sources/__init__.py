@@ -1,6 +1,6 @@
 """Read-only endpoints over other vector databases, opened by URI (docs/sources.md).
 
-``chroma:PATH``, ``lancedb:PATH``, ``faiss:INDEX_FILE``, ``postgresql://...?table=T`` (pgvector), each with optional ``?key=value``
+``chroma:PATH``, ``lancedb:PATH``, ``faiss:INDEX_FILE``, ``milvus:FILE.db``, ``postgresql://...?table=T`` (pgvector), each with optional ``?key=value``
 settings: ``id_key`` (where a mapped id's original goes, default ``_source_id``), ``distance``
 (override the metric), and per source ``document_key`` (chroma), ``id`` (lancedb, faiss: the id
 column) and ``sidecar`` (faiss).
@@ -13,11 +13,12 @@ from urllib.parse import parse_qsl
 from qdrant_ops.endpoints.sources.base import DEFAULT_ID_KEY, SourceEndpoint
 from qdrant_ops.errors import UsageError
 
-SCHEMES = ("chroma", "lancedb", "faiss", "postgresql", "postgres")
+SCHEMES = ("chroma", "lancedb", "faiss", "milvus", "postgresql", "postgres")
 _OPTIONS = {
     "chroma": {"id_key", "distance", "document_key"},
     "lancedb": {"id_key", "distance", "id"},
     "faiss": {"id_key", "distance", "id", "sidecar"},
+    "milvus": {"id_key", "distance"},
 }
 
 
@@ -58,6 +59,10 @@ def open_source(uri: str) -> SourceEndpoint:
         from qdrant_ops.endpoints.sources.lancedb import LanceDBSource
 
         return LanceDBSource(path, id_key=id_key, id_column=o.get("id") or "id", distance=o.get("distance"))
+    if scheme == "milvus":
+        from qdrant_ops.endpoints.sources.milvus import MilvusSource
+
+        return MilvusSource(path, id_key=id_key, distance=o.get("distance"))
     from qdrant_ops.endpoints.sources.faiss import FaissSource
 
     return FaissSource(path, id_key=id_key, sidecar=o.get("sidecar"), id_column=o.get("id") or "id",

@@ -1,0 +1,121 @@
+"""Milvus Lite as a read-only source: ``milvus:FILE.db`` (through pymilvus's ``MilvusClient``).
+
+Each Milvus collection is one collection. ``FLOAT_VECTOR`` fields are dense vectors (one ->
+unnamed, several -> named after the fields), ``SPARSE_FLOAT_VECTOR`` fields sparse vectors named
+after theirs; other vector kinds (binary, float16, bfloat16, int8) are refused for now. The
+distance is each field's index metric: ``COSINE`` -> Cosine, ``IP`` -> Dot, ``L2`` -> Euclid.
+Ids are the primary key (ints kept, VARCHAR keys mapped to UUIDv5); every scalar field and every
+dynamic field goes into the payload (JSON fields as is). Pages are a keyset on the primary key
+(``pk > last``; Milvus returns query results in primary-key order): a rerun resumes exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+from qdrant_ops.endpoints.base import Offset
+from qdrant_ops.endpoints.sources.base import (
+    DEFAULT_ID_KEY,
+    SourceEndpoint,
+    SourceRow,
+    SourceTable,
+    SourceVector,
+    parse_distance,
+)
+from qdrant_ops.endpoints.sources.extras import require
+from qdrant_ops.errors import NotFoundError, UnsupportedError
+
+METRICS = {"cosine": "Cosine", "ip": "Dot", "l2": "Euclid"}
+
+
+class MilvusSource(SourceEndpoint):
+    engine = "milvus"
+
+    def __init__(self, path: str, *, id_key: str = DEFAULT_ID_KEY, distance: str | None = None) -> None:
+        pymilvus = require("pymilvus", "milvus")
+        require("milvus_lite", "milvus")
+        if not os.path.exists(path):  # a file, or (Milvus Lite 3) a directory
+            raise NotFoundError(f"milvus:{path}: no Milvus Lite database there (a read never creates one)")
+        super().__init__(f"milvus:{path}", id_key=id_key, version=str(getattr(pymilvus, "__version__", "")))
+        self.distance = parse_distance(distance, METRICS, self.display)
+        self.types = pymilvus.DataType
+        self.client = pymilvus.MilvusClient(os.path.abspath(path))
+        self._pk: dict[str, tuple[str, bool]] = {}
+
+    def list_collections(self) -> list[str]:
+        return sorted(str(n) for n in self.client.list_collections())
+
+    def describe(self, name: str) -> SourceTable:
+        desc = self.client.describe_collection(name)
+        dt = self.types
+        fields = desc["fields"]
+        pk = next(f for f in fields if f.get("is_primary"))
+        self._pk[name] = (str(pk["name"]), pk["type"] in (dt.INT64, dt.INT32, dt.INT16, dt.INT8))
+        dense = [f for f in fields if f["type"] == dt.FLOAT_VECTOR]
+        vectors, rules = [], []
+        for f in fields:
+            if f["type"] == dt.FLOAT_VECTOR:
+                metric = self._metric(name, f["name"])
+                distance = self.distance or METRICS.get(metric.lower(), "")
+                if not distance:
+                    raise UnsupportedError(f"{self.display} {name}: metric {metric!r} of {f['name']!r} has no Qdrant equivalent")
+                size = int(f["params"]["dim"])
+                vectors.append(SourceVector(f["name"], "" if len(dense) == 1 else f["name"], size, distance))
+                rules.append(f"field {f['name']!r}: metric {metric or '(no index)'} -> {distance}")
+            elif f["type"] == dt.SPARSE_FLOAT_VECTOR:
+                vectors.append(SourceVector(f["name"], f["name"], 0, "Dot", kind="sparse"))
+            elif "VECTOR" in str(f["type"]):
+                raise UnsupportedError(f"{self.display} {name}: vector field {f['name']!r} is {f['type'].name}, not read yet")
+        if not vectors:
+            raise UnsupportedError(f"{self.display} {name}: no vector field")
+        rules.append(f"ids from the primary key {pk['name']!r}; scalar and dynamic fields -> payload keys")
+        count = int(self.client.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"])
+        return SourceTable(
+            name=name, count=count, vectors=vectors,
+            order=f"keyset on the primary key {pk['name']} (pk > last): stable", resumable=True, rules=rules,
+        )
+
+    def _metric(self, name: str, field: str) -> str:
+        for index in self.client.list_indexes(name, field_name=field):
+            metric = self.client.describe_index(name, index).get("metric_type")
+            if metric:
+                return str(metric)
+        return "L2"
+
+    def page(self, name: str, offset: Offset, limit: int, with_vectors: bool) -> tuple[list[SourceRow], Offset]:
+        t = self.table(name)
+        pk, numeric = self._pk[name]
+        vcols = {v.column for v in t.vectors}
+        flt = "" if offset is None else f"{pk} > {offset if numeric else json.dumps(str(offset))}"
+        if not flt:
+            flt = f"{pk} >= {-(2**63)}" if numeric else f'{pk} >= ""'
+        got = self.client.query(name, filter=flt, limit=limit, output_fields=["*"])
+        recs = sorted((dict(r) for r in got), key=lambda r: r[pk])
+        out = []
+        for rec in recs:
+            rid = rec.pop(pk)
+            vectors = {c: rec.pop(c) for c in vcols if c in rec}
+            if not with_vectors:
+                vectors = {}
+            payload = {k: v for k, v in rec.items() if not k.startswith("$")}
+            out.append(SourceRow(rid, {c: v for c, v in vectors.items() if v is not None}, payload))
+        return out, (out[-1].id if len(out) == limit else None)
+
+    def native_search(self, name: str, column: str, vector: list[float], k: int) -> list[tuple[Any, float]] | None:
+        t = self.table(name)
+        v = next(x for x in t.vectors if x.column == column)
+        pk, _ = self._pk[name]
+        res = self.client.search(name, data=[vector], anns_field=column, limit=k, output_fields=[pk])
+        # Milvus returns similarity for COSINE and IP, squared distance for L2.
+        return [
+            (hit["entity"][pk] if pk in hit.get("entity", {}) else hit["id"],
+             math.sqrt(max(float(hit["distance"]), 0.0)) if v.distance == "Euclid" else float(hit["distance"]))
+            for hit in res[0]
+        ]
+
+    def close(self) -> None:
+        super().close()
+        self.client.close()
