@@ -94,3 +94,52 @@ def test_keyset_pages_resume_and_search(milvus_db: Path) -> None:
     exact = ep.query("nums", v, limit=5, exact=True)  # type: ignore[attr-defined]
     assert [i for i, _ in ann] == [i for i, _ in exact] and ann[0][0] == 6
     assert np.allclose([s for _, s in ann], [s for _, s in exact], atol=1e-4)
+
+
+def test_a_reopened_store_reads_in_a_fresh_process(tmp_path: Path) -> None:
+    # Milvus Lite reopens its collections released (the fixture's store stays loaded, and locked,
+    # in this process): a store made in one process is read by the command in another.
+    import os
+    import subprocess
+    import sys
+
+    src_dir = Path(__file__).resolve().parents[3] / "src"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src_dir), os.environ.get("PYTHONPATH", "")])}
+    db = tmp_path / "m.db"
+    make = (
+        "from pymilvus import MilvusClient, DataType\n"
+        f"c = MilvusClient({str(db)!r})\n"
+        "s = MilvusClient.create_schema(auto_id=False)\n"
+        "s.add_field('id', DataType.INT64, is_primary=True)\n"
+        "s.add_field('v', DataType.FLOAT_VECTOR, dim=4)\n"
+        "p = c.prepare_index_params()\n"
+        "p.add_index('v', index_type='FLAT', metric_type='IP')\n"
+        "c.create_collection('nums', schema=s, index_params=p)\n"
+        "c.insert('nums', [{'id': i, 'v': [i, 1.0, 0.5, 0.25]} for i in range(25)])\n"
+    )
+    subprocess.run([sys.executable, "-c", make], check=True, capture_output=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "qdrant_ops", "migrate", "-s", f"milvus:{db}", "-t", str(tmp_path / "t"),
+         "--backup-path", str(tmp_path / "bk"), "--dry-run"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "nums -> nums (create): ~25 of 25 points" in res.stdout
+    assert "metric IP -> Dot" in res.stdout
+
+
+def test_a_store_another_process_holds_is_one_line_exit_3(milvus_db: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    src_dir = Path(__file__).resolve().parents[3] / "src"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src_dir), os.environ.get("PYTHONPATH", "")])}
+    open_endpoint(f"milvus:{milvus_db}").list_collections()  # this process holds the store
+    res = subprocess.run(
+        [sys.executable, "-m", "qdrant_ops", "backup", "--source", f"milvus:{milvus_db}",
+         "--backup-path", str(tmp_path / "bk")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert res.returncode == 3, res.stdout + res.stderr
+    assert "another process" in res.stderr and "Traceback" not in res.stderr.split("error:")[-1]

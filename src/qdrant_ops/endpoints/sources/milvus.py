@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from qdrant_ops.endpoints.base import Offset
 from qdrant_ops.endpoints.sources.base import (
@@ -26,8 +27,9 @@ from qdrant_ops.endpoints.sources.base import (
     parse_distance,
 )
 from qdrant_ops.endpoints.sources.extras import require
-from qdrant_ops.errors import NotFoundError, UnsupportedError
+from qdrant_ops.errors import EndpointError, NotFoundError, UnsupportedError
 
+T = TypeVar("T")
 METRICS = {"cosine": "Cosine", "ip": "Dot", "l2": "Euclid"}
 
 
@@ -42,14 +44,29 @@ class MilvusSource(SourceEndpoint):
         super().__init__(f"milvus:{path}", id_key=id_key, version=str(getattr(pymilvus, "__version__", "")))
         self.distance = parse_distance(distance, METRICS, self.display)
         self.types = pymilvus.DataType
-        self.client = pymilvus.MilvusClient(os.path.abspath(path))
+        self.errors = pymilvus.exceptions
+        try:
+            self.client = pymilvus.MilvusClient(os.path.abspath(path))
+        except pymilvus.exceptions.MilvusException as exc:
+            raise EndpointError(
+                f"cannot open {self.display}: {getattr(exc, 'message', exc)} (is another process using it?)"
+            ) from None
         self._pk: dict[str, tuple[str, bool]] = {}
 
     def list_collections(self) -> list[str]:
         return sorted(str(n) for n in self.client.list_collections())
 
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except self.errors.MilvusException as exc:
+            raise EndpointError(f"{self.display}: {what} failed: {getattr(exc, 'message', exc)}") from None
+
     def describe(self, name: str) -> SourceTable:
-        desc = self.client.describe_collection(name)
+        desc = self._call("describe", lambda: self.client.describe_collection(name))
+        # A reopened Milvus Lite store holds its collections released: reads need them loaded
+        # (in memory; nothing on disk changes).
+        self._call("load", lambda: self.client.load_collection(name))
         dt = self.types
         fields = desc["fields"]
         pk = next(f for f in fields if f.get("is_primary"))
@@ -72,7 +89,8 @@ class MilvusSource(SourceEndpoint):
         if not vectors:
             raise UnsupportedError(f"{self.display} {name}: no vector field")
         rules.append(f"ids from the primary key {pk['name']!r}; scalar and dynamic fields -> payload keys")
-        count = int(self.client.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"])
+        got = self._call("count", lambda: self.client.query(name, filter="", output_fields=["count(*)"]))
+        count = int(got[0]["count(*)"])
         return SourceTable(
             name=name, count=count, vectors=vectors,
             order=f"keyset on the primary key {pk['name']} (pk > last): stable", resumable=True, rules=rules,
@@ -92,7 +110,7 @@ class MilvusSource(SourceEndpoint):
         flt = "" if offset is None else f"{pk} > {offset if numeric else json.dumps(str(offset))}"
         if not flt:
             flt = f"{pk} >= {-(2**63)}" if numeric else f'{pk} >= ""'
-        got = self.client.query(name, filter=flt, limit=limit, output_fields=["*"])
+        got = self._call("query", lambda: self.client.query(name, filter=flt, limit=limit, output_fields=["*"]))
         recs = sorted((dict(r) for r in got), key=lambda r: r[pk])
         out = []
         for rec in recs:
@@ -108,7 +126,8 @@ class MilvusSource(SourceEndpoint):
         t = self.table(name)
         v = next(x for x in t.vectors if x.column == column)
         pk, _ = self._pk[name]
-        res = self.client.search(name, data=[vector], anns_field=column, limit=k, output_fields=[pk])
+        res = self._call("search", lambda: self.client.search(
+            name, data=[vector], anns_field=column, limit=k, output_fields=[pk]))
         # Milvus returns similarity for COSINE and IP, squared distance for L2.
         return [
             (hit["entity"][pk] if pk in hit.get("entity", {}) else hit["id"],
