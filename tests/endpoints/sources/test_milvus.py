@@ -96,6 +96,7 @@ def test_keyset_pages_resume_and_search(milvus_db: Path) -> None:
     assert np.allclose([s for _, s in ann], [s for _, s in exact], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_a_reopened_store_reads_in_a_fresh_process(tmp_path: Path) -> None:
     # Milvus Lite reopens its collections released (the fixture's store stays loaded, and locked,
     # in this process): a store made in one process is read by the command in another.
@@ -128,6 +129,7 @@ def test_a_reopened_store_reads_in_a_fresh_process(tmp_path: Path) -> None:
     assert "metric IP -> Dot" in res.stdout
 
 
+@pytest.mark.slow
 def test_a_store_another_process_holds_is_one_line_exit_3(milvus_db: Path, tmp_path: Path) -> None:
     import os
     import subprocess
