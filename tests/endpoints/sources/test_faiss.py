@@ -128,3 +128,15 @@ def test_migrate_into_local_mode_and_drop_a_point(tmp_path: Path) -> None:
     close_all()
     res = runner.invoke(app, ["validate", "-s", src, "-t", dst])
     assert res.exit_code == 1, res.output
+
+
+def test_a_config_file_names_the_source_as_a_url(tmp_path: Path) -> None:
+    config = tmp_path / "migration.json"
+    config.write_text(json.dumps({
+        "source_qdrant": {"url": f"faiss:{_write(tmp_path, 'flat')}?distance=cosine"},
+        "target_qdrant": {"path": str(tmp_path / "local")},
+        "backup_path": str(tmp_path / "bk"),
+    }))
+    res = runner.invoke(app, ["migrate", "--config", str(config), "--dry-run"])
+    assert res.exit_code == 0, res.output
+    assert "metric Euclid -> Cosine" in res.output
