@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -150,3 +151,51 @@ def test_scan_resumes_at_its_offset_and_l2_scores(chroma_dir: Path) -> None:
         assert [i for i, _ in ann] == [i for i, _ in exact]
         assert np.allclose([s for _, s in ann], [s for _, s in exact], atol=1e-4)
     assert q is not None
+
+
+@pytest.fixture
+def chroma_server(chroma_dir: Path, tmp_path: Path) -> Iterator[str]:
+    """``chroma run`` (the chromadb wheel's own server) over a copy of the store, on a free port."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    store = shutil.copytree(chroma_dir, tmp_path / "served")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).with_name("chroma")
+    if not exe.exists():
+        pytest.skip("the chroma server command is not installed")
+    proc = subprocess.Popen([str(exe), "run", "--path", str(store), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        yield f"chroma+http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_chroma_server_over_http(chroma_server: str, tmp_path: Path) -> None:
+    dst = str(tmp_path / "local")
+    res = runner.invoke(app, ["migrate", "-s", chroma_server, "-t", dst, "--backup-path", str(tmp_path / "bk"),
+                              "--collections", "docs"])
+    assert res.exit_code == 0, res.output
+    assert f"source chroma {chroma_server}, {N} records" in res.output
+    close_all()
+    assert runner.invoke(app, ["validate", "-s", chroma_server, "-t", dst, "--collections", "docs"]).exit_code == 0
+    res = runner.invoke(app, ["backup", "--source", chroma_server + "?database=nope", "--backup-path", str(tmp_path / "b")])
+    assert res.exit_code == 2 and "Database [nope] not found" in res.output
+
+
+def test_unreachable_chroma_server_is_exit_3(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["backup", "--source", "chroma+http://127.0.0.1:1", "--backup-path", str(tmp_path / "b")])
+    assert res.exit_code == 3, res.output
+    assert "cannot reach chroma+http://127.0.0.1:1" in res.output

@@ -1,6 +1,6 @@
 """Read-only endpoints over other vector databases, opened by URI (docs/sources.md).
 
-``chroma:PATH``, ``lancedb:PATH``, ``faiss:INDEX_FILE``, ``milvus:FILE.db``, ``postgresql://...?table=T`` (pgvector), each with optional ``?key=value``
+``chroma:PATH``, ``chroma+http(s)://host:port``, ``lancedb:PATH``, ``faiss:INDEX_FILE``, ``milvus:FILE.db``, ``postgresql://...?table=T`` (pgvector), each with optional ``?key=value``
 settings: ``id_key`` (where a mapped id's original goes, default ``_source_id``), ``distance``
 (override the metric), and per source ``document_key`` (chroma), ``id`` (lancedb, faiss: the id
 column) and ``sidecar`` (faiss).
@@ -13,9 +13,11 @@ from urllib.parse import parse_qsl
 from qdrant_ops.endpoints.sources.base import DEFAULT_ID_KEY, SourceEndpoint
 from qdrant_ops.errors import UsageError
 
-SCHEMES = ("chroma", "lancedb", "faiss", "milvus", "postgresql", "postgres")
+SCHEMES = ("chroma", "chroma+http", "chroma+https", "lancedb", "faiss", "milvus", "postgresql", "postgres")
 _OPTIONS = {
     "chroma": {"id_key", "distance", "document_key"},
+    "chroma+http": {"id_key", "distance", "document_key", "tenant", "database"},
+    "chroma+https": {"id_key", "distance", "document_key", "tenant", "database"},
     "lancedb": {"id_key", "distance", "id"},
     "faiss": {"id_key", "distance", "id", "sidecar"},
     "milvus": {"id_key", "distance"},
@@ -42,14 +44,27 @@ def split_source_uri(uri: str) -> tuple[str, str, dict[str, str]]:
     return scheme, path, options
 
 
-def open_source(uri: str) -> SourceEndpoint:
-    """A read-only endpoint for a source URI (``is_source_uri``)."""
+def open_source(uri: str, api_key: str | None = None) -> SourceEndpoint:
+    """A read-only endpoint for a source URI (``is_source_uri``); ``api_key`` goes to a Chroma server."""
     scheme, path, o = split_source_uri(uri)
+    id_key = o.get("id_key", DEFAULT_ID_KEY)
+    if scheme in ("chroma+http", "chroma+https"):
+        from urllib.parse import urlsplit
+
+        from qdrant_ops.endpoints.sources.chroma import ChromaSource
+
+        parts = urlsplit("http:" + path)
+        if not parts.hostname:
+            raise UsageError(f"{scheme}:{path}: no host")
+        ssl = scheme == "chroma+https"
+        server = (parts.hostname, parts.port or (443 if ssl else 8000), ssl)
+        return ChromaSource("", id_key=id_key, document_key=o.get("document_key") or "document",
+                            distance=o.get("distance"), server=server, tenant=o.get("tenant"),
+                            database=o.get("database"), token=api_key)
     if scheme in ("postgresql", "postgres"):
         from qdrant_ops.endpoints.sources.pgvector import PgvectorSource
 
         return PgvectorSource(uri)
-    id_key = o.get("id_key", DEFAULT_ID_KEY)
     if scheme == "chroma":
         from qdrant_ops.endpoints.sources.chroma import ChromaSource
 

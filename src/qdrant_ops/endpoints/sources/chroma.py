@@ -1,4 +1,6 @@
-"""Chroma as a read-only source: ``chroma:PATH`` (an embedded ``PersistentClient`` store).
+"""Chroma as a read-only source: ``chroma:PATH`` (an embedded ``PersistentClient`` store) or
+``chroma+http://host:8000`` / ``chroma+https://...`` (a server: ``?tenant=``, ``?database=``, and
+the API key, if any, sent as ``Authorization: Bearer``).
 
 Each Chroma collection is one collection; its embeddings become the unnamed dense vector, its
 metadata the payload's top-level keys, its document ``payload["document"]`` (``?document_key=``)
@@ -22,7 +24,7 @@ from qdrant_ops.endpoints.sources.base import (
     parse_distance,
 )
 from qdrant_ops.endpoints.sources.extras import require
-from qdrant_ops.errors import NotFoundError, UnsupportedError
+from qdrant_ops.errors import EndpointError, NotFoundError, UnsupportedError
 
 SPACES = {"cosine": "Cosine", "ip": "Dot", "l2": "Euclid"}
 
@@ -31,17 +33,42 @@ class ChromaSource(SourceEndpoint):
     engine = "chroma"
 
     def __init__(
-        self, path: str, *, id_key: str = DEFAULT_ID_KEY, document_key: str = "document", distance: str | None = None
+        self, path: str, *, id_key: str = DEFAULT_ID_KEY, document_key: str = "document", distance: str | None = None,
+        server: tuple[str, int, bool] | None = None, tenant: str | None = None, database: str | None = None,
+        token: str | None = None,
     ) -> None:
         chromadb = require("chromadb", "chroma")
-        if not os.path.isdir(path):
-            raise NotFoundError(f"chroma:{path}: no Chroma store there (a read never creates one)")
-        super().__init__(f"chroma:{path}", id_key=id_key, version=str(getattr(chromadb, "__version__", "")))
-        self.document_key = document_key
-        self.distance = parse_distance(distance, SPACES, self.display)
         from chromadb.config import Settings
 
-        self.client = chromadb.PersistentClient(path=path, settings=Settings(anonymized_telemetry=False))
+        settings = Settings(anonymized_telemetry=False)
+        version = str(getattr(chromadb, "__version__", ""))
+        if server is not None:
+            host, port, ssl = server
+            display = f"chroma+{'https' if ssl else 'http'}://{host}:{port}"
+            super().__init__(display, id_key=id_key, version=version)
+            extra: dict[str, Any] = {}
+            if tenant:
+                extra["tenant"] = tenant
+            if database:
+                extra["database"] = database
+            try:
+                self.client = chromadb.HttpClient(
+                    host=host, port=port, ssl=ssl, settings=settings,
+                    headers={"Authorization": f"Bearer {token}"} if token else None, **extra,
+                )
+                self.client.heartbeat()
+            except chromadb.errors.NotFoundError as exc:  # an unknown tenant or database
+                raise NotFoundError(f"{display}: {exc}") from None
+            except (ValueError, OSError, chromadb.errors.ChromaError) as exc:  # "Could not connect to a Chroma server"
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise EndpointError(f"cannot reach {display}: {first}") from None
+        else:
+            if not os.path.isdir(path):
+                raise NotFoundError(f"chroma:{path}: no Chroma store there (a read never creates one)")
+            super().__init__(f"chroma:{path}", id_key=id_key, version=version)
+            self.client = chromadb.PersistentClient(path=path, settings=settings)
+        self.document_key = document_key
+        self.distance = parse_distance(distance, SPACES, self.display)
 
     def _collection(self, name: str) -> Any:
         return self.client.get_collection(name)
