@@ -58,7 +58,7 @@ def _open(cfg: EndpointConfig, where: ResolvedEndpoint) -> Endpoint:
     if where.kind == "source":
         from qdrant_ops.endpoints.sources import open_source
 
-        return open_source(where.location, cfg.api_key.get_secret_value() if cfg.api_key else None)
+        return open_source(where.location)
     if where.kind == "edge":
         from qdrant_ops.endpoints.edge.endpoint import EdgeEndpoint
 

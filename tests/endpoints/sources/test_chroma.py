@@ -199,3 +199,23 @@ def test_unreachable_chroma_server_is_exit_3(tmp_path: Path) -> None:
     res = runner.invoke(app, ["backup", "--source", "chroma+http://127.0.0.1:1", "--backup-path", str(tmp_path / "b")])
     assert res.exit_code == 3, res.output
     assert "cannot reach chroma+http://127.0.0.1:1" in res.output
+
+
+def test_chroma_token_comes_from_its_own_variable_never_the_qdrant_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import chromadb
+
+    seen: list[object] = []
+
+    def recording_client(**kwargs: object) -> object:
+        seen.append(kwargs.get("headers"))
+        raise ValueError("Could not connect to a Chroma server")
+
+    monkeypatch.setattr(chromadb, "HttpClient", recording_client)
+    monkeypatch.setenv("CHROMA_TOKEN", "chroma-secret")
+    res = runner.invoke(app, ["migrate", "-s", "chroma+http://127.0.0.1:9", "-t", str(tmp_path / "t"),
+                              "--api-key", "qdrant-secret", "--backup-path", str(tmp_path / "bk")])
+    assert res.exit_code == 3, res.output
+    assert seen == [{"Authorization": "Bearer chroma-secret"}]
+    assert "secret" not in res.output

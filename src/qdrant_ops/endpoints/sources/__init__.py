@@ -8,11 +8,13 @@ column) and ``sidecar`` (faiss).
 
 from __future__ import annotations
 
+import os
 from urllib.parse import parse_qsl
 
 from qdrant_ops.endpoints.sources.base import DEFAULT_ID_KEY, SourceEndpoint
 from qdrant_ops.errors import UsageError
 
+CHROMA_TOKEN = "CHROMA_TOKEN"
 SCHEMES = ("chroma", "chroma+http", "chroma+https", "lancedb", "faiss", "milvus", "postgresql", "postgres")
 _OPTIONS = {
     "chroma": {"id_key", "distance", "document_key"},
@@ -44,8 +46,11 @@ def split_source_uri(uri: str) -> tuple[str, str, dict[str, str]]:
     return scheme, path, options
 
 
-def open_source(uri: str, api_key: str | None = None) -> SourceEndpoint:
-    """A read-only endpoint for a source URI (``is_source_uri``); ``api_key`` goes to a Chroma server."""
+def open_source(uri: str) -> SourceEndpoint:
+    """A read-only endpoint for a source URI (``is_source_uri``).
+
+    A Chroma server's token comes from ``CHROMA_TOKEN``, never from ``--api-key``: that key is
+    the Qdrant endpoints' and must not be sent to another service."""
     scheme, path, o = split_source_uri(uri)
     id_key = o.get("id_key", DEFAULT_ID_KEY)
     if scheme in ("chroma+http", "chroma+https"):
@@ -60,7 +65,7 @@ def open_source(uri: str, api_key: str | None = None) -> SourceEndpoint:
         server = (parts.hostname, parts.port or (443 if ssl else 8000), ssl)
         return ChromaSource("", id_key=id_key, document_key=o.get("document_key") or "document",
                             distance=o.get("distance"), server=server, tenant=o.get("tenant"),
-                            database=o.get("database"), token=api_key)
+                            database=o.get("database"), token=os.environ.get(CHROMA_TOKEN) or None)
     if scheme in ("postgresql", "postgres"):
         from qdrant_ops.endpoints.sources.pgvector import PgvectorSource
 
