@@ -110,6 +110,11 @@ def test_backup_from_chroma_writes_the_parquet_format(chroma_dir: Path, tmp_path
     res = runner.invoke(app, ["verify", str(bdir)])
     assert res.exit_code == 0, res.output
     # and the backup restores into Qdrant; writing it back into Chroma is refused (read-only)
+    res = runner.invoke(app, ["restore", str(bdir), "--target", str(tmp_path / "restored")])
+    assert res.exit_code == 0, res.output
+    close_all()
+    assert open_endpoint(str(tmp_path / "restored")).count("docs") == N
+    close_all()
     res = runner.invoke(app, ["restore", str(bdir), "--target", f"chroma:{chroma_dir}"])
     assert res.exit_code == 2, res.output
     assert "read-only" in res.output
