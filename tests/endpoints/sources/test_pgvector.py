@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -65,13 +66,13 @@ def _src(uri: str, **options: str) -> str:
 
 @pytest.mark.parametrize("kind", ["local", "edge"])
 def test_migrate_validate_and_tamper(pg: str, tmp_path: Path, kind: str) -> None:
-    src = _src(pg, table="items")
+    src = _src(pg, table="items", distance="small:l2")
     dst = f"edge:{tmp_path / 'edge'}" if kind == "edge" else str(tmp_path / "local")
     res = runner.invoke(app, ["migrate", "-s", src, "-t", dst, "--backup-path", str(tmp_path / "bk"),
                               "--report", str(tmp_path / "rep")])
     assert res.exit_code == 0, res.output
     assert "column 'emb' (vector): distance Cosine (its index's operator class)" in res.output
-    assert "column 'small' (halfvec): distance Euclid" in res.output
+    assert "column 'small' (halfvec): distance Euclid (distance=)" in res.output
     assert "keyset on id" in res.output
     checks = json.loads((tmp_path / "rep.json").read_text())["checks"]
     assert all(c["passed"] for c in checks)
@@ -102,7 +103,7 @@ def test_migrate_validate_and_tamper(pg: str, tmp_path: Path, kind: str) -> None
 
 
 def test_text_keys_map_to_uuids_and_the_keyset_resumes(pg: str) -> None:
-    ep = open_endpoint(_src(pg, table="docs", id_key="orig"))
+    ep = open_endpoint(_src(pg, table="docs", id_key="orig", distance="l2"))
     assert ep.list_collections() == ["docs"]
     pages = list(ep.scan("docs", batch_size=8))
     assert [len(p) for p in pages] == [8, 8, 4]
@@ -128,3 +129,32 @@ def test_source_is_read_only_and_bad_input_is_one_line(pg: str, tmp_path: Path) 
     res = runner.invoke(app, ["backup", "--source", "postgresql://u@127.0.0.1:1/db?table=t",
                               "--backup-path", str(tmp_path / "b")])
     assert res.exit_code == 3, res.output
+
+
+def test_distance_comes_from_the_index_else_distance_else_a_refusal(pg: str, tmp_path: Path) -> None:
+    def plan(uri: str) -> Any:
+        return runner.invoke(app, ["migrate", "-s", uri, "-t", str(tmp_path / "t"),
+                                   "--backup-path", str(tmp_path / "bk"), "--dry-run"])
+
+    res = plan(_src(pg, table="items"))  # 'small' has no index and no distance= names one
+    assert res.exit_code == 2, res.output
+    assert "column 'small' has no pgvector index" in res.output and "distance=" in res.output
+    assert "Traceback" not in res.output
+    res = plan(_src(pg, table="items", distance="ip"))  # contradicts emb's cosine index
+    assert res.exit_code == 2 and "has a Cosine index but distance= says Dot" in res.output, res.output
+    res = plan(_src(pg, table="items", distance="nope:l2"))
+    assert res.exit_code == 2 and "names no dense vector column nope" in res.output, res.output
+    res = plan(_src(pg, table="items", distance="small:l2&vector=emb&vector=small"))  # vector= repeated
+    assert res.exit_code == 0, res.output
+    assert "column 'emb' (vector): distance Cosine" in res.output
+    assert "column 'small' (halfvec): distance Euclid (distance=)" in res.output
+    assert "terms" not in res.output
+    assert not (tmp_path / "t").exists()  # a dry run changes nothing
+
+
+def test_missing_extra_names_it(pg: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qdrant_ops.errors import UsageError
+
+    monkeypatch.setitem(sys.modules, "pgvector.psycopg", None)
+    with pytest.raises(UsageError, match=r"qdrant-ops\[pgvector\]"):
+        open_endpoint(_src(pg, table="docs", distance="l2"))

@@ -5,7 +5,9 @@ names one; several comma-separated). ``vector=`` picks the vector columns (defau
 one dense column becomes the unnamed vector, several become named vectors, and a ``sparsevec``
 column a sparse vector of its name. ``vector`` is float32, ``halfvec`` float16. The distance is
 that of the column's pgvector index (``vector_cosine_ops`` -> Cosine, ``vector_ip_ops`` -> Dot,
-``vector_l2_ops`` -> Euclid, ``vector_l1_ops`` -> Manhattan), else ``?distance=`` (default l2).
+``vector_l2_ops`` -> Euclid, ``vector_l1_ops`` -> Manhattan), else ``?distance=`` (one metric for
+every column, or ``COL:metric,...``), else the table is refused: a guessed metric would migrate
+silently wrong scores. A ``distance=`` that contradicts a column's index is refused too.
 
 Ids come from ``id=`` (default: the single-column primary key, else ``id``), and pages are a
 keyset on it (``WHERE id > last ORDER BY id``): a rerun resumes exactly where it stopped, even
@@ -47,7 +49,13 @@ def split_options(uri: str) -> tuple[str, dict[str, str]]:
     """The connection URI without our options, and our options."""
     parts = urlsplit(uri)
     pairs = parse_qsl(parts.query, keep_blank_values=True)
-    ours = {k: v for k, v in pairs if k in OUR_OPTIONS}
+    ours: dict[str, str] = {}
+    for k, v in pairs:
+        if k in OUR_OPTIONS:
+            # ``vector=a&vector=b`` is ``vector=a,b`` (so for table=); a repeated single value is refused
+            if k in ours and k not in ("vector", "table"):
+                raise UsageError(f"{redact_url(uri)}: {k}= given twice")
+            ours[k] = f"{ours[k]},{v}" if k in ours else v
     rest = [(k, v) for k, v in pairs if k not in OUR_OPTIONS]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest), "")), ours
 
@@ -67,7 +75,7 @@ class PgvectorSource(SourceEndpoint):
         self.tables_wanted = [t for t in (o.get("table") or "").split(",") if t]
         self.vector_wanted = [c for c in (o.get("vector") or "").split(",") if c]
         self.id_wanted = o.get("id") or None
-        self.distance = parse_distance(o.get("distance"), OPCLASSES, display)
+        self.distance, self.col_distance = _parse_distances(o.get("distance"), display)
         try:
             self.conn = psycopg.connect(conninfo, autocommit=True)
         except psycopg.OperationalError as exc:
@@ -140,6 +148,9 @@ class PgvectorSource(SourceEndpoint):
             if missing:
                 raise UsageError(f"{self.display} {name}: no vector column(s) {', '.join(missing)}")
             vcols = [v for v in vcols if v[0] in self.vector_wanted]
+        unknown = sorted(set(self.col_distance) - {c for c, t, _ in vcols if t != "sparsevec"})
+        if unknown:
+            raise UsageError(f"{self.display} {name}: distance= names no dense vector column {', '.join(unknown)}")
         id_col = self._id_column(name, types)
         metrics = self._index_metrics(name)
         dense = [v for v in vcols if v[1] != "sparsevec"]
@@ -150,8 +161,7 @@ class PgvectorSource(SourceEndpoint):
                 continue
             if mod <= 0:
                 raise UnsupportedError(f"{self.display} {name}: column {col!r} has no fixed dimension ({typ} without (n))")
-            distance = self.distance or metrics.get(col) or "Euclid"
-            why = "distance=" if self.distance else ("its index's operator class" if col in metrics else "no index: l2")
+            distance, why = self._distance_of(name, col, metrics.get(col))
             vectors.append(SourceVector(col, "" if len(dense) == 1 else col, mod, distance, _DATATYPES[typ]))
             rules.append(f"column {col!r} ({typ}): distance {distance} ({why})")
         if not vectors:
@@ -165,11 +175,30 @@ class PgvectorSource(SourceEndpoint):
             order=f"keyset on {id_col} (WHERE {id_col} > last ORDER BY {id_col}): stable", resumable=True, rules=rules,
         )
 
+    def _distance_of(self, name: str, col: str, indexed: str | None) -> tuple[str, str]:
+        """A column's distance and why: its index, else ``distance=``, else a refusal."""
+        given = self.col_distance.get(col) or self.distance
+        if indexed:
+            if given and given != indexed:
+                raise UsageError(
+                    f"{self.display} {name}: column {col!r} has a {indexed} index but distance= says {given}; "
+                    "drop distance= or name the unindexed columns (distance=COL:metric)"
+                )
+            return indexed, "its index's operator class"
+        if given:
+            return given, "distance="
+        raise UsageError(
+            f"{self.display} {name}: column {col!r} has no pgvector index to take its distance from: "
+            "give one with ?distance=cosine|ip|l2|l1 (or distance=COL:metric)"
+        )
+
     def page(self, name: str, offset: Offset, limit: int, with_vectors: bool) -> tuple[list[SourceRow], Offset]:
         t = self.table(name)
         id_col = self._id_cols[name]
         vcols = {v.column for v in t.vectors}
-        cols = [n for n, _, _ in self._columns_of(name) if with_vectors or n not in vcols]
+        # vector columns left out by vector= are not payload either
+        cols = [n for n, typ, _ in self._columns_of(name)
+                if (with_vectors and n in vcols) or typ not in ("vector", "halfvec", "sparsevec")]
         select = ", ".join(_q(c) for c in cols)
         where, args = ("", ()) if offset is None else (f" WHERE {_q(id_col)} > %s", (offset,))
         sql = f"SELECT {select} FROM {_q(name)}{where} ORDER BY {_q(id_col)} LIMIT {int(limit)}"
@@ -204,6 +233,24 @@ class PgvectorSource(SourceEndpoint):
     def close(self) -> None:
         super().close()
         self.conn.close()
+
+
+def _parse_distances(value: str | None, where: str) -> tuple[str | None, dict[str, str]]:
+    """``distance=cosine`` (every unindexed column) or ``distance=a:cosine,b:l2`` (per column)."""
+    plain: str | None = None
+    per: dict[str, str] = {}
+    for part in (value or "").split(","):
+        col, sep, metric = part.strip().rpartition(":")
+        if not metric:
+            continue
+        parsed = parse_distance(metric, OPCLASSES, where)
+        if sep and col:
+            per[col] = parsed or ""
+        elif plain is not None and plain != parsed:
+            raise UsageError(f"{where}: distance= gives two metrics for every column: name the columns (COL:metric)")
+        else:
+            plain = parsed
+    return plain, per
 
 
 def _score(distance: str, d: float) -> float:
