@@ -47,6 +47,20 @@ def milvus_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     p2.add_index("v", index_type="FLAT", metric_type="L2")
     client.create_collection("nums", schema=ints, index_params=p2)
     client.insert("nums", [{"id": i * 3, "v": rng.random(4).tolist()} for i in range(40)])
+    # two dense fields (named vectors) and a partition of its own
+    multi = MilvusClient.create_schema(auto_id=False)
+    multi.add_field("id", DataType.INT64, is_primary=True)
+    multi.add_field("a", DataType.FLOAT_VECTOR, dim=4)
+    multi.add_field("b", DataType.FLOAT_VECTOR, dim=3)
+    multi.add_field("n", DataType.INT32)
+    p3 = client.prepare_index_params()
+    p3.add_index("a", index_type="FLAT", metric_type="COSINE")
+    p3.add_index("b", index_type="FLAT", metric_type="L2")
+    client.create_collection("multi", schema=multi, index_params=p3)
+    client.create_partition("multi", "recent")
+    rows = [{"id": i, "a": rng.random(4).tolist(), "b": rng.random(3).tolist(), "n": i} for i in range(30)]
+    client.insert("multi", rows[:20])
+    client.insert("multi", rows[20:], partition_name="recent")
     client.close()
     return path
 
@@ -62,7 +76,10 @@ def test_migrate_validate_and_tamper(milvus_db: Path, tmp_path: Path, kind: str)
     assert all(c["passed"] for c in json.loads((tmp_path / "rep.json").read_text())["checks"])
     close_all()
     ep = open_endpoint(dst)
-    assert ep.count("docs") == N and ep.count("nums") == 40
+    assert ep.count("docs") == N and ep.count("nums") == 40 and ep.count("multi") == 30
+    assert {f.name: f.distance for f in ep.get_spec("multi").vector_fields()} == {"a": "Cosine", "b": "Euclid"}
+    got = {pt.id: pt.payload for pt in ep.retrieve("multi", [3, 25])}
+    assert got == {3: {"n": 3, "_partition": "_default"}, 25: {"n": 25, "_partition": "recent"}}
     pid = str(uuid.uuid5(uuid.NAMESPACE_URL, "k007"))
     (p,) = ep.retrieve("docs", [pid])
     assert p.payload == {"title": "t 7 é", "info": {"n": 7, "l": [1, None]}, "extra": 14, "_source_id": "k007"}
@@ -86,6 +103,7 @@ def test_keyset_pages_resume_and_search(milvus_db: Path) -> None:
     pages = list(ep.scan("nums", batch_size=16))
     ids = [i for p in pages for i in p.columns.ids]
     assert ids == [i * 3 for i in range(40)]
+    assert pages[0].points[0].payload == {}  # no partitions of its own: no partition key
     assert pages[0].next_offset == 45
     resumed = list(ep.scan("nums", batch_size=16, offset=pages[0].next_offset))
     assert [p.columns.ids for p in resumed] == [p.columns.ids for p in pages[1:]]

@@ -5,12 +5,15 @@ unnamed, several -> named after the fields), ``SPARSE_FLOAT_VECTOR`` fields spar
 after theirs; other vector kinds (binary, float16, bfloat16, int8) are refused for now. The
 distance is each field's index metric: ``COSINE`` -> Cosine, ``IP`` -> Dot, ``L2`` -> Euclid.
 Ids are the primary key (ints kept, VARCHAR keys mapped to UUIDv5); every scalar field and every
-dynamic field goes into the payload (JSON fields as is). Pages are a keyset on the primary key
-(``pk > last``; Milvus returns query results in primary-key order): a rerun resumes exactly.
+dynamic field goes into the payload (JSON fields as is). Every partition is read; a collection
+with partitions of its own keeps each record's partition name in ``payload["_partition"]`` (Qdrant
+has none). Pages are a keyset on the primary key (``pk > last``; Milvus returns query results in
+primary-key order): a rerun resumes exactly.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -31,6 +34,8 @@ from qdrant_ops.errors import EndpointError, NotFoundError, UnsupportedError
 
 T = TypeVar("T")
 METRICS = {"cosine": "Cosine", "ip": "Dot", "l2": "Euclid"}
+PARTITION_KEY = "_partition"
+DEFAULT_PARTITION = "_default"
 
 
 class MilvusSource(SourceEndpoint):
@@ -52,6 +57,7 @@ class MilvusSource(SourceEndpoint):
                 f"cannot open {self.display}: {getattr(exc, 'message', exc)} (is another process using it?)"
             ) from None
         self._pk: dict[str, tuple[str, bool]] = {}
+        self._partitions: dict[str, list[str]] = {}
 
     def list_collections(self) -> list[str]:
         return sorted(str(n) for n in self.client.list_collections())
@@ -89,6 +95,11 @@ class MilvusSource(SourceEndpoint):
         if not vectors:
             raise UnsupportedError(f"{self.display} {name}: no vector field")
         rules.append(f"ids from the primary key {pk['name']!r}; scalar and dynamic fields -> payload keys")
+        parts = self._call("list partitions", lambda: self.client.list_partitions(name))
+        own = sorted(str(p) for p in parts if p != DEFAULT_PARTITION)
+        self._partitions[name] = own
+        if own:
+            rules.append(f"partitions {', '.join(own)} (and {DEFAULT_PARTITION}) -> payload[{PARTITION_KEY!r}]")
         got = self._call("count", lambda: self.client.query(name, filter="", output_fields=["count(*)"]))
         count = int(got[0]["count(*)"])
         return SourceTable(
@@ -112,15 +123,36 @@ class MilvusSource(SourceEndpoint):
             flt = f"{pk} >= {-(2**63)}" if numeric else f'{pk} >= ""'
         got = self._call("query", lambda: self.client.query(name, filter=flt, limit=limit, output_fields=["*"]))
         recs = sorted((dict(r) for r in got), key=lambda r: r[pk])
+        where = self._partition_of(name, pk, numeric, [r[pk] for r in recs])
         out = []
         for rec in recs:
             rid = rec.pop(pk)
+            if where is not None:
+                if PARTITION_KEY in rec:
+                    raise UnsupportedError(
+                        f"{self.display} {name}: record {rid!r} already has a field {PARTITION_KEY!r}, "
+                        "where its partition would go"
+                    )
+                rec[PARTITION_KEY] = where.get(rid, DEFAULT_PARTITION)
             vectors = {c: rec.pop(c) for c in vcols if c in rec}
             if not with_vectors:
                 vectors = {}
             payload = {k: v for k, v in rec.items() if not k.startswith("$")}
             out.append(SourceRow(rid, {c: v for c, v in vectors.items() if v is not None}, payload))
         return out, (out[-1].id if len(out) == limit else None)
+
+    def _partition_of(self, name: str, pk: str, numeric: bool, ids: list[Any]) -> dict[Any, str] | None:
+        """Each id's partition (absent: the default one); None when the collection has none of its own."""
+        own = self._partitions.get(name) or []
+        if not own or not ids:
+            return None if not own else {}
+        listed = ", ".join(str(i) if numeric else json.dumps(str(i)) for i in ids)
+        out: dict[Any, str] = {}
+        for part in own:
+            got = self._call("query", functools.partial(
+                self.client.query, name, filter=f"{pk} in [{listed}]", partition_names=[part], output_fields=[pk]))
+            out.update((r[pk], part) for r in got)
+        return out
 
     def native_search(self, name: str, column: str, vector: list[float], k: int) -> list[tuple[Any, float]] | None:
         t = self.table(name)
