@@ -163,3 +163,11 @@ def test_a_store_another_process_holds_is_one_line_exit_3(milvus_db: Path, tmp_p
     )
     assert res.returncode == 3, res.stdout + res.stderr
     assert "another process" in res.stderr and "Traceback" not in res.stderr.split("error:")[-1]
+
+
+def test_missing_extra_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pymilvus", None)
+    res = runner.invoke(app, ["backup", "--source", f"milvus:{tmp_path / 'm.db'}", "--backup-path", str(tmp_path / "b")])
+    assert res.exit_code == 2 and "pip install 'qdrant-ops[milvus]'" in res.output, res.output
