@@ -237,18 +237,14 @@ def clear(path: Path) -> None:
     os.chmod(path, 0o700)
 
 
-def migrate_args(
-    source: str, target: str, work: Path, parallel: int, batch_size: int = 100, extra: tuple[str, ...] = ()
-) -> list[str]:
+def migrate_args(source: str, target: str, work: Path, parallel: int, batch_size: int = 100) -> list[str]:
     return cli("migrate", "--source", source, "--target", target, "--parallel", str(parallel),
-               "--backup-path", str(work / "migrate-backups"), "--batch-size", str(batch_size), *extra)
+               "--backup-path", str(work / "migrate-backups"), "--batch-size", str(batch_size))
 
 
 def migrate_trial(
     source: str, expected: Content, work: Path, rng: random.Random, window_s: float, parallel: int,
     batch_size: int = 100,
-    extra: tuple[str, ...] = (),
-    name: str = "c",
 ) -> TrialResult:
     """Kill ``migrate`` between two local-mode stores at a random moment, rerun it, check the target.
 
@@ -258,14 +254,14 @@ def migrate_trial(
     from qdrant_ops.migration.run import STATE_FILE
 
     target = str(work / "target")
-    args = migrate_args(source, target, work, parallel, batch_size, extra)
+    args = migrate_args(source, target, work, parallel, batch_size)
     state_file = work / "migrate-backups" / STATE_FILE
     at = rng.uniform(0.0, window_s)
     finished = run_and_kill(args, at)
     res = TrialResult("migrate", killed=not finished, kill_at_s=at)
     if not finished and state_file.exists():
         try:
-            got = store_content(target, name) if Path(target).exists() else None
+            got = store_content(target, "c") if Path(target).exists() else None
         except QdrantOpsError:
             got = None  # the target collection was not created yet
         if got is None or got.digest != expected.digest:
@@ -284,7 +280,7 @@ def migrate_trial(
                 return res
     if state_file.exists():
         res.problems.append("the migration state was left behind after a finished run")
-    got = store_content(target, name)
+    got = store_content(target, "c")
     res.lost, res.duplicated = got.compare(expected)
     res.digest_ok = got.digest == expected.digest and sum(got.ids.values()) == sum(expected.ids.values())
     live = run(cli("verify", "--source", source, "--target", target))

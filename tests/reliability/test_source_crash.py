@@ -84,7 +84,7 @@ def pg_uri() -> Iterator[str]:
         with c.cursor() as cur:
             cur.executemany("INSERT INTO crash VALUES (%s, %s, %s)",
                             [(i, str(rng.random(16).tolist()), f'{{"i": {i}}}') for i in range(N)])
-    yield uri + "&table=crash"
+    yield uri + "&table=crash&distance=l2"  # no index: the metric must be named
     server.cleanup()
     shutil.rmtree(data, ignore_errors=True)
 
