@@ -236,7 +236,7 @@ class PgvectorSource(SourceEndpoint):
 
 
 def _parse_distances(value: str | None, where: str) -> tuple[str | None, dict[str, str]]:
-    """``distance=cosine`` (every unindexed column) or ``distance=a:cosine,b:l2`` (per column)."""
+    """``distance=cosine`` (every column) or ``distance=a:cosine,b:l2`` (per column)."""
     plain: str | None = None
     per: dict[str, str] = {}
     for part in (value or "").split(","):
