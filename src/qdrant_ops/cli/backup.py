@@ -20,7 +20,10 @@ from qdrant_ops.config.verbs import load_typed
 from qdrant_ops.data.config import BackupConfig
 from qdrant_ops.endpoints.uri import endpoint_from_uri
 
-SOURCE_HELP = "Source: http(s)://host:6333, grpc://host:6334, edge:DIR (Qdrant Edge), a local-mode directory or :memory:."
+SOURCE_HELP = (
+    "Source: http(s)://host:6333, grpc://host:6334, edge:DIR (Qdrant Edge), a local-mode directory or :memory:; "
+    "or, read-only, chroma:PATH, lancedb:PATH, faiss:INDEX, milvus:FILE.db, postgresql://...?table=T (docs/sources.md)."
+)
 
 
 @app.command()

@@ -11,7 +11,10 @@ from qdrant_ops.endpoints.uri import endpoint_from_uri
 from qdrant_ops.errors import UsageError
 
 MIGRATION_CONFIG_HELP = "Migration config (JSON, YAML or TOML; default: $MIGRATION_CONFIG); flags win over it."
-MIGRATE_SOURCE_HELP = "Source endpoint: http(s)://host:6333, grpc://host:6334, a local-mode directory, :memory:, edge:DIR."
+MIGRATE_SOURCE_HELP = (
+    "Source endpoint: http(s)://host:6333, grpc://host:6334, a local-mode directory, :memory:, edge:DIR; "
+    "or, read-only, chroma:PATH, lancedb:PATH, faiss:INDEX, milvus:FILE.db, postgresql://...?table=T."
+)
 TARGET_HELP = "Target endpoint: http(s)://host:6333, grpc://host:6334, edge:DIR (Qdrant Edge), a local-mode directory or :memory:."
 RUNBOOK_HELP = "Runbook file (YAML, JSON or TOML); default: the built-in phase 7."
 DEFAULT_FILE = "qdrant-ops-runbook.yaml"

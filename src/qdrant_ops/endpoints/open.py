@@ -22,6 +22,8 @@ _lock = threading.Lock()
 def _key(where: ResolvedEndpoint) -> str | None:
     if where.kind == "memory":
         return ":memory:"
+    if where.kind == "source":
+        return where.location
     if where.kind in ("local", "edge"):
         return f"{where.kind}:" + os.path.realpath(where.location)
     return None
@@ -53,6 +55,10 @@ def open_endpoint(
 
 
 def _open(cfg: EndpointConfig, where: ResolvedEndpoint) -> Endpoint:
+    if where.kind == "source":
+        from qdrant_ops.endpoints.sources import open_source
+
+        return open_source(where.location)
     if where.kind == "edge":
         from qdrant_ops.endpoints.edge.endpoint import EdgeEndpoint
 

@@ -22,7 +22,7 @@ ENV_API_KEY = "QDRANT_API_KEY"
 # --------------------------------------------------------------------------------------------
 # Endpoints
 
-EndpointKind = Literal["remote", "local", "memory", "edge"]
+EndpointKind = Literal["remote", "local", "memory", "edge", "source"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,8 @@ class EndpointConfig(Model):
             return ResolvedEndpoint("memory", ":memory:", display)
         if url.startswith("edge:"):
             return ResolvedEndpoint("edge", url[len("edge:") :], display)
+        if _is_source(url):  # another vector database, read-only (endpoints/sources)
+            return ResolvedEndpoint("source", url, display)
         if re.match(r"^(https?|grpcs?)://", url):
             return ResolvedEndpoint("remote", url, display)
         return ResolvedEndpoint("local", url, display)
@@ -110,6 +112,12 @@ class EndpointConfig(Model):
             port = self.port or 6333
             return f"{scheme}://{self.host}:{port}"
         return redact_url(self.url or "")
+
+
+def _is_source(uri: str) -> bool:
+    from qdrant_ops.endpoints.sources import is_source_uri
+
+    return is_source_uri(uri)
 
 
 def redact_url(url: str) -> str:
@@ -138,7 +146,7 @@ def _path_problem(path: str) -> str | None:
 
 def uri_problem(uri: str) -> str | None:
     """Why ``uri`` cannot be an endpoint address, or None when it can."""
-    if uri == ":memory:":
+    if uri == ":memory:" or _is_source(uri):  # another database's URI: its source parses it
         return None
     if uri.startswith("edge:"):
         return None if uri[len("edge:") :] else "edge: needs a directory, e.g. edge:./vectors"

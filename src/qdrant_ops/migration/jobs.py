@@ -69,6 +69,9 @@ def _plan_job(
     tspec = build_target_spec(spec, settings, transformer, tname, metadata if cfg.stamp else None)
     tfields = tspec.vector_fields()
     vector_names = _vector_names(spec, transformer)
+    describe = getattr(src, "describe_mapping", None)  # another database: its mapping rules, in the plan
+    if callable(describe):
+        report.source_mapping.extend(str(line) for line in describe(name))
     job = _Job(name, tname, spec, tspec, tfields, transformer, vector_names)
     # Run a sample through the transforms: output that cannot fit the target fails here.
     started = time.monotonic()

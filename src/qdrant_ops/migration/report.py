@@ -71,6 +71,8 @@ class MigrateReport(Report):
     backup_dir: str = ""
     state_file: str = ""
     rerun_command: str = ""
+    # A source from another database: how its ids, vectors, distances and payload map (per line).
+    source_mapping: list[str] = Field(default_factory=list)
     alias: str | None = None
     alias_previous: str | None = None
     estimated_backup_bytes: int = 0
@@ -105,6 +107,7 @@ class MigrateReport(Report):
         if self.resumed and not self.dry_run:
             done = sum(c.resumed_points for c in self.collections)
             lines.append(f"  resumed from {self.state_file}: {done} points were read by the earlier run")
+        lines += [f"  mapping: {m}" for m in self.source_mapping]
         for c in self.collections:
             if self.dry_run:
                 lines.append(
