@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from datagen import make_collection
-from qdrant_ops.data.backup import BackupReport, CollectionBackup
+from qdrant_ops.data.backup_report import BackupReport, CollectionBackup
 from qdrant_ops.migration.config import MigrateConfig
 from qdrant_ops.migration.run import migrate
 from qdrant_ops.reports import Report, Throughput, report_paths, write_report

@@ -132,7 +132,8 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from qdrant_ops.code.consolidate.report import ConsolidateReport
     from qdrant_ops.code.consolidate.run import consolidate_clients, restore_consolidation
     from qdrant_ops.config.verbs import load_verb_config
-    from qdrant_ops.data.backup import BackupReport, backup
+    from qdrant_ops.data.backup import backup
+    from qdrant_ops.data.backup_report import BackupReport
     from qdrant_ops.data.config import BackupConfig, RestoreConfig, VerifyConfig
     from qdrant_ops.data.restore import RestoreReport, restore
     from qdrant_ops.data.verify import VerifyReport, verify

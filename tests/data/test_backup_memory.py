@@ -15,7 +15,8 @@ from pathlib import Path
 
 from qdrant_client import models
 
-from qdrant_ops.data.backup import BackupReport, backup
+from qdrant_ops.data.backup import backup
+from qdrant_ops.data.backup_report import BackupReport
 from qdrant_ops.data.config import BackupConfig
 from qdrant_ops.endpoints.open import open_endpoint
 from qdrant_ops.endpoints.uri import endpoint_from_uri

@@ -104,10 +104,10 @@ def test_killed_between_manifest_and_rename_is_finished_by_rerun(store_uri: str,
     shutil.rmtree(done)
     import json
 
-    from qdrant_ops.data.backup import _plan
+    from qdrant_ops.data.partial import backup_plan
 
     src = open_endpoint(store_uri)
-    (partial / "plan.json").write_text(json.dumps(_plan(cfg, src, ["a"], 1), sort_keys=True))
+    (partial / "plan.json").write_text(json.dumps(backup_plan(cfg, src, ["a"], 1), sort_keys=True))
     with pytest.raises(CorruptBackupError):
         load_manifest(partial)
     with pytest.raises(NotFoundError):
@@ -123,7 +123,7 @@ def test_data_files_are_on_disk_before_the_checkpoint_names_them(
 ) -> None:
     """A resume skips the files its checkpoint names done, so each is fsynced (file and directory
     entry) first; the finished directory's rename and a tar's are made durable too."""
-    import qdrant_ops.data.backup as backup_mod
+    import qdrant_ops.data.partial as partial_mod
     import qdrant_ops.data.slice_writer as writer_mod
     import qdrant_ops.endpoints.archive as archive_mod
     from qdrant_ops.pipeline.checkpoint import Checkpoint
@@ -149,7 +149,7 @@ def test_data_files_are_on_disk_before_the_checkpoint_names_them(
 
     monkeypatch.setattr(writer_mod, "fsync_file", rec_file)
     monkeypatch.setattr(writer_mod, "fsync_dir", rec_dir)
-    monkeypatch.setattr(backup_mod, "fsync_dir", rec_dir)
+    monkeypatch.setattr(partial_mod, "fsync_dir", rec_dir)  # the rename into place
     monkeypatch.setattr(archive_mod, "fsync_file", rec_file)
     monkeypatch.setattr(archive_mod, "fsync_dir", rec_dir)
     monkeypatch.setattr(Checkpoint, "save_slice", rec_save)

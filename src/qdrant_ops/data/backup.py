@@ -16,33 +16,34 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, Field
-
-from qdrant_ops import __version__
-from qdrant_ops._fs import atomic_write_text, fsync_dir
+from qdrant_ops._fs import atomic_write_text
+from qdrant_ops.data.backup_report import BackupReport, CollectionBackup
 from qdrant_ops.data.config import BackupConfig
+from qdrant_ops.data.incremental import parent_for, write_deleted
+from qdrant_ops.data.partial import (
+    backup_plan,
+    find_partial,
+    finish_backup,
+    new_partial,
+    with_schema_check,
+    write_backup_manifest,
+)
 from qdrant_ops.data.slice_writer import SliceWriter
 from qdrant_ops.endpoints.archive import (
-    FORMAT_NAME,
-    FORMAT_VERSION,
     MANIFEST,
     MANIFEST_SHA256,
     PARTIAL_PREFIX,
     CollectionEntry,
     FileEntry,
     collection_dirname,
-    write_manifest,
     write_manifest_checksum,
     write_tar,
 )
 from qdrant_ops.endpoints.base import CollectionSpec, Endpoint, VectorField, payloads_are_json
 from qdrant_ops.endpoints.open import open_endpoint
-from qdrant_ops.errors import LockedError, NotFoundError, PlanChangedError, UnsupportedError, UsageError
-from qdrant_ops.format.columns import check_schema
+from qdrant_ops.errors import NotFoundError, PlanChangedError, UnsupportedError, UsageError
 from qdrant_ops.format.integrity import Digest
 from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.gcpolicy import bulk
@@ -52,15 +53,8 @@ from qdrant_ops.pipeline.scope import select_collections, slice_count
 from qdrant_ops.pipeline.sizing import page_size
 from qdrant_ops.pipeline.stopping import check, run_all
 from qdrant_ops.progress import NullProgress, ProgressSink, ProgressTask
-from qdrant_ops.reports import Report, bytes_cell, human_bytes, md_table, plain
 from qdrant_ops.repository.chain import (
-    DELETED_FILE,
     Parent,
-    PointKey,
-    find_parent,
-    ids_file_arrays,
-    read_ids,
-    write_ids,
 )
 from qdrant_ops.repository.location import (
     Location,
@@ -70,116 +64,9 @@ from qdrant_ops.repository.location import (
     open_location,
     repository_lock_path,
 )
-from qdrant_ops.repository.store import publish, remote_target, send_staged
+from qdrant_ops.repository.store import remote_target, send_staged
 
 log = logging.getLogger(__name__)
-
-
-class CollectionBackup(BaseModel):
-    name: str
-    points: int = 0
-    bytes: int = 0
-    files: int = 0
-    slices: int = 1
-    duration_s: float = 0.0  # the copy alone (the scan and the files written) in this run
-    resumed_points: int = 0  # points an interrupted earlier run had already backed up
-    points_per_s: float = 0.0  # points copied by this run / duration_s
-    mb_per_s: float = 0.0
-    digest: str = ""
-    snapshots: int = 0  # native snapshot files beside the Parquet files (backup --snapshot)
-
-
-class BackupReport(Report):
-    verb: str = "backup"
-    source: str = ""
-    backup_dir: str = ""
-    resumed: bool = False
-    resumed_from: str = ""  # the partial backup an interrupted run left, when this run resumed it
-    parallel_mode: str = ""
-    uploaded_files: int = 0  # to an object store: files sent by this run
-    reused_files: int = 0  # ... and files an interrupted run had already sent
-    collections: list[CollectionBackup] = Field(default_factory=list)
-
-    def summary_lines(self) -> list[str]:
-        lines = super().summary_lines()
-        if self.resumed:
-            done = sum(c.resumed_points for c in self.collections)
-            lines.append(f"  resumed from {self.resumed_from}: {done} points were backed up by the earlier run")
-        for c in self.collections:
-            resumed = f" (resumed from {c.resumed_points} points)" if c.resumed_points else ""
-            lines.append(
-                f"  {c.name}: {c.points} points{resumed}, {c.files} files, {human_bytes(c.bytes)}, "
-                f"{c.points_per_s:.0f} points/s, {c.mb_per_s:.1f} MB/s"
-            )
-        if self.backup_dir:
-            lines.append(f"backup: {self.backup_dir}")
-        return lines
-
-    def markdown_sections(self) -> list[str]:
-        rows = [
-            [c.name, c.points, c.resumed_points, bytes_cell(c.bytes), c.files, c.slices, f"{c.duration_s:.2f}",
-             f"{c.points_per_s:.0f}", f"{c.mb_per_s:.1f}", c.digest]
-            for c in self.collections
-        ]
-        return [
-            "",
-            f"Source: `{self.source}` · backup: `{self.backup_dir}` · resumed: {plain(self.resumed)} · "
-            f"parallelism: {self.parallel_mode}",
-            "",
-            "## Collections",
-            "",
-            md_table(
-                ["collection", "points", "resumed from", "bytes", "files", "slices", "copy (s)", "points/s",
-                 "MB/s", "digest"],
-                rows,
-            ),
-        ]
-
-
-def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _plan(cfg: BackupConfig, source: Endpoint, collections: list[str], slices: int) -> dict[str, Any]:
-    return {
-        "source": source.info().display,
-        "collections": collections,
-        "compression_level": cfg.compression_level,
-        "batch_size": cfg.batch_size,
-        "slices": slices,
-        "rows_per_file": cfg.rows_per_file,
-        "format_version": FORMAT_VERSION,
-    } | ({"incremental": True} if cfg.incremental else {})
-
-
-def _new_partial(root: Path) -> Path:
-    """A fresh ``.partial-<stamp>`` directory; a second backup in the same second gets ``-N``."""
-    stamp = _stamp()
-    for n in range(1000):
-        name = stamp if n == 0 else f"{stamp}-{n}"
-        if (root / name).exists() or (root / f"{name}.tar").exists():
-            continue
-        work = root / f"{PARTIAL_PREFIX}{name}"
-        try:
-            work.mkdir(mode=0o700)
-        except FileExistsError:
-            continue
-        atomic_write_text(work / "started_at", datetime.now(UTC).isoformat())
-        return work
-    raise LockedError(f"cannot create a new backup directory under {root}")
-
-
-def _find_partial(root: Path, plan: dict[str, Any]) -> Path | None:
-    text = json.dumps(plan, sort_keys=True)
-    for d in sorted(root.glob(PARTIAL_PREFIX + "*")):
-        plan_file = d / "plan.json"
-        if d.is_dir() and plan_file.is_file():
-            try:
-                if plan_file.read_text(encoding="utf-8") == text:
-                    return d
-            except OSError:
-                continue
-    return None
 
 
 @bulk
@@ -221,12 +108,12 @@ def backup(
     root = cache_dir("staging", repo) if repo is not None else local_path(cfg.backup_path)
     root.mkdir(parents=True, exist_ok=True)
     with FileLock(repository_lock_path(cfg.backup_path), f"backup path {repo.display if repo else root}"):
-        plan = _plan(cfg, src, names, slices)
-        work = _find_partial(root, plan)
+        plan = backup_plan(cfg, src, names, slices)
+        work = find_partial(root, plan)
         report.resumed = work is not None
         report.resumed_from = str(work) if work is not None else ""
         if work is None:
-            work = _new_partial(root)
+            work = new_partial(root)
             atomic_write_text(work / "plan.json", json.dumps(plan, sort_keys=True))
         stamp = work.name[len(PARTIAL_PREFIX) :]
         target, sent = None, set[str]()
@@ -238,7 +125,7 @@ def backup(
             with report.phase("finalise"):
                 if not (work / MANIFEST_SHA256).exists():  # the run stopped between the two writes
                     write_manifest_checksum(work)
-                final = _finish(work, root, stamp, target, report, sent)
+                final = finish_backup(work, root, stamp, target, report, sent)
         else:
             state = Checkpoint(work / "state.sqlite")
             try:
@@ -253,8 +140,8 @@ def backup(
             finally:
                 state.close()
             with report.phase("finalise"):
-                _write_manifest(work, cfg, info.display, info.server_version, entries, slices, stamp)
-                final = _finish(work, root, stamp, target, report, sent)
+                write_backup_manifest(work, cfg, info.display, info.server_version, entries, slices, stamp)
+                final = finish_backup(work, root, stamp, target, report, sent)
     if cfg.verify_integrity:
         from qdrant_ops.data.verify import verify_backup
 
@@ -296,7 +183,7 @@ def _backup_collection(
         spec = old
     else:
         state.set_meta(f"spec:{name}", spec.to_json())
-    parent = _parent(cfg, name, fields, repository, state, notes)
+    parent = parent_for(cfg, name, fields, repository, state, notes)
     cdir = work / collection_dirname(name)
     cdir.mkdir(exist_ok=True, mode=0o700)
     task = progress.task(f"backup {name}", total=spec.points_count or None)
@@ -368,7 +255,7 @@ def _backup_collection(
         entry.index_files = index_files
         if parent is not None:
             entry.parent = parent.ref()
-            entry.deleted = _write_deleted(cdir, index_files, work, parent.index)
+            entry.deleted = write_deleted(cdir, index_files, work, parent.index)
     row = CollectionBackup(
         name=name,
         points=digest.count,
@@ -453,124 +340,3 @@ def _backup_slice(
                 out.roll_over(next_offset)
         out.finish()
     return int(rows_done)
-
-
-def _parent(
-    cfg: BackupConfig, name: str, fields: list[VectorField], repository: Path, state: Checkpoint, notes: list[str]
-) -> Parent | None:
-    """The parent of an incremental backup of ``name``; a resumed run keeps the one it started with."""
-    if not cfg.incremental:
-        return None
-    parent = find_parent(repository, name, fields, notes)
-    chosen = parent.name if parent is not None else ""
-    saved = state.get_meta(f"parent:{name}")
-    if saved is None:
-        state.set_meta(f"parent:{name}", chosen)
-    elif saved != chosen:
-        raise PlanChangedError(
-            f"the parent backup of {name!r} changed since this incremental backup started "
-            f"({saved or 'none'} -> {chosen or 'none'}); remove the partial backup to start over"
-        )
-    if parent is not None:
-        notes.append(f"{name}: incremental on {parent.name}")
-    return parent
-
-
-def _write_deleted(cdir: Path, index_files: list[FileEntry], work: Path, parent_index: dict[PointKey, int]) -> FileEntry:
-    """Write the ids the parent held that this backup's index does not, and return its entry."""
-    from qdrant_ops.format.integrity import sha256_file
-
-    gone = set(parent_index)
-    for fe in index_files:
-        gone.difference_update(read_ids(work / fe.path))
-    path = cdir / DELETED_FILE
-    write_ids(path, *ids_file_arrays(sorted(gone, key=str)), None)
-    fsync_dir(cdir)
-    return FileEntry(path=f"{cdir.name}/{DELETED_FILE}", rows=len(gone), bytes=path.stat().st_size, sha256=sha256_file(path))
-
-
-def _write_manifest(
-    work: Path,
-    cfg: BackupConfig,
-    source: str,
-    server_version: str | None,
-    entries: dict[str, CollectionEntry],
-    slices: int,
-    stamp: str,
-) -> None:
-    manifest = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "tool": "qdrant-ops",
-        "tool_version": __version__,
-        "name": stamp,
-        "created_at": _started_at(work),
-        "completed_at": datetime.now(UTC).isoformat(),
-        "complete": True,
-        "source": {"url": source, "server_version": server_version},
-        "options": {
-            "compression": "zstd",
-            "compression_level": cfg.compression_level,
-            "batch_size": cfg.batch_size,
-            "slices": slices,
-            "rows_per_file": cfg.rows_per_file,
-        },
-        "collections": {name: e.to_json() for name, e in entries.items()},
-    }
-    parents = sorted({str(e.parent["backup"]) for e in entries.values() if e.parent})
-    if parents:
-        manifest["parent"] = ", ".join(parents)  # what `backups list` shows; per collection below
-    for e in entries.values():
-        for f in e.files:
-            if (work / f.path).exists():  # a file already sent to an object store was checked before
-                with_schema_check(work / f.path, e.fields)
-    write_manifest(work, manifest)
-
-
-def _started_at(work: Path) -> str:
-    try:
-        return (work / "started_at").read_text(encoding="utf-8").strip()
-    except OSError:
-        return datetime.now(UTC).isoformat()
-
-
-def with_schema_check(path: Path, fields: list[VectorField]) -> None:
-    import pyarrow.parquet as pq
-
-    check_schema(pq.read_schema(path), fields, str(path))
-
-
-def _finish(
-    work: Path,
-    root: Path,
-    stamp: str,
-    target: Location | None,
-    report: BackupReport,
-    sent: set[str],
-) -> Path | str:
-    """Put a finished work directory in place: renamed locally, or published to the object store."""
-    if target is None:
-        return _finalise(work, root, stamp)
-    published = publish(work, target, sent)
-    report.uploaded_files, report.reused_files = published.uploaded, published.reused
-    if published.aborted:
-        report.notes.append(f"aborted {published.aborted} multipart upload(s) an interrupted run left open")
-    return published.url
-
-
-def _finalise(work: Path, root: Path, stamp: str) -> Path:
-    """Rename a finished partial directory into place, then drop its bookkeeping files.
-
-    Renaming first means a run killed in between leaves either a partial directory that the
-    rerun finds by its plan (and only renames), or a complete backup with stray state files.
-    """
-    final = root / stamp
-    n = 1
-    while final.exists():
-        final = root / f"{stamp}-{n}"
-        n += 1
-    work.rename(final)
-    fsync_dir(root)
-    for leftover in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "plan.json", "started_at"):
-        (final / leftover).unlink(missing_ok=True)
-    return final
