@@ -3,8 +3,9 @@
 Server addresses become local-mode stores; each line's exit code is the one the README promises
 for that situation. Lines that name something only a real deployment has (a run id, a snapshot on
 a server, ``make demo``'s data) must still parse: they end in a one-line refusal (exit 2), never a
-usage error. A README line missing from ``EXPECTED`` fails the test, so README and test move
-together.
+usage error. A line that needs what no test machine has (an object store, a named database
+server) is listed in ``SKIP`` with its reason. A README line in neither fails the test, so README
+and test move together.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ EXPECTED: dict[str, int] = {
     "qdrant-ops verify ./backups/qdrant --against http://new:6333 --rename docs=docs_v2 --full": 0,
     # the new store holds the renamed docs_v2 and not documents: a mismatch, exit 1 as documented
     "qdrant-ops verify --source http://old:6333 --target http://new:6333": 1,
+    "qdrant-ops forget ./backups/qdrant --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --dry-run": 0,
+    "qdrant-ops backup --source http://localhost:6333 --backup-path ./backups/qdrant --incremental": 0,
     "qdrant-ops snapshot create --url http://qdrant:6333 --collections docs --download -o ./snapshots": 2,
     "qdrant-ops snapshot list --url http://qdrant:6333 --node http://node2:6333": 2,
     "qdrant-ops snapshot download docs docs-123-2026-01-01-00-00-00.snapshot --url http://qdrant:6333": 2,
@@ -62,22 +65,34 @@ EXPECTED: dict[str, int] = {
     "qdrant-ops cutover --alias documents_live --collection documents_v56 --target http://localhost:6333": 0,
     "qdrant-ops rollback --alias documents_live --target http://localhost:6333": 0,
     "qdrant-ops rollback 20260102T101500Z-a1b2 --backup-path ./backups": 2,
+    # source databases: no such store here, so each is the one-line refusal a read gives (it never creates one)
+    "qdrant-ops migrate --source chroma:./chroma-data --target http://localhost:6333 --dry-run": 2,
+    "qdrant-ops migrate --source milvus:./milvus.db --target http://localhost:6333 --collections docs": 2,
+    "qdrant-ops migrate --source 'lancedb:./lance-db?distance=cosine' --target edge:./edge --collections items": 2,
+    "qdrant-ops migrate --source 'faiss:./images.faiss?sidecar=./images.parquet' --target ./local-store": 2,
     "qdrant-ops cleanup-legacy --detect": 0,
     "qdrant-ops cleanup-legacy --scripts 'scripts/old_*.py' --dry-run": 0,
-    "qdrant-ops cleanup-legacy --scripts 'scripts/old_*.py' --report cleanup": 0,
-    "qdrant-ops cleanup-legacy --restore": 0,
-    "qdrant-ops consolidate-clients --repo . --list": 0,
-    "qdrant-ops consolidate-clients --repo . --dry-run": 0,
     "qdrant-ops consolidate-clients --repo . --report out/consolidate": 0,
-    "qdrant-ops consolidate-clients --repo . --restore refs/qdrant-ops/backup-20250101T000000000000Z": 2,
     "qdrant-ops check-legacy --consolidation-report out/consolidate.json": 0,
     "qdrant-ops init runbook.yaml": 0,
     "qdrant-ops run --runbook runbook.yaml --dry-run --plan docs/PLAN.md": 2,
-    "qdrant-ops run --runbook runbook.yaml --phase 7.1 --yes": 2,
-    "qdrant-ops run --runbook runbook.yaml --resume 20260102T101500Z-a1b2": 2,
     "qdrant-ops runs --runbook runbook.yaml": 0,
     "qdrant-ops config show backup --config backup_config.json": 0,
     "qdrant-ops config schema migrate": 0,
+}
+# README lines that cannot run against embedded stores, each with the reason; never run here.
+SKIP: dict[str, str] = {
+    "qdrant-ops backup --source http://localhost:6333 --backup-path s3://bucket/qdrant": (
+        "s3:// needs an object store and credentials"
+    ),
+    "qdrant-ops --storage-option endpoint_url=http://minio:9000 restore s3://bucket/qdrant --target http://new:6333": (
+        "s3:// needs a MinIO server"
+    ),
+    "qdrant-ops backups list s3://bucket/qdrant --json": "s3:// needs an object store and credentials",
+    "qdrant-ops migrate --source 'postgresql://app@db/prod?table=docs&vector=embedding&id=doc_id'"
+    " --target http://localhost:6333": (
+        "needs a PostgreSQL server at host db; the outcome (exit 3) would depend on name resolution here"
+    ),
 }
 # Lines run inside a git repository with legacy scripts, not beside the stores.
 IN_REPO = ("qdrant-ops cleanup-legacy", "qdrant-ops consolidate-clients", "qdrant-ops check-legacy")
@@ -112,7 +127,9 @@ def _setup(work: Path) -> Path:
 @pytest.mark.slow
 def test_every_readme_command_runs_with_its_exit_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lines = readme_lines()
-    assert set(lines) == set(EXPECTED), set(lines) ^ set(EXPECTED)
+    assert set(lines) == set(EXPECTED) | set(SKIP), set(lines) ^ (set(EXPECTED) | set(SKIP))
+    assert not set(EXPECTED) & set(SKIP)
+    lines = [line for line in lines if line not in SKIP]
     repo = _setup(tmp_path)
     monkeypatch.delenv("QDRANT_API_KEY", raising=False)
     failures = []
