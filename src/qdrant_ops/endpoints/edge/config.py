@@ -232,6 +232,12 @@ def refusals(spec: CollectionSpec) -> list[str]:
     if not params.get("vectors") and not params.get("sparse_vectors"):
         return [NO_VECTORS]
     out: list[str] = []
+    vectors = params.get("vectors") or {}
+    for vname, vp in ([("", vectors)] if "size" in vectors else sorted(vectors.items())):
+        if str((vp or {}).get("datatype") or "").lower() == "turbo4":
+            # Edge quantizes a turbo4 vector again on every write, so a copy cannot equal its source.
+            out.append(f"datatype turbo4 (vector {vname or '(default)'}): Qdrant Edge re-quantizes it on write, "
+                       "so the copy would not equal the source")
     try:
         spec_to_edge(spec)
     except UnsupportedError as exc:
