@@ -46,7 +46,7 @@ def test_backup_report_shows_human_sizes_and_tar_keeps_one_copy(tmp_path: Path) 
                               "--report", str(tmp_path / "rep")])
     assert res.exit_code == 0, res.output
     md = (tmp_path / "rep.md").read_text()
-    assert re.search(r"\| docs \| 300 \| [\d,]+ \(\d+\.\d kB\) \|", md), md
+    assert re.search(r"\| docs \| 300 \| 0 \| [\d,]+ \(\d+\.\d kB\) \|", md), md  # points, resumed from, bytes
     assert "resumed: no" in md and not REPR.search(md.replace("\n", " "))
     entries = sorted(p.name for p in (tmp_path / "bk").iterdir() if not p.name.startswith(".qdrant-ops.lock"))
     assert len(entries) == 1 and entries[0].endswith(".tar"), entries  # no extracted .tar.d beside it
