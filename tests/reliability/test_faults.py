@@ -186,8 +186,8 @@ def test_migrate_terminal_error_exit_4_dead_letter(tmp_path: Path, monkeypatch: 
 
     real_open = migrate_mod.open_endpoint
 
-    def open_faulty(cfg: object) -> object:
-        ep = real_open(cfg)  # type: ignore[arg-type]
+    def open_faulty(cfg: object, **kwargs: object) -> object:
+        ep = real_open(cfg, **kwargs)  # type: ignore[arg-type]
         if ep.info().display.endswith("target"):
             return QdrantEndpoint(FaultyClient(ep.client, rate=0.0, terminal=fatal), "faulty-target", "local")  # type: ignore[attr-defined]
         return ep
