@@ -119,6 +119,11 @@ class Report(BaseModel):
             lines.append(f"  FAILED {where}{c.name}: {c.detail}")
         return lines
 
+    def error_line(self) -> str | None:
+        """The one line a run that ended partial leaves on stderr, as a raised error would; None
+        for a verb whose partial end raises its own error."""
+        return None
+
     def result_line(self) -> str | None:
         """The one thing a script wants from the run (``--quiet`` prints it): the backup
         directory a backup wrote, the id of a runbook run; None when a verb has no such thing."""

@@ -101,3 +101,25 @@ def test_cutover_requires_validation_and_rollback(tmp_path: Path) -> None:
     res = runner.invoke(app, ["rollback", "--alias", "live", "--target", ":memory:"])
     assert res.exit_code == 0, res.output
     assert "live" not in open_endpoint(":memory:").aliases()
+
+
+def test_partial_run_ends_with_one_error_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Points the target refuses (±Infinity payloads into Edge): exit 4, and the last line on
+    stderr is one ``error:`` line naming the dead-letter file, as restore's partial end is."""
+    from qdrant_client import QdrantClient, models
+
+    src = str(tmp_path / "src")
+    client = QdrantClient(path=src)
+    client.create_collection("c", vectors_config=models.VectorParams(size=4, distance=models.Distance.DOT))
+    client.upsert("c", [models.PointStruct(id=i, vector=[float(i), 1.0, 0.0, 0.5],
+                                           payload={"x": float("inf") if i == 3 else i}) for i in range(10)])
+    client.close()
+    monkeypatch.chdir(tmp_path)  # the dead-letter file goes under the default backup path
+    res = runner.invoke(app, ["migrate", "--source", src, "--target", f"edge:{tmp_path}/dst", "--no-backup",
+                              "--continue-on-error"])
+    assert res.exit_code == 4, res.output
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "point(s) could not be migrated; they are in " in last, res.stderr
+    assert last.startswith("error: 1 point(s)"), last  # only the refused point, the others written
+    assert (tmp_path / last.split("they are in ")[1].split(";")[0]).is_file()
+    assert open_endpoint(f"edge:{tmp_path}/dst").count("c") == 9

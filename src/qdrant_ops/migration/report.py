@@ -80,6 +80,14 @@ class MigrateReport(Report):
     dropped_sources: list[str] = Field(default_factory=list)  # --drop-source, after validation passed
     collections: list[CollectionMigration] = Field(default_factory=list)
 
+    def error_line(self) -> str | None:
+        if self.status != "partial":
+            return None
+        failed = sum(c.failed for c in self.collections)
+        letters = [dl for c in self.collections for dl in (c.dead_letter, c.dead_letter_untransformed) if dl]
+        where = f"; they are in {', '.join(letters)}" if letters else ""
+        return f"{failed} point(s) could not be migrated{where}; rerun the same command to resume"
+
     def recovery(self) -> list[str]:
         """What to do next, only ever what cannot lose data: a migration never writes to its
         source, so no advice overwrites it (a restore into a dropped source creates it anew)."""

@@ -140,7 +140,13 @@ class BatchWriter:
                     self.stats.splits += 1
                 log.info("batch of %d refused as too large; halving", len(piece))
                 return self._write_piece(piece[:half]) + self._write_piece(piece[half:])
-            kind = "transient, retries exhausted" if is_transient(exc) else "terminal"
+            transient = is_transient(exc)
+            if not transient and len(piece) > 1:
+                # One bad point (a value the target cannot hold) fails the whole call: halve until
+                # it stands alone, so the dead letter holds only what the target refused.
+                half = len(piece) // 2
+                return self._write_piece(piece[:half]) + self._write_piece(piece[half:])
+            kind = "transient, retries exhausted" if transient else "terminal"
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             log.warning("batch of %d failed (%s): %s", len(piece), kind, text)
             return [WriteFailure(piece, f"{type(exc).__name__}: {text}")]
