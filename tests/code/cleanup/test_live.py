@@ -350,3 +350,29 @@ def test_a_streamlit_app_archived_with_force_is_one_finding_per_line(tmp_path: P
     run(repo, "web/app.py", force=True, references="report")
     found = check_legacy(CheckLegacyConfig(repo=str(repo)))
     assert [(f.file, f.line, f.kind) for f in found.findings] == [("Makefile", 2, "archived script")]
+
+
+def test_compose_services_run_in_their_working_dir_mapped_to_the_repository(tmp_path: Path) -> None:
+    """A compose service's ``working_dir`` (or its image's ``WORKDIR``) is a container path: it is
+    mapped back through the service's bind mounts and its Dockerfile's ``COPY``."""
+    repo = make(tmp_path / "r", {
+        "backend/scripts/__init__.py": "",
+        "backend/scripts/loader.py": QDRANT_MAIN,
+        "docker/Dockerfile": "FROM python:3.11\nCOPY . /srv\nWORKDIR /srv/backend\n",
+        "docker-compose.yml": (
+            "services:\n"
+            "  built:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n"
+            "    command: python scripts/loader.py\n"
+            "  mounted:\n    image: python:3.11\n    working_dir: /app/backend\n"
+            "    volumes:\n      - .:/app:ro\n    command: python -m scripts.loader\n"
+            "  long:\n    image: python:3.11\n    working_dir: /code\n"
+            "    volumes:\n      - type: bind\n        source: ./backend\n        target: /code\n"
+            "    command: [\"python\", \"scripts/loader.py\"]\n"
+            "  plain:\n    image: python:3.11\n    command: python backend/scripts/loader.py\n"),
+    }, commit=True)
+    run(repo, "backend/scripts/loader.py")
+    new = f"{ARCH}/backend/scripts/loader.py"
+    text = (repo / "docker-compose.yml").read_text()
+    assert text.count(f"python ../{new}") == 2, text  # built, mounted: they run in backend/
+    assert f'["python", "../{new}"]' in text, text  # long: /code is backend/
+    assert f"command: python {new}\n" in text, text  # plain: the repository root

@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 _MODULE = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
 # A server or worker that takes an import string: the ``module:attr`` after it is an entry point.
@@ -112,6 +113,8 @@ def line_dirs(root: Path, rel: str, text: str, kind: str) -> Callable[[int], str
         base = _ci_dirs(text, len(starts))
     elif kind == "docker":
         base = _docker_dirs(root, rel, text, len(starts))
+    elif kind == "yaml" and is_compose_file(rel):
+        base = _compose_dirs(root, rel, text, len(starts))
     elif kind in ("shell", "powershell", "batch"):
         cur: str | None = None
         for line in text.split("\n"):
@@ -180,35 +183,117 @@ def _ci_dirs(text: str, n: int) -> list[str | None]:
     return out
 
 
+def is_compose_file(rel: str) -> bool:
+    name = PurePosixPath(rel).name.lower()
+    return name.endswith((".yml", ".yaml")) and (name.startswith(("docker-compose", "compose")))
+
+
+def _compose_dirs(root: Path, rel: str, text: str, n: int) -> list[str | None]:
+    """Each line's directory in a compose file: its service's ``working_dir`` (else its image's
+    ``WORKDIR``) mapped back through the service's bind mounts and its Dockerfile's ``COPY``."""
+    import yaml
+
+    out: list[str | None] = [None] * n
+    try:
+        tree = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return out
+    if not isinstance(tree, yaml.MappingNode) or not isinstance(data, dict):
+        return out
+    services = next((v for k, v in tree.value if k.value == "services"), None)
+    if not isinstance(services, yaml.MappingNode) or not isinstance(data.get("services"), dict):
+        return out
+    here = posixpath.dirname(rel)
+    for key, node in services.value:
+        svc = data["services"].get(key.value)
+        if not isinstance(svc, dict):
+            continue
+        found = _service_dir(root, here, svc)
+        for line in range(key.start_mark.line, min(node.end_mark.line + 1, n)):
+            out[line] = found
+    return out
+
+
+def _service_dir(root: Path, here: str, svc: dict[str, Any]) -> str | None:
+    workdir = svc.get("working_dir")
+    copies: list[tuple[str, str]] = []
+    build = svc.get("build")
+    context = build if isinstance(build, str) else build.get("context", ".") if isinstance(build, dict) else None
+    if isinstance(context, str):
+        ctx = _norm(here, context)
+        dockerfile = build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile"
+        path = _norm(ctx, dockerfile) if ctx is not None and isinstance(dockerfile, str) else None
+        if path is not None and (root / path).is_file():
+            image_dir, copies = _docker_state(root, ctx or "", (root / path).read_text(errors="replace"))
+            workdir = workdir if isinstance(workdir, str) else image_dir
+    if not isinstance(workdir, str) or not workdir.startswith("/"):
+        return None
+    mounts: list[tuple[str, str]] = []
+    volumes = svc.get("volumes")
+    for vol in volumes if isinstance(volumes, list) else []:
+        src = dst = None
+        if isinstance(vol, str) and vol.count(":") >= 1:
+            src, dst = vol.split(":")[:2]
+        elif isinstance(vol, dict) and vol.get("type") == "bind":
+            src, dst = vol.get("source"), vol.get("target")
+        # Only paths relative to the compose file name a folder of the repository.
+        if isinstance(src, str) and isinstance(dst, str) and src.startswith("."):
+            repo_dir = _norm(here, src)
+            if repo_dir is not None and (root / repo_dir).is_dir():
+                mounts.append((posixpath.normpath(dst), repo_dir))
+    # A bind mount hides what the image copied to the same place.
+    copies = [c for c in copies if c[0] not in {m[0] for m in mounts}] + mounts
+    return _map_workdir(posixpath.normpath(workdir), copies)
+
+
+def _docker_state(root: Path, ctx: str, text: str) -> tuple[str, list[tuple[str, str]]]:
+    """A Dockerfile's last ``WORKDIR`` and its ``COPY`` map (container dir, repository dir)."""
+    workdir, copies = "/", []
+    for op, args in _docker_instructions(text):
+        if op == "WORKDIR":
+            workdir = posixpath.normpath(posixpath.join(workdir, args.strip().strip("\"'")))
+        elif op and (copy := _docker_copy(root, (ctx,), workdir, args)) is not None:
+            copies.append(copy)
+    return workdir, copies
+
+
+def _docker_instructions(text: str) -> Iterable[tuple[str, str]]:
+    for line in text.split("\n"):
+        m = _DOCKER_INSTR.match(line)
+        yield (m.group("op").upper(), m.group("args")) if m else ("", "")
+
+
+def _docker_copy(root: Path, ctxs: tuple[str, ...], workdir: str, args: str) -> tuple[str, str] | None:
+    """``COPY SRC DST`` as (container dir, repository dir), ``SRC`` taken in the first build
+    context it names a folder of."""
+    try:
+        parts = json.loads(args) if args.startswith("[") else args.split()
+    except ValueError:
+        return None
+    parts = [p for p in parts if isinstance(p, str) and not p.startswith("--")]
+    if len(parts) != 2:
+        return None
+    src, dst = parts
+    dst = posixpath.normpath(posixpath.join(workdir, dst))
+    for ctx in ctxs:
+        repo_dir = _norm(ctx, src)
+        if repo_dir is not None and (root / repo_dir).is_dir():
+            return dst, repo_dir
+    return None
+
+
 def _docker_dirs(root: Path, rel: str, text: str, n: int) -> list[str | None]:
     """Each line's directory in the repository: the ``WORKDIR`` mapped back through ``COPY``."""
-    here = posixpath.dirname(rel)
     workdir = "/"
     copies: list[tuple[str, str]] = []  # (container dir, repository dir)
     out: list[str | None] = []
-    for line in text.split("\n"):
+    for op, args in _docker_instructions(text):
         out.append(_map_workdir(workdir, copies))
-        m = _DOCKER_INSTR.match(line)
-        if m is None:
-            continue
-        op, args = m.group("op").upper(), m.group("args")
         if op == "WORKDIR":
             workdir = posixpath.normpath(posixpath.join(workdir, args.strip().strip("\"'")))
-            continue
-        try:
-            parts = json.loads(args) if args.startswith("[") else args.split()
-        except ValueError:
-            continue
-        parts = [p for p in parts if isinstance(p, str) and not p.startswith("--")]
-        if len(parts) != 2:
-            continue
-        src, dst = parts
-        dst = posixpath.normpath(posixpath.join(workdir, dst))
-        for ctx in ("", here):
-            repo_dir = _norm(ctx, src)
-            if repo_dir is not None and (root / repo_dir).is_dir():
-                copies.append((dst, repo_dir))
-                break
+        elif op and (copy := _docker_copy(root, ("", posixpath.dirname(rel)), workdir, args)) is not None:
+            copies.append(copy)
     return out[:n] + [None] * max(0, n - len(out))
 
 
