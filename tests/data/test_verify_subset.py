@@ -51,6 +51,7 @@ def test_choose_sizes() -> None:
     rng = random.Random(3)
     assert len(Subset("10%", percent=10).choose(keys, rng)) == 4
     assert len(Subset("1%", percent=1).choose(keys, rng)) == 1  # at least one
+    assert len(Subset("0.1%", percent=0.1).choose([str(i) for i in range(3000)], rng)) == 3  # not 4 (float)
     assert len(Subset("7", count=7).choose(keys, rng)) == 7
     assert Subset("99", count=99).choose(keys, rng) == set(keys)
     parts = [Subset(f"{n}/4", n=n, t=4).choose(keys) for n in range(1, 5)]

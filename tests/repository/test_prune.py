@@ -65,7 +65,8 @@ def test_local_prune_removes_only_what_no_manifest_lists(tmp_path: Path) -> None
         f"{full.name}/a/part-00000-00099.parquet.tmp": 17,
         f"{child.name}/stray/deep/x.bin": 19,
     }
-    alone = {".qdrant-ops-read-1-abcd/x": 2, "notes.txt": 4, "20200104T000000Z.tar.d/.extracted": 2}
+    alone = {".qdrant-ops-read-1-abcd/x": 2, "notes.txt": 4, "20200104T000000Z.tar.d/.extracted": 2,
+             "20200105T000000Z.tar": 6}  # a tar prune cannot read: named, never removed
     for rel, size in {**garbage, **alone}.items():
         (repo / rel).parent.mkdir(parents=True, exist_ok=True)
         (repo / rel).write_bytes(b"x" * size)
@@ -77,6 +78,8 @@ def test_local_prune_removes_only_what_no_manifest_lists(tmp_path: Path) -> None
     where = {Path(g["location"]).relative_to(repo).as_posix().rstrip("/") for g in dry.removed}
     assert where == {".partial-20200101T000000Z", ".partial-20200102T000000Z.tar", "20200103T000000Z",
                      f"{full.name}/state.sqlite", f"{full.name}/a/part-00000-00099.parquet.tmp", f"{child.name}/stray"}
+    assert dry.left_alone == [{"location": str(repo / "20200105T000000Z.tar"),
+                               "reason": "a .tar whose manifest cannot be read; not touched"}]
     partial = next(g for g in dry.removed if g["location"].endswith(".partial-20200101T000000Z"))
     assert partial["kind"] == "partial backup" and partial["bytes"] == 16 and "no longer be resumed" in partial["reason"]
 

@@ -21,6 +21,7 @@ import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,8 @@ class Subset:
             return {k for k in keys if part_of(k, self.t) == self.n}
         if not keys:
             return set()
-        want = self.count if self.count else math.ceil(len(keys) * self.percent / 100)
+        # Decimal: 0.1% of 3000 files is 3, where float arithmetic rounds up to 4.
+        want = self.count if self.count else math.ceil(Decimal(str(self.percent)) * len(keys) / 100)
         return set((rng or random.SystemRandom()).sample(sorted(keys), min(len(keys), max(1, want))))
 
 

@@ -32,6 +32,7 @@ from pydantic import Field
 from qdrant_ops.endpoints.archive import MANIFEST, MANIFEST_SHA256, PARTIAL_PREFIX, load_manifest
 from qdrant_ops.errors import CorruptBackupError, NotFoundError
 from qdrant_ops.pipeline.locks import FileLock
+from qdrant_ops.repository.listing import tar_manifest
 from qdrant_ops.reports import Report, human_bytes, md_table
 from qdrant_ops.repository.location import (
     Location,
@@ -194,6 +195,9 @@ def _find_local(root: Path, skip: frozenset[str]) -> _Found:
             why = ("a .tar being packed when its backup stopped; the backup directory beside it is whole"
                    if name.endswith(".tar") and child.is_file() else NOT_RESUMABLE)
             _add(found, Garbage(PARTIAL, str(child), _tree_bytes(child), why), lambda p=child: _rmtree(p))
+        elif _stamp(name.removesuffix(".tar")) and name.endswith(".tar") and child.is_file():
+            if tar_manifest(child) is None:  # a packed backup prune cannot read: never guessed at
+                found.left_alone.append({"location": str(child), "reason": "a .tar whose manifest cannot be read; not touched"})
         elif _stamp(name) and child.is_dir() and not child.is_symlink() and name not in skip:
             if not (child / MANIFEST).is_file():
                 _add(found, Garbage(PARTIAL, str(child), _tree_bytes(child), "a backup directory without a manifest: "
