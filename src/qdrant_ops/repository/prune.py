@@ -32,8 +32,8 @@ from pydantic import Field
 from qdrant_ops.endpoints.archive import MANIFEST, MANIFEST_SHA256, PARTIAL_PREFIX, load_manifest
 from qdrant_ops.errors import CorruptBackupError, NotFoundError
 from qdrant_ops.pipeline.locks import FileLock
-from qdrant_ops.repository.listing import tar_manifest
 from qdrant_ops.reports import Report, human_bytes, md_table
+from qdrant_ops.repository.listing import tar_manifest
 from qdrant_ops.repository.location import (
     Location,
     cache_dir,
