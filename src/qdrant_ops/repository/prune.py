@@ -22,8 +22,10 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +78,7 @@ class Garbage:
 class _Found:
     items: list[Garbage]
     left_alone: list[dict[str, str]]
-    remove: list[Any]  # one callable per item, in the same order
+    remove: list[Callable[[], object]]  # one per item, in the same order
 
 
 def size(n: int) -> str:
@@ -194,14 +196,14 @@ def _find_local(root: Path, skip: frozenset[str]) -> _Found:
         if name.startswith(PARTIAL_PREFIX) and _stamp(name.removeprefix(PARTIAL_PREFIX).removesuffix(".tar")):
             why = ("a .tar being packed when its backup stopped; the backup directory beside it is whole"
                    if name.endswith(".tar") and child.is_file() else NOT_RESUMABLE)
-            _add(found, Garbage(PARTIAL, str(child), _tree_bytes(child), why), lambda p=child: _rmtree(p))
+            _add(found, Garbage(PARTIAL, str(child), _tree_bytes(child), why), partial(_rmtree, child))
         elif _stamp(name.removesuffix(".tar")) and name.endswith(".tar") and child.is_file():
             if tar_manifest(child) is None:  # a packed backup prune cannot read: never guessed at
                 found.left_alone.append({"location": str(child), "reason": "a .tar whose manifest cannot be read; not touched"})
         elif _stamp(name) and child.is_dir() and not child.is_symlink() and name not in skip:
             if not (child / MANIFEST).is_file():
                 _add(found, Garbage(PARTIAL, str(child), _tree_bytes(child), "a backup directory without a manifest: "
-                                    "never completed or half removed; not restorable"), lambda p=child: _rmtree(p))
+                                    "never completed or half removed; not restorable"), partial(_rmtree, child))
                 continue
             try:
                 listed = _listed(load_manifest(child).data)
@@ -228,17 +230,17 @@ def _unlisted_local(found: _Found, backup: Path, listed: set[str]) -> None:
             if path.relative_to(backup).as_posix() not in keep_dirs:
                 _add(found, Garbage(UNLISTED, f"{path}/", _tree_bytes(path),
                                     "a directory holding nothing its backup's manifest lists"),
-                     lambda p=path: _rmtree(p))
+                     partial(_rmtree, path))
         dirnames[:] = [d for d in dirnames if (here / d).relative_to(backup).as_posix() in keep_dirs]
         for f in sorted(files):
             path = here / f
             if path.relative_to(backup).as_posix() not in listed:
                 _add(found, Garbage(UNLISTED, str(path), path.lstat().st_size,
                                     "not in its backup's manifest: left by an interrupted run"),
-                     lambda p=path: p.unlink(missing_ok=True))
+                     partial(path.unlink, missing_ok=True))
 
 
-def _add(found: _Found, item: Garbage, remove: Any) -> None:
+def _add(found: _Found, item: Garbage, remove: Callable[[], object]) -> None:
     found.items.append(item)
     found.remove.append(remove)
 
@@ -256,7 +258,7 @@ def _find_remote(repository: str | Path, skip: frozenset[str]) -> _Found:
         files = list_files(child)
         if MANIFEST not in files:
             _add(found, Garbage(PARTIAL, child.display, sum(files.values()), NOT_RESUMABLE),
-                 lambda c=child: delete_prefix(c))
+                 partial(delete_prefix, child))
             continue
         listed = _remote_listed(child)
         if isinstance(listed, str):
@@ -264,19 +266,19 @@ def _find_remote(repository: str | Path, skip: frozenset[str]) -> _Found:
             continue
         for rel in sorted(set(files) - listed):
             _add(found, Garbage(UNLISTED, child.url(rel), files[rel], "not in its backup's manifest: left by an interrupted run"),
-                 lambda c=child, r=rel: _delete_object(c, r))
+                 partial(_delete_object, child, rel))
     uploads = open_uploads(loc, sizes=True)
     for up in uploads:
         bucket = loc.root.partition("/")[0]
         _add(found, Garbage(UPLOAD, f"{loc.scheme}://{bucket}/{up.key}", up.bytes,
-                            f"a multipart upload an interrupted run left open (started {up.initiated or 'unknown'}); aborted"),
-             lambda u=up: abort_uploads(loc, [u]))
+                            f"a multipart upload an interrupted run left open (started {up.initiated or 'unknown'})"),
+             partial(abort_uploads, loc, [up]))
     staging = cache_dir("staging", loc)
     for work in sorted(staging.glob(PARTIAL_PREFIX + "*")):
         if work.is_dir() and _stamp(work.name.removeprefix(PARTIAL_PREFIX)):
             _add(found, Garbage(PARTIAL, str(work), _tree_bytes(work), "this machine's staging directory of an "
                                 f"interrupted backup to {loc.display}; it can no longer be resumed"),
-                 lambda p=work: _rmtree(p))
+                 partial(_rmtree, work))
     return found
 
 
