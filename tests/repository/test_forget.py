@@ -67,7 +67,7 @@ def test_partial_is_listed_and_only_pruned_on_request(tmp_path: Path) -> None:
     forget(str(repo), Policy(last=3))
     assert partial.exists()
     report = forget(str(repo), Policy(last=3), prune=True)
-    assert not partial.exists() and len(report.pruned) == 1
+    assert not partial.exists() and report.prune is not None and report.prune.removed_count == 1
     assert all(Path(m).exists() for m in made)
 
 

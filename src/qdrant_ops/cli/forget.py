@@ -23,7 +23,7 @@ def forget(
     keep_yearly: int = typer.Option(0, "--keep-yearly", min=0, help="... of each of the last N years."),
     keep_within: str | None = typer.Option(None, "--keep-within", help="Keep every backup within this duration of the newest (30d, 1y6m, 2d12h)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be removed; remove nothing."),
-    prune: bool = typer.Option(False, "--prune", help="Also remove partial backups (interrupted runs; they cannot be resumed after this)."),
+    prune: bool = typer.Option(False, "--prune", help="Then run prune: partial backups (they cannot be resumed after this), files no manifest lists, open uploads."),
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
 ) -> None:
     """Apply a retention policy (restic's --keep-* rules) to a backup repository."""

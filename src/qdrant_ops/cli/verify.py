@@ -33,6 +33,10 @@ def verify(
     rename: list[str] | None = typer.Option(None, "--rename", help="old=new: the name on the compared side."),
     suffix: str | None = typer.Option(None, "--suffix", help="Suffix of the names on the compared side."),
     full: bool | None = typer.Option(None, "--full", help="Compare every point, not just counts and digests."),
+    read_data_subset: str | None = typer.Option(
+        None, "--read-data-subset", metavar="n/t|x%|N",
+        help="Read only a sample of a backup's files in full (restic's forms: 2/5, 10%, 20 files); "
+        "every file is still checked for presence and size. Not a full verification."),
     api_key: str | None = typer.Option(None, "--api-key", help="API key for the live endpoints."),
     config: Path | None = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
@@ -47,6 +51,7 @@ def verify(
         "rename": pairs(rename, "--rename"),
         "suffix": suffix,
         "full": full,
+        "read_data_subset": read_data_subset,
     }
     cfg = load_typed("verify", VerifyConfig, file=config, flags=flags)
     from qdrant_ops.data.verify import verify as run_verify

@@ -142,16 +142,17 @@ def backup(
             with report.phase("finalise"):
                 write_backup_manifest(work, cfg, info.display, info.server_version, entries, slices, stamp)
                 final = finish_backup(work, root, stamp, target, report, sent)
-    if cfg.verify_integrity:
-        from qdrant_ops.data.verify import verify_backup
+        if cfg.verify_integrity:
+            from qdrant_ops.data.verify import verify_backup
 
-        # The directory is checked before it is packed: checking the tar would extract a second copy.
-        with report.phase("verify"):
-            verified = verify_backup(str(final), allow_empty=cfg.allow_empty, progress=progress)
-        report.checks.extend(verified.checks)
-    if cfg.tar and isinstance(final, Path):
-        with report.phase("tar"):
-            final = write_tar(final)
+            # Still under the lock, so prune never sees a half-packed .partial tar. The directory
+            # is checked before it is packed: checking the tar would extract a second copy.
+            with report.phase("verify"):
+                verified = verify_backup(str(final), allow_empty=cfg.allow_empty, progress=progress)
+            report.checks.extend(verified.checks)
+        if cfg.tar and isinstance(final, Path):
+            with report.phase("tar"):
+                final = write_tar(final)
     report.backup_dir = str(final)
     report.finish()
     return report

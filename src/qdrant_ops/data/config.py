@@ -85,5 +85,6 @@ class VerifyConfig(Model):
     rename: dict[str, str] = Field(default_factory=dict)
     suffix: str = ""
     full: bool = False
+    read_data_subset: str | None = None  # n/t, x% or N: read only that sample of a backup's files
     max_differences: int = Field(default=20, ge=1)
     batch_size: int = Field(default=1000, ge=1, le=100_000)

@@ -2,8 +2,9 @@
 
 A full backup is self-contained; an incremental one reads through its parents (chain.py), so a
 parent of a kept backup is kept too, with the reason ``parent of <child>``. Forgetting a backup
-removes its files with it; ``--prune`` also removes partial backups (interrupted runs that no
-manifest made complete). Both hold the repository lock that ``backup`` takes.
+removes its files with it; ``--prune`` then runs ``prune`` (restic's semantics: partial backups,
+files no manifest lists, open uploads; prune.py) under the same hold of the repository lock that
+``backup`` takes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from qdrant_ops.pipeline.locks import FileLock
 from qdrant_ops.reports import Report, md_table
 from qdrant_ops.repository.listing import BackupInfo, list_backups, remove_backup
 from qdrant_ops.repository.location import is_remote, open_location, repository_lock_path
+from qdrant_ops.repository.prune import PruneResult, prune_locked, require_repository
 from qdrant_ops.repository.retention import Decision, Policy, apply_policy
 
 
@@ -67,23 +69,34 @@ class ForgetReport(Report):
     dry_run: bool = False
     kept: list[dict[str, Any]] = Field(default_factory=list)
     removed: list[dict[str, Any]] = Field(default_factory=list)
-    pruned: list[dict[str, Any]] = Field(default_factory=list)
+    # ``--prune``: prune's result (what it removed, or would remove), as ``qdrant-ops prune`` reports it.
+    prune: PruneResult | None = None
 
     def summary_lines(self) -> list[str]:
         verb = "would remove" if self.dry_run else "removed"
         lines = [f"keep   {b['name']} ({', '.join(b['reasons'])})" for b in self.kept]
         lines += [f"{verb} {b['name']}" for b in self.removed]
-        lines += [f"{verb} {b['name']} (partial)" for b in self.pruned]
-        lines.append(f"{len(self.kept)} kept, {len(self.removed)} {verb}"
-                     + (f", {len(self.pruned)} partial {verb}" if self.pruned else ""))
+        lines += [f"note   {b['name']}: {FOLD_NOTE.format(children=', '.join(b['parent_of']))}"
+                  for b in self.kept if b.get("parent_of")]
+        lines.append(f"{len(self.kept)} kept, {len(self.removed)} {verb}")
+        if self.prune is not None:
+            lines += self.prune.lines()
         return lines
 
     def markdown_sections(self) -> list[str]:
-        rows = [[b["name"], "keep", ", ".join(b["reasons"])] for b in self.kept]
+        rows = [[b["name"], "keep", ", ".join(b["reasons"])
+                 + (f" ({FOLD_NOTE.format(children=', '.join(b['parent_of']))})" if b.get("parent_of") else "")]
+                for b in self.kept]
         rows += [[b["name"], "remove", ""] for b in self.removed]
-        rows += [[b["name"], "remove (partial)", ""] for b in self.pruned]
-        return ["", f"Repository: `{self.repository}` · dry run: {self.dry_run}", "",
-                md_table(["backup", "decision", "kept by"], rows)]
+        out = ["", f"Repository: `{self.repository}` · dry run: {self.dry_run}", "",
+               md_table(["backup", "decision", "kept by"], rows)]
+        if self.prune is not None:
+            out += ["", "## Prune", "", *self.prune.markdown_rows()]
+        return out
+
+
+# forget keeps a parent a kept incremental backup reads through; it never rewrites the child.
+FOLD_NOTE = "kept whole, not folded into its child: the incremental backup(s) {children} read through it"
 
 
 def _keep_parents(decisions: list[Decision]) -> None:
@@ -102,21 +115,22 @@ def _keep_parents(decisions: list[Decision]) -> None:
 
 def forget(repository: str | Path, policy: Policy, *, dry_run: bool = False, prune: bool = False) -> ForgetReport:
     """Apply ``policy`` to the repository's complete backups; remove the others (not on a dry run)."""
-    report = ForgetReport(repository=_display(repository), dry_run=dry_run)
+    report = ForgetReport(repository=require_repository(repository), dry_run=dry_run)
     with FileLock(repository_lock_path(repository), f"backup repository {report.repository}"):
         backups = list_backups(repository)
         decisions = apply_policy(backups, policy)
         _keep_parents(decisions)
         for d in decisions:
             entry = d.backup.to_json() | {"reasons": d.reasons}
+            children = [r.removeprefix("parent of ") for r in d.reasons if r.startswith("parent of ")]
+            if children:
+                entry["parent_of"] = children
             (report.kept if d.keep else report.removed).append(entry)
             if not d.keep and not dry_run:
                 remove_backup(d.backup)
         if prune:
-            for b in backups:
-                if not b.complete:
-                    report.pruned.append(b.to_json())
-                    if not dry_run:
-                        remove_backup(b)
+            gone = frozenset(b["name"] for b in report.removed)
+            report.prune = prune_locked(repository, dry_run=dry_run, skip=gone)
+            report.prune.finish("dry-run" if dry_run else None)
     report.finish("dry-run" if dry_run else None)
     return report

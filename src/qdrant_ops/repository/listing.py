@@ -99,14 +99,14 @@ def list_backups(repository: str | Path) -> list[BackupInfo]:
             out.append(_from_manifest(info, (child / MANIFEST).read_text(encoding="utf-8")))
         elif child.is_file() and name.endswith(".tar") and not name.startswith(PARTIAL_PREFIX):
             info = BackupInfo(name.removesuffix(".tar"), str(child), False, _stamp_time(name))
-            out.append(_from_manifest(info, _tar_manifest(child)))
+            out.append(_from_manifest(info, tar_manifest(child)))
         elif name.startswith(PARTIAL_PREFIX) and _stamp_time(name) is not None:
             size = sum(f.stat().st_size for f in child.rglob("*.parquet")) if child.is_dir() else 0
             out.append(BackupInfo(name, str(child), False, _stamp_time(name), bytes=size))
     return sorted(out, key=lambda b: (b.time or datetime.min.replace(tzinfo=UTC), b.name))
 
 
-def _tar_manifest(path: Path) -> str | None:
+def tar_manifest(path: Path) -> str | None:
     try:
         with tarfile.open(path) as tf:
             for m in tf.getmembers():

@@ -119,22 +119,26 @@ def download(loc: Location, rel: str, local: Path) -> None:
     storage_call(run, f"download {loc.url(rel)}")
 
 
-def abort_multipart(loc: Location) -> int:
-    """Abort the multipart uploads left open under ``loc`` (an S3 upload killed mid-way); their count.
+@dataclass
+class OpenUpload:
+    """A multipart upload left open under a prefix: its key, id, start time and bytes sent."""
 
-    pyarrow cannot list uploads, so boto3 (the same credential chain) does; without boto3 the
-    cleanup is skipped with a warning.
-    """
-    if loc.scheme != "s3":
-        return 0
+    key: str
+    upload_id: str
+    initiated: str
+    bytes: int
+
+
+def _s3_client(loc: Location) -> Any | None:
+    """A boto3 client for ``loc`` (pyarrow cannot list uploads; boto3 shares the credential
+    chain), or None with a warning when boto3 is not installed."""
     try:
         import boto3
     except ImportError:
         log.warning("boto3 is not installed: open multipart uploads under %s were not checked", loc.display)
-        return 0
-    bucket, _, prefix = loc.root.partition("/")
+        return None
     opts = loc.options
-    client: Any = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=s3_endpoint(opts),
         aws_access_key_id=opts.get("access_key"),
@@ -143,21 +147,65 @@ def abort_multipart(loc: Location) -> int:
         region_name=opts.get("region"),
     )
 
-    def run() -> int:
-        n = 0
-        pages = client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix + "/")
-        for page in pages:
-            for up in page.get("Uploads", []):
-                client.abort_multipart_upload(Bucket=bucket, Key=up["Key"], UploadId=up["UploadId"])
-                n += 1
-        return n
 
+def _boto_call(fn: Callable[[], T], what: str) -> T:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        return call_with_retry(run, RetryPolicy(), what=f"abort uploads under {loc.display}")
+        return call_with_retry(fn, RetryPolicy(), what=what)
     except (BotoCoreError, ClientError) as exc:
-        raise EndpointError(f"listing multipart uploads under {loc.display}: {type(exc).__name__}") from None
+        raise EndpointError(f"{what}: {type(exc).__name__}") from None
+
+
+def open_uploads(loc: Location, *, sizes: bool = False) -> list[OpenUpload]:
+    """The multipart uploads open under ``loc`` (S3 only; none elsewhere), with the bytes their
+    parts hold when ``sizes``."""
+    if loc.scheme != "s3":
+        return []
+    client = _s3_client(loc)
+    if client is None:
+        return []
+    bucket, _, prefix = loc.root.partition("/")
+
+    def run() -> list[OpenUpload]:
+        out: list[OpenUpload] = []
+        pages = client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix + "/" if prefix else "")
+        for page in pages:
+            for up in page.get("Uploads", []):
+                size = 0
+                if sizes:
+                    parts = client.get_paginator("list_parts").paginate(Bucket=bucket, Key=up["Key"], UploadId=up["UploadId"])
+                    size = sum(int(p.get("Size", 0)) for pp in parts for p in pp.get("Parts", []))
+                initiated = up.get("Initiated")
+                out.append(OpenUpload(up["Key"], up["UploadId"], initiated.isoformat() if initiated else "", size))
+        return out
+
+    return _boto_call(run, f"listing multipart uploads under {loc.display}")
+
+
+def abort_uploads(loc: Location, uploads: list[OpenUpload]) -> int:
+    """Abort ``uploads`` (from ``open_uploads(loc)``); how many were aborted."""
+    if not uploads:
+        return 0
+    client = _s3_client(loc)
+    if client is None:
+        return 0
+    bucket = loc.root.partition("/")[0]
+
+    def run() -> int:
+        for up in uploads:
+            client.abort_multipart_upload(Bucket=bucket, Key=up.key, UploadId=up.upload_id)
+        return len(uploads)
+
+    return _boto_call(run, f"aborting multipart uploads under {loc.display}")
+
+
+def abort_multipart(loc: Location) -> int:
+    """Abort the multipart uploads left open under ``loc`` (an S3 upload killed mid-way); their count.
+
+    Without boto3 the cleanup is skipped with a warning.
+    """
+    return abort_uploads(loc, open_uploads(loc))
 
 
 @dataclass
