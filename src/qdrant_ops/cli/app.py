@@ -275,8 +275,8 @@ def finish(report: Report, report_path: Path | None, exit_code: int | None = Non
         echo(report.result_line() or "")
     if exit_code is None:
         exit_code = _STATUS_EXIT.get(report.status, EXIT_OK)
-    if report.status == "partial" and (line := report.error_line()):
-        err_line(line)  # last on the screen, as a raised error's line is
+    if report.status == "partial" and (error := report.error_line()):
+        err_line(error)  # last on the screen, as a raised error's line is
     if exit_code:
         raise typer.Exit(exit_code)
 
