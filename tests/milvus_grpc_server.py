@@ -1,18 +1,22 @@
-"""Milvus Lite's gRPC server (the Milvus protocol) as its own process, optionally requiring a token.
+"""Milvus Lite's gRPC server (the Milvus protocol) as its own process, optionally with a token
+check and TLS.
 
 Milvus Lite's server checks no credentials; a Milvus server with ``authorizationEnabled`` refuses
 every call whose ``authorization`` metadata is not ``base64(token)``. This wraps Milvus Lite's own
 servicer in a gRPC interceptor that does the same, so the tests can see credentials arrive.
 
-    python milvus_grpc_server.py DATA_DIR PORT [TOKEN]     (PORT 0: a free port, printed)
+    python milvus_grpc_server.py DATA_DIR [--token USER:PASSWORD] [--tls CERT KEY]
+
+It listens on a free loopback port and prints ``listening PORT``.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
-import sys
 from collections.abc import Callable
 from concurrent import futures
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -36,15 +40,22 @@ class RequireToken(grpc.ServerInterceptor):
 
 
 def main() -> None:
-    data_dir, port = sys.argv[1], int(sys.argv[2])
-    token = sys.argv[3] if len(sys.argv) > 3 else ""
-    db = MilvusLite(data_dir)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("data_dir")
+    ap.add_argument("--token", default="")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    args = ap.parse_args()
+    db = MilvusLite(args.data_dir)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8),
-        interceptors=[RequireToken(token)] if token else [],
+        interceptors=[RequireToken(args.token)] if args.token else [],
     )
     milvus_pb2_grpc.add_MilvusServiceServicer_to_server(MilvusServicer(db), server)
-    bound = server.add_insecure_port(f"127.0.0.1:{port}")  # port 0: a free one, said on stdout
+    if args.tls:
+        cert, key = (Path(p).read_bytes() for p in args.tls)
+        bound = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key, cert)]))
+    else:
+        bound = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(f"listening {bound}", flush=True)
     try:

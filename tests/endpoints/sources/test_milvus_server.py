@@ -39,7 +39,7 @@ def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     data = tmp_path_factory.mktemp("milvus-server") / "data"
     proc = subprocess.Popen(
-        [sys.executable, str(SERVER), str(data), "0", f"{USER}:{PASSWORD}"],
+        [sys.executable, str(SERVER), str(data), "--token", f"{USER}:{PASSWORD}"],
         stdout=subprocess.PIPE, text=True,
     )
     try:
@@ -261,3 +261,65 @@ def test_a_released_collection_is_loaded_only_when_asked_and_released_after(
     assert res.exit_code == 0, res.output
     assert probe.get_load_state("cold")["state"].name == "NotLoad"  # loaded for the read, released after
     probe.close()
+
+
+def _self_signed(where: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (PEM)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = where / "server.pem", where / "server.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_milvus_over_tls_trusts_the_given_certificate_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pymilvus import DataType, MilvusClient
+
+    cert, key = _self_signed(tmp_path)
+    proc = subprocess.Popen([sys.executable, str(SERVER), str(tmp_path / "data"), "--tls", str(cert), str(key)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        address = f"127.0.0.1:{int(proc.stdout.readline().split()[1])}"
+        client = MilvusClient(uri=f"https://{address}", server_pem_path=str(cert))
+        schema = MilvusClient.create_schema(auto_id=False)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+        params = client.prepare_index_params()
+        params.add_index("v", index_type="FLAT", metric_type="L2")
+        client.create_collection("tiny", schema=schema, index_params=params)
+        client.insert("tiny", [{"id": i, "v": [float(i), 1.0]} for i in range(5)])
+        client.close()
+        monkeypatch.delenv("MILVUS_TOKEN", raising=False)
+        ok = runner.invoke(app, ["backup", "--source", f"milvus+https://{address}?ca={cert}",
+                                 "--backup-path", str(tmp_path / "bk")])
+        assert ok.exit_code == 0, ok.output
+        for uri in (f"milvus+https://{address}?timeout=2", f"milvus+http://{address}?timeout=2"):
+            res = runner.invoke(app, ["backup", "--source", uri, "--backup-path", str(tmp_path / "no")])
+            assert res.exit_code == 3 and "cannot reach" in res.output, (uri, res.output)  # untrusted; not TLS
+        res = runner.invoke(app, ["backup", "--source", f"milvus+https://{address}?ca={tmp_path / 'none.pem'}",
+                                  "--backup-path", str(tmp_path / "no")])
+        assert res.exit_code == 2 and "no such file" in res.output, res.output
+    finally:
+        close_all()
+        proc.terminate()
+        proc.wait(timeout=30)

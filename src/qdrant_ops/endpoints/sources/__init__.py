@@ -5,7 +5,7 @@
 optional ``?key=value`` settings: ``id_key`` (where a mapped id's original goes, default
 ``_source_id``), ``distance`` (override the metric), and per source ``document_key`` (chroma),
 ``id`` (lancedb, faiss: the id column), ``sidecar`` (faiss), ``tenant`` / ``database`` (a Chroma
-server), ``database`` / ``partitions`` / ``timeout`` / ``load`` (a Milvus server).
+server), ``database`` / ``partitions`` / ``timeout`` / ``load`` / ``ca`` (a Milvus server).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ MILVUS_TOKEN = "MILVUS_TOKEN"
 SCHEMES = ("chroma", "chroma+http", "chroma+https", "lancedb", "faiss", "milvus", "milvus+http", "milvus+https",
            "postgresql", "postgres")
 _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
-_MILVUS_SERVER = {"id_key", "distance", "database", "partitions", "timeout", "load"}
+_MILVUS_SERVER = {"id_key", "distance", "database", "partitions", "timeout", "load", "ca"}
 _OPTIONS = {
     "chroma": {"id_key", "distance", "document_key"},
     "chroma+http": {"id_key", "distance", "document_key", "tenant", "database"},
@@ -115,9 +115,10 @@ def milvus_server(scheme: str, path: str, o: dict[str, str]) -> MilvusServer:
     ``MILVUS_TOKEN``; never ``--api-key``, which is the Qdrant endpoints' own."""
     from qdrant_ops.endpoints.sources.milvus import DEFAULT_PORT, MilvusServer
 
+    http = scheme.removeprefix("milvus+")
     try:
         parts = urlsplit("http:" + path)
-        port = parts.port or DEFAULT_PORT
+        port = parts.port or (DEFAULT_PORT if http == "http" else 443)  # pymilvus's own defaults
     except ValueError as exc:  # a port that is not a number, a malformed IPv6 host
         raise UsageError(f"{scheme}: malformed address: {exc}") from None
     if not parts.hostname:
@@ -129,7 +130,6 @@ def milvus_server(scheme: str, path: str, o: dict[str, str]) -> MilvusServer:
     token = token or os.environ.get(MILVUS_TOKEN, "")
     register_secret(token)
     register_secret(password)
-    http = scheme.removeprefix("milvus+")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     database = o.get("database", "")
     display = f"{scheme}://{host}:{port}" + (f"?database={database}" if database else "")
@@ -143,8 +143,13 @@ def milvus_server(scheme: str, path: str, o: dict[str, str]) -> MilvusServer:
     load = (o.get("load") or "false").lower()
     if load not in _BOOLEANS:
         raise UsageError(f"{display}: load= takes true or false, not {o['load']!r}")
+    ca = o.get("ca", "")
+    if ca and http != "https":
+        raise UsageError(f"{display}: ca= is for milvus+https://")
+    if ca and not os.path.isfile(ca):
+        raise UsageError(f"{display}: ca={ca}: no such file")
     return MilvusServer(f"{http}://{host}:{port}", display, token=token, database=database,
-                        partitions=partitions, timeout=timeout, load=_BOOLEANS[load])
+                        partitions=partitions, timeout=timeout, load=_BOOLEANS[load], ca=ca)
 
 
 __all__ = ["SCHEMES", "SourceEndpoint", "is_source_uri", "open_source"]

@@ -53,6 +53,7 @@ class MilvusServer:
     partitions: list[str] = field(default_factory=list)
     timeout: float = 10.0
     load: bool = False  # may a released collection be loaded for the read (and released after)
+    ca: str = ""  # a PEM file of the certificate (or its CA) a TLS server must present
 
 
 class MilvusSource(SourceEndpoint):
@@ -89,8 +90,12 @@ class MilvusSource(SourceEndpoint):
 
     def _connect(self, pymilvus: Any, server: MilvusServer) -> Any:
         try:
+            tls = {"server_pem_path": server.ca} if server.ca else {}
+            # dedicated: pymilvus shares one connection per address and token, whatever its TLS
+            # settings; this endpoint's own is checked here and closed with it.
             client = pymilvus.MilvusClient(
-                uri=server.url, token=server.token, db_name=server.database, timeout=server.timeout
+                uri=server.url, token=server.token, db_name=server.database, timeout=server.timeout,
+                dedicated=True, **tls,
             )
             client.list_collections()  # a database that does not exist is refused here
             return client
