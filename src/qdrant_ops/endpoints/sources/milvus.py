@@ -51,7 +51,7 @@ class MilvusServer:
     token: str = ""
     database: str = ""
     partitions: list[str] = field(default_factory=list)
-    timeout: float = 10.0
+    timeout: float = 10.0  # seconds to connect
     load: bool = False  # may a released collection be loaded for the read (and released after)
     ca: str = ""  # a PEM file of the certificate (or its CA) a TLS server must present
 
