@@ -257,6 +257,10 @@ def test_a_released_collection_is_loaded_only_when_asked_and_released_after(
     res = runner.invoke(app, ["backup", "--source", src, "--backup-path", str(tmp_path / "b")])
     assert res.exit_code == 2 and "not loaded on the server" in res.output and "?load=true" in res.output, res.output
     assert probe.get_load_state("cold")["state"].name == "NotLoad"  # the server was left as it was
+    res = runner.invoke(app, ["migrate", "-s", src + "&load=true", "-t", str(tmp_path / "t"),
+                              "--backup-path", str(tmp_path / "bk"), "--dry-run"])
+    assert res.exit_code == 0 and "loaded for this read, released after (?load=true)" in res.output, res.output
+    assert probe.get_load_state("cold")["state"].name == "NotLoad"
     res = runner.invoke(app, ["backup", "--source", src + "&load=true", "--backup-path", str(tmp_path / "b")])
     assert res.exit_code == 0, res.output
     assert probe.get_load_state("cold")["state"].name == "NotLoad"  # loaded for the read, released after

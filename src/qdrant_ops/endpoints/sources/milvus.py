@@ -145,6 +145,8 @@ class MilvusSource(SourceEndpoint):
         if not vectors:
             raise UnsupportedError(f"{self.display} {name}: no vector field")
         rules.append(f"ids from the primary key {pk['name']!r}; scalar and dynamic fields -> payload keys")
+        if name in self._loaded:
+            rules.append("the collection was released on the server: loaded for this read, released after (?load=true)")
         parts = [str(p) for p in self._call("list partitions", lambda: self.client.list_partitions(name))]
         missing = [p for p in self.partitions_wanted if p not in parts]
         if missing:
