@@ -95,6 +95,9 @@ SKIP: dict[str, str] = {
     " --target http://localhost:6333": (
         "needs a PostgreSQL server at host db; the outcome (exit 3) would depend on name resolution here"
     ),
+    "qdrant-ops migrate --source 'milvus+http://milvus:19530?database=prod' --target http://localhost:6333": (
+        "needs a Milvus server at host milvus; the outcome (exit 3) would depend on name resolution here"
+    ),
 }
 # Lines run inside a git repository with legacy scripts, not beside the stores.
 IN_REPO = ("qdrant-ops cleanup-legacy", "qdrant-ops consolidate-clients", "qdrant-ops check-legacy")
