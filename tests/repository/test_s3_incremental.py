@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -187,3 +188,79 @@ def test_resumed_remote_incremental_keeps_its_parent(s3: Any, s3_url: str) -> No
     files = len(entry["files"]) + len(entry["index_files"]) + 1
     assert resumed.reused_files >= 1 and resumed.uploaded_files + resumed.reused_files == files
     assert verify_against(str(resumed.backup_dir), ep, full=True).status == "ok"
+
+
+@pytest.mark.slow
+def test_kill9_mid_upload_of_an_incremental_resumes(s3: Any, s3_url: str, tmp_path: Path) -> None:
+    """An incremental backup to S3 killed with SIGKILL while sending resumes on the same parent:
+    it sends only what is missing, leaves no multipart upload open and verifies exactly."""
+    import os
+    import signal
+    import time
+
+    import numpy as np
+
+    from qdrant_ops.endpoints.base import Point
+    from repository.test_s3_kill_resume import ROOT, _cli, _make_edge_source
+
+    source = f"edge:{tmp_path}/src"
+    _make_edge_source(source, n=12000, dim=256)
+    env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}")
+    config = tmp_path / "backup.json"
+    config.write_text(json.dumps({"rows_per_file": 1500, "incremental": True}))
+    args = ["backup", "--source", source, "--backup-path", s3_url, "--config", str(config), "--no-verify"]
+    bucket, _, prefix = s3_url[len("s3://"):].partition("/")
+
+    def keys() -> list[str]:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/")
+        return [k["Key"] for page in pages for k in page.get("Contents", [])]
+
+    first = _cli(args, env)
+    _, err = first.communicate(timeout=180)
+    assert first.returncode == 0, err.decode()
+    parent = {k.split("/")[1] for k in keys()}
+    before = len(keys())
+    ep = open_endpoint(source)  # two thirds of the points change, some go, some come
+    rng = np.random.default_rng(2)
+    for start in range(0, 8000, 2000):
+        vecs = rng.random((2000, 256), dtype=np.float32)
+        ep.write("big", [Point(id=start + i, vectors={"": v.tolist()}, payload={"i": start + i, "v": 2})
+                         for i, v in enumerate(vecs)])
+    import qdrant_edge
+
+    ep._shard("big").update(qdrant_edge.UpdateOperation.delete_points(list(range(11900, 12000))))  # type: ignore[attr-defined]
+    ep.write("big", [Point(id=20000 + i, vectors={"": [0.5] * 256}, payload={"new": i}) for i in range(300)])
+    ep.close()
+
+    proc = _cli(args, env)
+    open_seen = False
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        done = s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "/").get("KeyCount", 0) - before
+        if done >= 2 and s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix + "/").get("Uploads"):
+            proc.send_signal(signal.SIGKILL)
+            open_seen = True
+            break
+        time.sleep(0.005)
+    proc.wait()
+    assert open_seen, proc.stderr.read() if proc.stderr else "backup ended before any upload began"
+    listed = len(keys()) - before
+    assert not any(k.endswith("manifest.json") and k.split("/")[1] not in parent for k in keys())
+
+    report = tmp_path / "resume"
+    again = _cli([*args, "--report", str(report)], env)
+    _, err = again.communicate(timeout=180)
+    assert again.returncode == 0, err.decode()
+    data = json.loads(report.with_suffix(".json").read_text())
+    manifest = _manifest(s3, data["backup_dir"])
+    entry = manifest["collections"]["big"]
+    assert entry["parent"]["backup"] == parent.pop()
+    assert 8000 <= sum(f["rows"] for f in entry["files"]) < 12000 and entry["deleted"]["rows"] == 100
+    files = len(entry["files"]) + len(entry["index_files"]) + 1
+    assert listed >= 2 and data["reused_files"] >= listed
+    assert data["uploaded_files"] + data["reused_files"] == files
+    assert not s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix + "/").get("Uploads")
+
+    check = _cli(["verify", data["backup_dir"], "--against", source, "--full"], env)
+    out, err = check.communicate(timeout=180)
+    assert check.returncode == 0, (out + err).decode()
