@@ -161,7 +161,7 @@ def _stamp_order(name: str) -> tuple[str, int]:
 @dataclass
 class Parent:
     name: str
-    root: Path
+    root: Path  # where it was read: for one brought from an origin, a scratch directory since removed
     entry: CollectionEntry
     index: dict[PointKey, int]
 
