@@ -148,7 +148,7 @@ def backup(
     # The directory is checked before it is packed: checking the tar would extract a second copy.
     # An incremental tar is checked packed: its parents are tars, read from beside it.
     check_packed = cfg.tar and isinstance(final, Path) and _has_parent(final)
-    if cfg.tar and isinstance(final, Path) and check_packed:
+    if check_packed and isinstance(final, Path):
         with report.phase("tar"):
             final = write_tar(final)
     if cfg.verify_integrity:

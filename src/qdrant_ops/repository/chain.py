@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -205,8 +206,6 @@ def find_parent(
                     "remove the partial backup to start over", file=root,
                 )
         else:
-            import secrets
-
             scratch = repository / f".qdrant-ops-parent-{os.getpid()}-{secrets.token_hex(4)}"
             root = scratch / child
             if not bring_backup(origin, child, root):
