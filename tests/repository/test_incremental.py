@@ -26,6 +26,7 @@ from qdrant_ops.errors import CorruptBackupError
 from qdrant_ops.format.integrity import Digest, scan_digest
 from qdrant_ops.repository.chain import read_ids
 from qdrant_ops.repository.forget import forget
+from qdrant_ops.repository.location import LOCK_FILE
 from qdrant_ops.repository.retention import Policy
 
 runner = CliRunner()
@@ -204,10 +205,45 @@ def test_forget_keeps_the_parents_of_kept_backups(tmp_path: Path) -> None:
     assert restore(RestoreConfig(backup=str(made[2]), target=endpoint_from_uri(MEM), rename={"a": "restored-f"})).status == "ok"
 
 
-def test_incremental_refuses_tar_and_object_stores(tmp_path: Path) -> None:
+def test_tar_chain_restores_at_every_link_and_needs_its_parents(tmp_path: Path) -> None:
+    """With --tar each link is one archive naming its parent; a reader extracts the parents'
+    archives from beside it. A missing parent archive is refused in one line."""
     _fresh("a")
-    res = runner.invoke(app, ["backup", "--source", MEM, "--backup-path", str(tmp_path / "r"), "--incremental", "--tar"])
-    assert res.exit_code == 2 and "--incremental needs a local directory" in res.stderr
+    ep = open_endpoint(MEM)
+    fields = ep.get_spec("a").vector_fields()
+    repo = tmp_path / "repo"
+    made: list[str] = []
+    digests: list[Digest] = []
+    for step in range(5):
+        if step:
+            _change(step)
+        _copy("a", f"copy-{step}")
+        digests.append(scan_digest(ep, "a", fields))
+        rep = backup(_cfg(repo).model_copy(update={"tar": True, "verify_integrity": True}))
+        assert rep.status == "ok" and rep.backup_dir.endswith(".tar"), rep.summary_lines()
+        made.append(rep.backup_dir)
+    assert sorted(p.name for p in repo.iterdir() if p.name != LOCK_FILE) == sorted(Path(m).name for m in made)
+    for k, b in enumerate(made):
+        rep = restore(RestoreConfig(backup=b, target=endpoint_from_uri(MEM), rename={"a": f"restored-{k}"}))
+        assert rep.status == "ok", rep.summary_lines()
+        assert scan_digest(ep, f"restored-{k}", fields) == digests[k]
+        check = verify_against(b, ep, rename={"a": f"copy-{k}"}, full=True)
+        assert check.status == "ok" and check.collections[0].verdict == "exact", check.summary_lines()
+    listed = json.loads(runner.invoke(app, ["backups", "list", str(repo), "--json"]).stdout)["backups"]
+    assert [b["parent"] for b in listed] == [None, *(Path(m).stem for m in made[:-1])]
+    kept = forget(repo, Policy(last=1), dry_run=True).kept
+    assert {b["name"] for b in kept} == {Path(m).stem for m in made}
+    # A directory backup after the tars starts its own chain: a chain is all tars or all directories.
+    rep = backup(_cfg(repo))
+    assert load_manifest(Path(rep.backup_dir)).collections["a"].parent is None
+    Path(made[2]).unlink()
+    res = runner.invoke(app, ["restore", made[4], "--target", MEM, "--suffix", "-t"])
+    assert res.exit_code == 1 and "Traceback" not in res.output and len(res.stderr.strip().splitlines()) == 1
+    assert f"needs its parent backup {Path(made[2]).stem}: missing from {repo}" in res.stderr
+    res = runner.invoke(app, ["verify", made[3]])
+    assert res.exit_code == 1 and Path(made[2]).stem in res.output
+    # Reading left no extracted copies, but the failed restore's own (kept for its rerun).
+    assert sorted(p.name for p in repo.iterdir() if p.is_dir()) == sorted([Path(rep.backup_dir).name, Path(made[4]).name + ".d"])
 
 
 def test_config_key_and_cli(tmp_path: Path) -> None:

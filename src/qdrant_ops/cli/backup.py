@@ -37,7 +37,7 @@ def backup(
     parallel: int | None = typer.Option(None, "--parallel", help="Scan N slices at once (a server or Edge; local mode scans one stream)."),
     tar: bool | None = typer.Option(None, "--tar/--no-tar", help="Pack the finished backup into one .tar."),
     snapshot: bool | None = typer.Option(None, "--snapshot", help="Also take native snapshots (server: per node; Edge: shard tar) into the backup, sha256 in the manifest."),
-    incremental: bool | None = typer.Option(None, "--incremental/--full", help="Write only the points new or changed since the newest backup in --backup-path, plus the ids deleted since (a local directory repository); every backup still restores and verifies alone."),
+    incremental: bool | None = typer.Option(None, "--incremental/--full", help="Write only the points new or changed since the newest backup in --backup-path, plus the ids deleted since (a directory, an object store, or with --tar the archives beside it); every backup still restores and verifies alone."),
     verify_integrity: bool | None = typer.Option(None, "--verify/--no-verify", help="Re-read and check the backup after writing it."),
     allow_empty: bool | None = typer.Option(None, "--allow-empty", help="Write an empty backup when the source holds no collections (refused otherwise)."),
     api_key: str | None = typer.Option(None, "--api-key", help="API key (prefer QDRANT_API_KEY)."),

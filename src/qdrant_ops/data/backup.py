@@ -56,6 +56,7 @@ from qdrant_ops.progress import NullProgress, ProgressSink, ProgressTask
 from qdrant_ops.repository.chain import (
     Parent,
 )
+from qdrant_ops.repository.links import Origin, StoreOrigin, TarOrigin
 from qdrant_ops.repository.location import (
     Location,
     cache_dir,
@@ -98,16 +99,18 @@ def backup(
     repo = open_location(cfg.backup_path) if is_remote(cfg.backup_path) else None
     if repo is not None and cfg.tar:
         raise UsageError("--tar packs a local backup; an object-store backup is its files and manifest")
-    if cfg.incremental and (cfg.tar or repo is not None):
-        raise UsageError(
-            "--incremental needs a local directory repository: its backups are read as a chain "
-            + ("(not packed with --tar)" if cfg.tar else "(object stores are not supported for chains yet)")
-        )
     # To an object store, the backup is built in a local staging directory kept per URL (so a
     # rerun resumes it) and published file by file, the manifest last.
     root = cache_dir("staging", repo) if repo is not None else local_path(cfg.backup_path)
     root.mkdir(parents=True, exist_ok=True)
     with FileLock(repository_lock_path(cfg.backup_path), f"backup path {repo.display if repo else root}"):
+        # An incremental backup finds its parent where the repository's backups are: directories
+        # here, objects in the store, or tars beside this one (a chain is all tars or all directories).
+        origin: Origin | None = None
+        if cfg.incremental and repo is not None:
+            origin = StoreOrigin(repo)
+        elif cfg.incremental and cfg.tar:
+            origin = TarOrigin(root)
         plan = backup_plan(cfg, src, names, slices)
         work = find_partial(root, plan)
         report.resumed = work is not None
@@ -134,7 +137,7 @@ def backup(
                 for name in names:
                     entries[name], row = _backup_collection(
                         cfg, src, name, slices, work, state, progress, report, root, report.notes,
-                        (target, sent) if target else None,
+                        (target, sent) if target else None, origin,
                     )
                     report.collections.append(row)
             finally:
@@ -142,20 +145,31 @@ def backup(
             with report.phase("finalise"):
                 write_backup_manifest(work, cfg, info.display, info.server_version, entries, slices, stamp)
                 final = finish_backup(work, root, stamp, target, report, sent)
+        # Still under the lock, so prune never sees a half-packed .partial tar. The directory is
+        # checked before it is packed: checking the tar would extract a second copy. An
+        # incremental tar is checked packed: its parents are tars, read from beside it.
+        check_packed = cfg.tar and isinstance(final, Path) and _has_parent(final)
+        if check_packed and isinstance(final, Path):
+            with report.phase("tar"):
+                final = write_tar(final)
         if cfg.verify_integrity:
             from qdrant_ops.data.verify import verify_backup
 
-            # Still under the lock, so prune never sees a half-packed .partial tar. The directory
-            # is checked before it is packed: checking the tar would extract a second copy.
             with report.phase("verify"):
                 verified = verify_backup(str(final), allow_empty=cfg.allow_empty, progress=progress)
             report.checks.extend(verified.checks)
-        if cfg.tar and isinstance(final, Path):
+        if cfg.tar and isinstance(final, Path) and not check_packed:
             with report.phase("tar"):
                 final = write_tar(final)
     report.backup_dir = str(final)
     report.finish()
     return report
+
+
+def _has_parent(backup_dir: Path) -> bool:
+    """True when a finished backup directory builds on a parent (an incremental link)."""
+    data = json.loads((backup_dir / MANIFEST).read_text(encoding="utf-8"))
+    return any(c.get("parent") for c in dict(data.get("collections") or {}).values())
 
 
 def _backup_collection(
@@ -170,6 +184,7 @@ def _backup_collection(
     repository: Path,
     notes: list[str],
     remote: tuple[Location, set[str]] | None = None,
+    origin: Origin | None = None,
 ) -> tuple[CollectionEntry, CollectionBackup]:
     saved = state.get_meta(f"spec:{name}")
     spec = src.get_spec(name)
@@ -184,7 +199,7 @@ def _backup_collection(
         spec = old
     else:
         state.set_meta(f"spec:{name}", spec.to_json())
-    parent = parent_for(cfg, name, fields, repository, state, notes)
+    parent = parent_for(cfg, name, fields, repository, state, notes, origin)
     cdir = work / collection_dirname(name)
     cdir.mkdir(exist_ok=True, mode=0o700)
     task = progress.task(f"backup {name}", total=spec.points_count or None)

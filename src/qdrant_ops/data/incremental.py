@@ -21,17 +21,28 @@ from qdrant_ops.repository.chain import (
     read_ids,
     write_ids,
 )
+from qdrant_ops.repository.links import Origin
 
 
 def parent_for(
-    cfg: BackupConfig, name: str, fields: list[VectorField], repository: Path, state: Checkpoint, notes: list[str]
+    cfg: BackupConfig,
+    name: str,
+    fields: list[VectorField],
+    repository: Path,
+    state: Checkpoint,
+    notes: list[str],
+    origin: Origin | None = None,
 ) -> Parent | None:
-    """The parent of an incremental backup of ``name``; a resumed run keeps the one it started with."""
+    """The parent of an incremental backup of ``name``; a resumed run keeps the one it started
+    with, even when a newer backup appeared meanwhile. ``origin``: where the repository's backups
+    are read from when they are not directories of ``repository`` (an object store, tars)."""
     if not cfg.incremental:
         return None
-    parent = find_parent(repository, name, fields, notes)
-    chosen = parent.name if parent is not None else ""
     saved = state.get_meta(f"parent:{name}")
+    if saved == "":
+        return None  # the run that started this backup found no parent: it stays full
+    parent = find_parent(repository, name, fields, notes, origin=origin, name=saved)
+    chosen = parent.name if parent is not None else ""
     if saved is None:
         state.set_meta(f"parent:{name}", chosen)
     elif saved != chosen:

@@ -230,6 +230,7 @@ class SliceWriter:
         from qdrant_ops.repository.chain import ids_file_arrays, write_ids
 
         item: dict[str, Any] = {"path": "", "rows": 0, "bytes": 0, "sha256": ""}
+        data_file = self.path if self.writer is not None else None
         if self.writer is not None and self.path is not None:
             size, checksum = _finish_file(self.writer, self.path)
             item = FileEntry(
@@ -250,6 +251,9 @@ class SliceWriter:
         )
         self.writer, self.path, self.file_rows, self.file_digest = None, None, 0, Digest()
         self.data_rows, self.index_ids, self.index_hashes, self.scanned = 0, [], [], Digest()
+        # The data file goes to an object store now; the index stays until the deleted ids are known.
+        if data_file is not None and self.on_file is not None:
+            self.on_file(data_file)
 
 
 def _sync_file(file: Path) -> Closed:

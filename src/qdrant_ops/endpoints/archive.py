@@ -367,7 +367,7 @@ def resolve_backup(location: str | Path, extract_to: Path | None = None) -> Path
         if not tarfile.is_tarfile(p):
             # Usage, like a directory that holds no backup (exit 2): nothing here was ever a backup.
             raise NotFoundError(f"{p}: not a backup (a backup directory, a .tar of one, or their root)")
-        return extract_tar(p, extract_to)
+        return _with_parents(extract_tar(p, extract_to), p)
     if (p / MANIFEST).exists() or p.name.startswith(PARTIAL_PREFIX) or any(p.glob("*/part-*.parquet")):
         return p  # a backup directory (load_manifest refuses it if the manifest is missing)
     candidates = sorted(
@@ -377,10 +377,18 @@ def resolve_backup(location: str | Path, extract_to: Path | None = None) -> Path
         return candidates[0]
     tars = sorted((c for c in p.iterdir() if c.suffix == ".tar" and c.is_file()), reverse=True)
     if tars:
-        return extract_tar(tars[0], extract_to)
+        return _with_parents(extract_tar(tars[0], extract_to), tars[0])
     partial = [c.name for c in p.iterdir() if c.name.startswith(PARTIAL_PREFIX)]
     hint = f" (incomplete: {', '.join(partial)})" if partial else ""
     raise NotFoundError(f"no complete backup in {p}{hint}")
+
+
+def _with_parents(root: Path, tar_path: Path) -> Path:
+    """An extracted incremental backup's parents, extracted beside it from the tars beside its own."""
+    from qdrant_ops.repository.links import TarOrigin, bring_parents
+
+    bring_parents(root, TarOrigin(tar_path.parent))
+    return root
 
 
 @contextmanager
@@ -435,11 +443,16 @@ def extract_tar(tar_path: Path, extract_to: Path | None = None) -> Path:
             tf.extractall(dest, filter="data")
     except tarfile.TarError as exc:
         raise CorruptBackupError(f"{tar_path}: unreadable tar: {exc}", file=tar_path) from None
-    marker.write_text("ok")
-    return _single_child(dest)
+    child = _single_child(dest)
+    marker.write_text(child.name)  # parents of an incremental backup may be extracted beside it
+    return child
 
 
 def _single_child(dest: Path) -> Path:
+    marker = dest / ".extracted"
+    name = marker.read_text(encoding="utf-8").strip() if marker.is_file() else ""
+    if name and name != "ok" and (dest / name).is_dir():
+        return dest / name
     dirs = [c for c in dest.iterdir() if c.is_dir()]
     if len(dirs) != 1:
         raise CorruptBackupError(f"{dest}: a backup tar must hold exactly one backup directory", file=dest)

@@ -19,12 +19,16 @@ backup reads as the complete collection it was taken from.
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from qdrant_ops.endpoints.archive import (
+    MANIFEST,
     CollectionEntry,
     FileEntry,
     check_file,
@@ -36,6 +40,7 @@ from qdrant_ops.endpoints.base import VectorField
 from qdrant_ops.errors import CorruptBackupError, IntegrityError
 from qdrant_ops.format.columns import batch_ids
 from qdrant_ops.format.integrity import MOD, Digest
+from qdrant_ops.repository.links import Origin, bring_backup, bring_files, bring_parents
 
 log = logging.getLogger(__name__)
 
@@ -148,16 +153,16 @@ def _hash_ints(col: Any) -> list[int | None]:
 # -- finding a parent (backup) -------------------------------------------------------------
 
 
-def _stamp_order(path: Path) -> tuple[str, int]:
+def _stamp_order(name: str) -> tuple[str, int]:
     """Backups by name, ``<stamp>-N`` (a second backup in the same second) after ``<stamp>``."""
-    stamp, _, n = path.name.partition("-")
+    stamp, _, n = name.partition("-")
     return stamp, int(n) if n.isdigit() else 0
 
 
 @dataclass
 class Parent:
     name: str
-    root: Path
+    root: Path  # where it was read: for one brought from an origin, a scratch directory since removed
     entry: CollectionEntry
     index: dict[PointKey, int]
 
@@ -165,28 +170,80 @@ class Parent:
         return {"backup": self.name, "digest": self.entry.digest.to_json()}
 
 
-def find_parent(repository: Path, collection: str, fields: Sequence[VectorField], notes: list[str]) -> Parent | None:
-    """The newest complete backup of ``collection`` in ``repository``, with its point index.
+def find_parent(
+    repository: Path,
+    collection: str,
+    fields: Sequence[VectorField],
+    notes: list[str],
+    *,
+    origin: Origin | None = None,
+    name: str | None = None,
+) -> Parent | None:
+    """The newest complete backup of ``collection`` in ``repository`` (or ``name`` itself, the
+    parent a resumed backup started with), with its point index.
 
-    A newest backup made without an index (not incremental), or with other vectors, cannot be
-    built on: None, and a note says the backup is full.
+    ``origin``: the backups live elsewhere (an object store, ``.tar`` files); the parent's
+    manifest and its chain's point indexes are brought into a scratch directory under
+    ``repository`` to be read, and removed after. A newest backup made without an index (not
+    incremental), or with other vectors, cannot be built on: None, and a note says the backup is
+    full.
     """
-    if not repository.is_dir():
-        return None
-    for child in sorted((c for c in repository.iterdir() if is_complete_backup(c)), key=_stamp_order, reverse=True):
-        manifest = load_manifest(child)
-        entry = manifest.collections.get(collection)
-        if entry is None:
-            continue
-        if entry.index_files is None:
-            notes.append(f"{collection}: the newest backup {child.name} has no point index; this one is full")
+    if origin is None:
+        if not repository.is_dir():
             return None
-        if entry.fields != list(fields):  # its files could not be read with this backup's columns
-            notes.append(f"{collection}: its vectors changed since the backup {child.name}; this one is full")
-            return None
-        # A broken chain is refused before anything is built on it.
-        return Parent(child.name, child, entry, read_index(open_chain(child, entry)))
+        names = [c.name for c in repository.iterdir() if is_complete_backup(c)]
+    else:
+        names = origin.names()
+    if name is not None:
+        names = [name]
+    for child in sorted(names, key=_stamp_order, reverse=True):
+        scratch = None
+        if origin is None:
+            root = repository / child
+            if name is not None and not is_complete_backup(root):
+                raise CorruptBackupError(
+                    f"the parent backup {name} this incremental backup started on is missing from {repository}; "
+                    "remove the partial backup to start over", file=root,
+                )
+        else:
+            scratch = repository / f".qdrant-ops-parent-{os.getpid()}-{secrets.token_hex(4)}"
+            root = scratch / child
+            if not bring_backup(origin, child, root):
+                shutil.rmtree(scratch, ignore_errors=True)
+                if name is not None:
+                    raise CorruptBackupError(
+                        f"the parent backup {name} this incremental backup started on is missing from "
+                        f"{origin.display}; remove the partial backup to start over", file=origin.url(name, MANIFEST),
+                    )
+                continue
+        try:
+            found = _parent_in(root, child, collection, fields, notes, origin)
+        finally:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+        if found is not False:
+            return found
     return None
+
+
+def _parent_in(
+    root: Path, name: str, collection: str, fields: Sequence[VectorField], notes: list[str], origin: Origin | None
+) -> Parent | None | Literal[False]:
+    """The parent ``root`` makes for ``collection``; False when it does not hold the collection."""
+    entry = load_manifest(root).collections.get(collection)
+    if entry is None:
+        return False
+    if entry.index_files is None:
+        notes.append(f"{collection}: the newest backup {name} has no point index; this one is full")
+        return None
+    if entry.fields != list(fields):  # its files could not be read with this backup's columns
+        notes.append(f"{collection}: its vectors changed since the backup {name}; this one is full")
+        return None
+    if origin is not None:
+        bring_files(origin, name, entry.index_files, root)
+        bring_parents(root, origin, collections=[collection], index_only=True)
+    # A broken chain is refused before anything is built on it.
+    return Parent(name, root, entry, read_index(open_chain(root, entry)))
 
 
 # -- reading a chain -----------------------------------------------------------------------------

@@ -292,7 +292,8 @@ def manifest_sizes(manifest: dict[str, Any]) -> dict[str, int]:
     """Relative path -> bytes of every file a manifest names."""
     out: dict[str, int] = {}
     for entry in dict(manifest.get("collections") or {}).values():
-        for f in list(entry.get("files", [])) + list(entry.get("snapshots", []) or []):
+        files = [*entry.get("files", []), *(entry.get("snapshots", []) or []), *(entry.get("index_files", []) or [])]
+        for f in files + ([entry["deleted"]] if entry.get("deleted") else []):
             out[str(f["path"])] = int(f["bytes"])
     return out
 
@@ -351,6 +352,14 @@ def fetch(loc: Location, cache: Path) -> Path:
         (dest / MANIFEST_SHA256).write_bytes(sidecar.encode("utf-8"))
     else:
         (dest / MANIFEST_SHA256).unlink(missing_ok=True)
+    if any(e.get("parent") for e in dict(data.get("collections") or {}).values()):
+        # An incremental backup reads through its parents: they are fetched beside it.
+        from qdrant_ops.repository.links import StoreOrigin, bring_parents
+
+        repo = Location(backup.scheme, backup.fs, backup.root.rsplit("/", 1)[0],
+                        backup.display.rsplit("/", 1)[0], backup.options)
+        for path in bring_parents(dest, StoreOrigin(repo)):
+            atexit.register(_remove, path)
     return dest
 
 
