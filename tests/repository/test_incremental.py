@@ -231,6 +231,11 @@ def test_tar_chain_restores_at_every_link_and_needs_its_parents(tmp_path: Path) 
         assert check.status == "ok" and check.collections[0].verdict == "exact", check.summary_lines()
     listed = json.loads(runner.invoke(app, ["backups", "list", str(repo), "--json"]).stdout)["backups"]
     assert [b["parent"] for b in listed] == [None, *(Path(m).stem for m in made[:-1])]
+    # A sample of the newest link's files covers the chain in the parent archives too.
+    parts = [runner.invoke(app, ["verify", made[-1], "--read-data-subset", f"{n}/2", "--json"]) for n in (1, 2)]
+    assert all(r.exit_code == 0 for r in parts), [r.output for r in parts]
+    reads = [json.loads(r.stdout) for r in parts]
+    assert reads[0]["files_read"] + reads[1]["files_read"] == reads[0]["files_total"] > 5
     kept = forget(repo, Policy(last=1), dry_run=True).kept
     assert {b["name"] for b in kept} == {Path(m).stem for m in made}
     # A directory backup after the tars starts its own chain: a chain is all tars or all directories.

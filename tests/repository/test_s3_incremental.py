@@ -264,3 +264,28 @@ def test_kill9_mid_upload_of_an_incremental_resumes(s3: Any, s3_url: str, tmp_pa
     check = _cli(["verify", data["backup_dir"], "--against", source, "--full"], env)
     out, err = check.communicate(timeout=180)
     assert check.returncode == 0, (out + err).decode()
+
+
+def test_subset_reads_of_a_remote_link_cover_its_chain(s3: Any, s3_url: str) -> None:
+    """``verify --read-data-subset n/t`` of the newest link samples the whole chain's files (its
+    parents' too, read from the store); 1/3..3/3 read each once, and a parent's damaged data
+    file fails exactly the part that holds it."""
+    made, _ = _chain(s3_url, 3)
+    reads = []
+    for n in (1, 2, 3):
+        res = runner.invoke(app, ["verify", made[2], "--read-data-subset", f"{n}/3", "--json"])
+        assert res.exit_code == 0, res.output
+        reads.append(json.loads(res.stdout))
+    total = reads[0]["files_total"]
+    assert sum(r["files_read"] for r in reads) == total
+    assert total == sum(len(_manifest(s3, u)["collections"][NAME]["files"])
+                        + len(_manifest(s3, u)["collections"][NAME]["index_files"])
+                        + (1 if _manifest(s3, u)["collections"][NAME].get("deleted") else 0) for u in made)
+    bucket, _, _ = s3_url[len("s3://"):].partition("/")
+    first = made[0][len(f"s3://{bucket}/"):]
+    data = _manifest(s3, made[0])["collections"][NAME]["files"][0]["path"]
+    key = f"{first}/{data}"
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    s3.put_object(Bucket=bucket, Key=key, Body=body[:-9] + b"corrupted")  # same size, other bytes
+    codes = [runner.invoke(app, ["verify", made[2], "--read-data-subset", f"{n}/3"]).exit_code for n in (1, 2, 3)]
+    assert sorted(codes) == [0, 0, 1], codes

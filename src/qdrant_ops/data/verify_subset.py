@@ -27,14 +27,13 @@ from typing import Any
 
 from qdrant_ops.endpoints.archive import (
     MANIFEST,
-    MANIFEST_SHA256,
     CollectionEntry,
     FileEntry,
     check_file,
     load_manifest,
     safe_member,
 )
-from qdrant_ops.errors import CorruptBackupError, UsageError
+from qdrant_ops.errors import CorruptBackupError, IntegrityError, UsageError
 from qdrant_ops.progress import ProgressSink
 from qdrant_ops.repository.chain import Link, open_chain
 
@@ -152,28 +151,45 @@ def check_present(item: Item, size: int | None) -> str | None:
 
 def remote_backup(location: str, scratch: Path) -> tuple[Path, str, Callable[[Path, str], int | None], Callable[[Path, str], None]]:
     """An object-store backup for a subset read: its manifest (and checksum) fetched into
-    ``scratch``, the sizes the store lists, and a function that fetches one file when sampled."""
-    from qdrant_ops.repository.location import open_location
-    from qdrant_ops.repository.store import download, find_backup, list_files, read_text
+    ``scratch``, with its parents' manifests beside it for an incremental backup; the sizes the
+    store lists, and a function that fetches one file (of any link) when sampled."""
+    from qdrant_ops.repository.links import StoreOrigin, bring_backup
+    from qdrant_ops.repository.location import Location, open_location
+    from qdrant_ops.repository.store import download, find_backup, list_files
 
     backup = find_backup(open_location(location))
-    dest = scratch / (backup.root.rsplit("/", 1)[-1] or "backup")
-    dest.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for name in (MANIFEST, MANIFEST_SHA256):
-        text = read_text(backup, name)
-        if text is not None:
-            (dest / name).write_bytes(text.encode("utf-8"))
-    load_manifest(dest)  # refused here when missing or changed, before anything is listed
-    sizes = list_files(backup)
+    name = backup.root.rsplit("/", 1)[-1] or "backup"
+    repo = Location(backup.scheme, backup.fs, backup.root.rsplit("/", 1)[0], backup.display.rsplit("/", 1)[0],
+                    backup.options)
+    origin = StoreOrigin(repo)
+    dest = scratch / name
+    bring_backup(origin, name, dest)
+    manifest = load_manifest(dest)  # refused here when missing or changed, before anything is listed
+    for cname, entry in manifest.collections.items():
+        # The chain's manifests only: which files are sampled is known once every link is read.
+        while entry.parent is not None:
+            pname = str(entry.parent["backup"])
+            if (scratch / pname / MANIFEST).exists() or not bring_backup(origin, pname, scratch / pname):
+                break  # brought already, or missing: open_chain names what is wrong
+            try:
+                parent = load_manifest(scratch / pname).collections.get(cname)
+            except IntegrityError:
+                break
+            if parent is None:
+                break
+            entry = parent
+    sizes: dict[str, dict[str, int]] = {}
 
-    def size(_root: Path, rel: str) -> int | None:
-        return sizes.get(rel)
+    def size(root: Path, rel: str) -> int | None:
+        if root.name not in sizes:
+            sizes[root.name] = list_files(repo.child(root.name))
+        return sizes[root.name].get(rel)
 
     def fetch_one(root: Path, rel: str) -> None:
-        if rel in sizes:
+        if size(root, rel) is not None:
             local = safe_member(root, rel)
             local.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            download(backup, rel, local)
+            download(repo.child(root.name), rel, local)
 
     return dest, backup.display, size, fetch_one
 
