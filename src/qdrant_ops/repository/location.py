@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from qdrant_ops.errors import ConfigError
+from qdrant_ops.repository.cloudfs import azure_filesystem, gcs_filesystem
 from qdrant_ops.secrets import register_secret
 
 REMOTE_SCHEMES = {"s3": "s3", "gs": "gs", "gcs": "gs", "az": "az", "abfs": "az", "abfss": "az"}
@@ -103,16 +104,20 @@ def open_location(url: str) -> Location:
     scheme = REMOTE_SCHEMES.get(parts.scheme.lower())
     if scheme is None or not parts.netloc:
         raise ConfigError(f"not an object-store URL (s3://bucket/prefix, gs://, az://): {url.split('?')[0]}")
-    if parts.username or parts.password:
-        raise ConfigError("credentials do not go in a backup URL; use the environment or --storage-option")
     with _lock:
         options = dict(_options)
     options.update(dict(parse_qsl(parts.query)))
     for key in SECRET_OPTIONS:
         register_secret(options.get(key))
-    root = f"{parts.netloc}/{parts.path.strip('/')}".rstrip("/")
-    display = f"{parts.scheme.lower()}://{root}"
-    return Location(scheme, _filesystem(scheme, options), root, display, options)
+    netloc, account = parts.netloc, None
+    if scheme == "az" and parts.username and not parts.password and parts.hostname:
+        # abfs://container@account.dfs.core.windows.net/prefix names the storage account.
+        netloc, account = parts.username, parts.hostname.split(".")[0]
+    elif parts.username or parts.password:
+        raise ConfigError("credentials do not go in a backup URL; use the environment or --storage-option")
+    root = f"{netloc}/{parts.path.strip('/')}".rstrip("/")
+    display = f"{parts.scheme.lower()}://{parts.netloc}/{parts.path.strip('/')}".rstrip("/")
+    return Location(scheme, _filesystem(scheme, options, account), root, display, options)
 
 
 def s3_endpoint(options: dict[str, str]) -> str | None:
@@ -120,7 +125,7 @@ def s3_endpoint(options: dict[str, str]) -> str | None:
     return options.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
 
 
-def _filesystem(scheme: str, options: dict[str, str]) -> Any:
+def _filesystem(scheme: str, options: dict[str, str], account: str | None = None) -> Any:
     import pyarrow.fs as pafs
 
     known = dict(options)
@@ -144,8 +149,8 @@ def _filesystem(scheme: str, options: dict[str, str]) -> Any:
             kwargs.setdefault("region", os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
             return pafs.S3FileSystem(**kwargs)
         if scheme == "gs":
-            return pafs.GcsFileSystem(**known)
-        return pafs.AzureFileSystem(**known)
+            return gcs_filesystem(options)
+        return azure_filesystem(options, account)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"storage options for {scheme}:// are not valid: {type(exc).__name__}") from None
 
