@@ -28,7 +28,8 @@ CHUNK = 8 << 20
 # What pyarrow's S3/GCS/Azure clients say when trying again may work.
 _TRANSIENT = ("NETWORK_CONNECTION", "SLOW_DOWN", "SERVICE_UNAVAILABLE", "INTERNAL_FAILURE",
               "REQUEST_TIMEOUT", "Timeout", "timed out", "Connection reset", "Couldn't connect",
-              "curlCode: 7", "HTTP response code: 500", "HTTP response code: 503")
+              "curlCode: 7", "HTTP response code: 500", "HTTP response code: 503",
+              "UNAVAILABLE", "Could not connect", "Fail to get a new connection")
 
 
 def storage_call(fn: Callable[[], T], what: str, policy: RetryPolicy | None = None) -> T:
@@ -73,6 +74,12 @@ def list_dirs(loc: Location) -> list[str]:
     import pyarrow.fs as pafs
 
     def run() -> list[str]:
+        if loc.scheme == "gs":
+            # pyarrow's GCS listing names only marker objects as directories, not the prefixes
+            # our objects make (apache/arrow#35993): read them off a recursive listing instead.
+            sel = pafs.FileSelector(loc.root, recursive=True, allow_not_found=True)
+            rels = (i.path[len(loc.root) + 1 :] for i in loc.fs.get_file_info(sel))
+            return sorted({rel.split("/", 1)[0] for rel in rels if "/" in rel})
         sel = pafs.FileSelector(loc.root, recursive=False, allow_not_found=True)
         return sorted(i.base_name for i in loc.fs.get_file_info(sel) if i.type == pafs.FileType.Directory)
 
