@@ -1,0 +1,221 @@
+"""gs:// and az:// backup paths against local emulators: gcp-storage-emulator and Azurite.
+
+Each store is reached the documented way: GCS through STORAGE_EMULATOR_HOST, Azure through
+AZURE_STORAGE_CONNECTION_STRING (the environment, as each cloud's own tools read it), or through
+``--storage-option``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from typer.testing import CliRunner
+
+from cloud_emulators import AZURITE_ACCOUNT, AZURITE_KEY
+from datagen import make_collection
+from qdrant_ops.cli import app
+from qdrant_ops.endpoints.open import open_endpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+_CLOUD_ENV = ("STORAGE_EMULATOR_HOST", "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT_NAME",
+              "AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS_TOKEN")
+
+
+@dataclass
+class Store:
+    scheme: str
+    endpoint: str
+    url: str  # <scheme>://<bucket>/backups
+    fs: Any  # a filesystem of its own, to look at what the commands left in the store
+
+    @property
+    def root(self) -> str:
+        return self.url.split("://", 1)[1]
+
+    def objects(self, under: str = "") -> dict[str, int]:
+        """Relative key -> size of every object under the repository (or ``under`` it)."""
+        import pyarrow.fs as pafs
+
+        base = f"{self.root}/{under}".rstrip("/")
+        sel = pafs.FileSelector(base, recursive=True, allow_not_found=True)
+        return {i.path[len(base) + 1:]: i.size for i in self.fs.get_file_info(sel) if i.type == pafs.FileType.File}
+
+
+def azurite_connection_string(endpoint: str) -> str:
+    return (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint={endpoint}/{AZURITE_ACCOUNT};")
+
+
+def inspector(scheme: str, endpoint: str) -> Any:
+    import pyarrow.fs as pafs
+
+    host = urlsplit(endpoint).netloc
+    if scheme == "gs":
+        return pafs.GcsFileSystem(anonymous=True, scheme="http", endpoint_override=host, project_id="test")
+    return pafs.AzureFileSystem(account_name=AZURITE_ACCOUNT, account_key=AZURITE_KEY, blob_storage_authority=host,
+                                dfs_storage_authority=host, blob_storage_scheme="http", dfs_storage_scheme="http")
+
+
+def _open_store(scheme: str, endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """A fresh bucket (container) on the session's emulator, reached through the environment."""
+    for name in _CLOUD_ENV:
+        monkeypatch.delenv(name, raising=False)
+    if scheme == "gs":
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", endpoint)
+    else:
+        monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite_connection_string(endpoint))
+    monkeypatch.setenv("QDRANT_OPS_CACHE", str(tmp_path / "cache"))
+    bucket = f"qo-{uuid.uuid4().hex[:12]}"
+    fs = inspector(scheme, endpoint)
+    fs.create_dir(bucket)
+    return Store(scheme, endpoint, f"{scheme}://{bucket}/backups", fs)
+
+
+@pytest.fixture(params=["gs", "az"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    scheme = str(request.param)
+    endpoint = str(request.getfixturevalue("gcs_server" if scheme == "gs" else "azurite_server"))
+    return _open_store(scheme, endpoint, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def az_store(azurite_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    return _open_store("az", azurite_server, tmp_path, monkeypatch)
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    res = runner.invoke(app, list(args))
+    return res.exit_code, res.stdout, res.stderr
+
+
+def _config(tmp_path: Path) -> str:
+    path = tmp_path / "backup.json"
+    path.write_text(json.dumps({"rows_per_file": 60, "batch_size": 30}))
+    return str(path)
+
+
+def test_backup_list_verify_restore_forget(store: Store, tmp_path: Path) -> None:
+    src, dst = str(tmp_path / "src"), str(tmp_path / "dst")
+    make_collection(src, "a", "int-unnamed", n=150)
+    make_collection(src, "b", "uuid-named", n=70)
+    code, out, err = run("backup", "--source", src, "--backup-path", store.url, "--config", _config(tmp_path),
+                         "--report", str(tmp_path / "b1"))
+    assert code == 0, out + err
+    first = json.loads((tmp_path / "b1.json").read_text())["backup_dir"]
+    assert first.startswith(store.url + "/")
+    name = first.rsplit("/", 1)[1]
+    keys = store.objects(name)
+    assert "manifest.json" in keys and sum(k.endswith(".parquet") for k in keys) >= 4
+    assert not [k for k in keys if "state.sqlite" in k or "plan.json" in k]
+
+    code, out, err = run("backups", "list", store.url, "--json")
+    assert code == 0, out + err
+    rows = json.loads(out)["backups"]
+    assert [(r["name"], r["state"], r["points"]) for r in rows] == [(name, "complete", 220)]
+
+    code, out, err = run("verify", store.url)
+    assert code == 0, out + err
+    code, out, err = run("restore", store.url, "--target", dst)
+    assert code == 0, out + err
+    assert open_endpoint(dst).count("a") == 150 and open_endpoint(dst).count("b") == 70
+    code, out, err = run("verify", store.url, "--against", dst, "--full", "--json")
+    assert code == 0, out + err
+    checked = {c["name"]: c for c in json.loads(out)["collections"]}
+    assert set(checked) == {"a", "b"}
+    for row in checked.values():
+        assert row["expected_digest"] and row["expected_digest"] == row["actual_digest"], row
+
+    code, out, err = run("backup", "--source", src, "--backup-path", store.url, "--report", str(tmp_path / "b2"))
+    assert code == 0, out + err
+    second = json.loads((tmp_path / "b2.json").read_text())["backup_dir"].rsplit("/", 1)[1]
+    code, out, err = run("forget", store.url, "--keep-last", "1")
+    assert code == 0, out + err
+    assert not store.objects(name) and "manifest.json" in store.objects(second)
+    code, out, err = run("backups", "list", store.url, "--json")
+    assert code == 0, out + err
+    assert [r["name"] for r in json.loads(out)["backups"]] == [second]
+
+
+def test_interrupted_backup_resumes(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store goes away after two files were sent: the rerun sends only the rest."""
+    import qdrant_ops.data.backup as backup_module
+    from qdrant_ops.data.backup import backup
+    from qdrant_ops.data.config import BackupConfig
+    from qdrant_ops.data.verify import verify_backup
+    from qdrant_ops.endpoints.uri import endpoint_from_uri
+    from qdrant_ops.errors import EndpointError
+
+    src = str(tmp_path / "src")
+    make_collection(src, "a", "int-unnamed", n=400)
+    cfg = BackupConfig(backup_path=store.url, source=endpoint_from_uri(src), batch_size=50, rows_per_file=60)
+    real, sent = backup_module.send_staged, []
+
+    def failing(path: Path, work: Path, target: Any, done: set[str]) -> None:
+        if len(sent) == 2:
+            raise EndpointError(f"upload {target.display}: connection lost")
+        real(path, work, target, done)
+        sent.append(path.name)
+
+    monkeypatch.setattr(backup_module, "send_staged", failing)
+    with pytest.raises(EndpointError):
+        backup(cfg)
+    left = store.objects()
+    assert len(left) == 2 and not [k for k in left if k.endswith("manifest.json")]
+
+    monkeypatch.setattr(backup_module, "send_staged", real)
+    rep = backup(cfg)
+    assert rep.backup_dir.startswith(store.url + "/")
+    keys = store.objects(rep.backup_dir.rsplit("/", 1)[1])
+    assert set(left) <= {f"{rep.backup_dir.rsplit('/', 1)[1]}/{k}" for k in keys}  # the same prefix, resumed
+    parts = [k for k in keys if k.endswith(".parquet")]
+    assert rep.reused_files == 2 and rep.uploaded_files >= 1 and rep.uploaded_files + 2 == len(parts)
+    check = verify_backup(store.url)
+    assert check.status == "ok" and not check.failed_checks
+
+
+def test_migrate_backs_up_to_the_store(store: Store, tmp_path: Path) -> None:
+    """migrate's pre-migration backup goes to the store; verify reads it back against the source."""
+    src, dst = str(tmp_path / "src"), str(tmp_path / "dst")
+    make_collection(src, "docs", "sparse", n=90)
+    code, out, err = run("migrate", "--source", src, "--target", dst, "--backup-path", store.url,
+                         "--report", str(tmp_path / "m"))
+    assert code == 0, out + err
+    backup_dir = json.loads((tmp_path / "m.json").read_text())["backup_dir"]
+    assert backup_dir.startswith(store.url + "/")
+    code, out, err = run("verify", backup_dir, "--against", src)
+    assert code == 0, out + err
+
+
+def test_abfs_url_names_the_account(az_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``abfs://container@account.dfs.core.windows.net/prefix``: the account comes from the URL."""
+    store = az_store
+    from qdrant_ops.repository.location import open_location
+
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_KEY", AZURITE_KEY)
+    container = store.root.split("/")[0]
+    url = f"abfs://{container}@{AZURITE_ACCOUNT}.dfs.core.windows.net/backups"
+    src = str(tmp_path / "src")
+    make_collection(src, "a", "int-unnamed", n=40)
+    code, out, err = run("--storage-option", f"endpoint_url={store.endpoint}", "backup", "--source", src,
+                         "--backup-path", url)
+    assert code == 0, out + err
+    assert open_location(url).root == f"{container}/backups"
+    assert len([k for k in store.objects() if k.endswith("manifest.json")]) == 1
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_options() -> Iterator[None]:
+    """A CLI call's --storage-option stays set in this process: clear it for the next test."""
+    from qdrant_ops.repository.location import set_storage_options
+
+    yield
+    set_storage_options({})
