@@ -101,6 +101,9 @@ def azure_filesystem(options: dict[str, str], account_hint: str | None = None) -
             kwargs["sas_token"] = sas
     for name in AZURE_CREDENTIALS:
         register_secret(kwargs.get(name))
+    if kwargs.get("sas_token") and not kwargs["sas_token"].startswith("?"):
+        # pyarrow appends the token to each URL as given: without its '?' it lands in the path.
+        kwargs["sas_token"] = "?" + kwargs["sas_token"]
 
     endpoint = options.get("endpoint_url") or conn.get("BlobEndpoint")
     if endpoint and "blob_storage_authority" not in kwargs:

@@ -229,7 +229,7 @@ def publish(work: Path, target: Location, sent: set[str] | None = None) -> Publi
         rel = path.relative_to(work).as_posix()
         if rel in _LOCAL_ONLY or path.name.startswith("."):
             continue
-        if there.get(rel) != path.stat().st_size:  # an object exists only once its upload completed
+        if there.get(rel) != path.stat().st_size:  # Azure shows a blob being written as empty
             upload(path, target, rel)
             sent.add(rel)
     there = list_files(target)
