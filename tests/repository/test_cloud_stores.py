@@ -8,6 +8,9 @@ AZURE_STORAGE_CONNECTION_STRING (the environment, as each cloud's own tools read
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +24,7 @@ from typer.testing import CliRunner
 from cloud_emulators import AZURITE_ACCOUNT, AZURITE_KEY
 from datagen import make_collection
 from qdrant_ops.cli import app
-from qdrant_ops.endpoints.open import open_endpoint
+from qdrant_ops.endpoints.open import close_all, open_endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -219,3 +222,149 @@ def _no_leftover_options() -> Iterator[None]:
 
     yield
     set_storage_options({})
+
+
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "qdrant_ops", *args], check=False, cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _account_sas(key: str) -> str:
+    """An account SAS token for the blob service, signed as Azure's account-SAS rules say."""
+    import base64
+    import hashlib
+    import hmac
+    from urllib.parse import quote
+
+    fields = {"sv": "2021-08-06", "ss": "b", "srt": "sco", "sp": "rwdlac", "se": "2099-01-01T00:00:00Z",
+              "spr": "https,http"}
+    to_sign = "\n".join([AZURITE_ACCOUNT, fields["sp"], fields["ss"], fields["srt"], "", fields["se"], "",
+                         fields["spr"], fields["sv"], "", ""])
+    sig = base64.b64encode(hmac.new(base64.b64decode(key), to_sign.encode(), hashlib.sha256).digest()).decode()
+    return "&".join(f"{k}={quote(v, safe='')}" for k, v in {**fields, "sig": sig}.items())
+
+
+@pytest.mark.slow  # five commands, three of them in processes of their own
+def test_no_credential_in_any_output(az_store: Store, tmp_path: Path) -> None:
+    """The account key and a SAS token, given as --storage-option, appear in no stdout, stderr,
+    report, manifest or local cache file, also when a command fails with --debug."""
+    store = az_store
+    env = {k: v for k, v in os.environ.items() if k not in _CLOUD_ENV}
+    env["PYTHONPATH"] = str(ROOT / "src")
+    src = str(tmp_path / "src")
+    make_collection(src, "a", "int-unnamed", n=80)
+    close_all()  # the commands below open the source in their own processes
+    sas = _account_sas(AZURITE_KEY)
+    base = ["--storage-option", f"account_name={AZURITE_ACCOUNT}", "--storage-option", f"endpoint_url={store.endpoint}"]
+    with_key = [*base, "--storage-option", f"account_key={AZURITE_KEY}"]
+    with_sas = [*base, "--storage-option", f"sas_token={sas}"]
+    wrong_key = "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXk="
+    runs = [
+        _cli([*with_key, "backup", "--source", src, "--backup-path", store.url, "--report", str(tmp_path / "r")], env),
+        _cli([*with_sas, "--log-format", "json", "restore", store.url, "--target", str(tmp_path / "dst")], env),
+        _cli([*base, "--storage-option", f"account_key={wrong_key}", "--debug", "verify", store.url], env),
+    ]
+    assert [r.returncode for r in runs] == [0, 0, 3], [r.stderr for r in runs]
+    assert open_endpoint(str(tmp_path / "dst")).count("a") == 80
+    listed = run(*with_sas, "--json", "backups", "list", store.url)
+    checked = run(*with_sas, "verify", store.url, "--report", str(tmp_path / "v"))
+    assert listed[0] == 0 and json.loads(listed[1])["backups"][0]["state"] == "complete"
+    assert checked[0] == 0, checked
+
+    texts = [r.stdout + r.stderr for r in runs] + [listed[1] + listed[2], checked[1] + checked[2]]
+    texts += [p.read_text() for p in tmp_path.glob("[rv].*") if p.suffix in (".json", ".md", ".html")]
+    manifests = [k for k in store.objects() if k.endswith("manifest.json")]
+    with store.fs.open_input_stream(f"{store.root}/{manifests[0]}") as fh:
+        texts.append(fh.read().decode())
+    cached = [p.read_bytes().decode("latin-1") for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert len(texts) >= 9 and manifests
+    for secret in (AZURITE_KEY, sas, sas.rsplit("sig=", 1)[1], wrong_key):
+        assert not [t for t in texts + cached if secret in t], secret
+
+
+def test_missing_account_or_unknown_option_is_one_line(az_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
+    code, _, err = run("verify", az_store.url)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "account_name" in err, err
+    code, _, err = run("--storage-option", "colour=blue", "verify", "gs://bucket/backups")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "colour" in err and "project_id" in err, err
+
+
+@pytest.mark.parametrize("scheme", ["gs", "az"])
+def test_unreachable_store_exits_3(scheme: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing listens: one line and exit 3 within seconds (the client does not retry for minutes)."""
+    import time
+
+    import qdrant_ops.repository.store as store_module
+    from qdrant_ops.pipeline.retry import RetryPolicy
+
+    for name in _CLOUD_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QDRANT_OPS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(store_module, "RetryPolicy", lambda: RetryPolicy(max_retries=0))
+    opts = ["--storage-option", "endpoint_url=http://127.0.0.1:9"]  # nothing listens on the discard port
+    if scheme == "az":
+        opts += ["--storage-option", f"account_name={AZURITE_ACCOUNT}",
+                 "--storage-option", f"account_key={AZURITE_KEY}"]
+    started = time.monotonic()
+    code, _, err = run(*opts, "verify", f"{scheme}://nobody/backups")
+    assert code == 3 and len(err.strip().splitlines()) == 1 and "gave up after retries" in err, err
+    assert time.monotonic() - started < 20
+
+
+def _edge_source(uri: str, n: int, dim: int) -> None:
+    import numpy as np
+
+    from qdrant_ops.endpoints.base import CollectionSpec, Point
+
+    ep = open_endpoint(uri)
+    spec = CollectionSpec.from_json({"name": "big", "config": {"params": {"vectors": {"size": dim,
+                                                                                      "distance": "Euclid"}}}})
+    ep.create_collection("big", spec)
+    rng = np.random.default_rng(3)
+    for start in range(0, n, 2000):
+        vecs = rng.random((min(2000, n - start), dim), dtype=np.float32)
+        ep.write("big", [Point(id=start + i, vectors={"": v.tolist()}, payload={"i": start + i})
+                         for i, v in enumerate(vecs)])
+    ep.close()
+
+
+@pytest.mark.slow
+def test_kill9_mid_backup_resumes(store: Store, tmp_path: Path) -> None:
+    """SIGKILL once two data files are in the store: the rerun sends only the others, and the
+    result verifies point by point against the source."""
+    import signal
+    import time
+
+    source = f"edge:{tmp_path}/src"
+    _edge_source(source, n=8000, dim=128)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    config = tmp_path / "backup.json"
+    config.write_text(json.dumps({"rows_per_file": 1000}))
+    args = [sys.executable, "-m", "qdrant_ops", "--quiet", "backup", "--source", source, "--backup-path", store.url,
+            "--config", str(config), "--no-verify"]
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 180
+    parts: list[str] = []
+    while proc.poll() is None and time.monotonic() < deadline:
+        # Azure shows a blob being written as empty until its blocks are committed: not sent yet.
+        parts = [k for k, size in store.objects().items() if k.endswith(".parquet") and size]
+        if len(parts) >= 2:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode() if proc.stderr else ""
+    assert not [k for k in store.objects() if k.endswith("manifest.json")]
+
+    again = subprocess.run([*args, "--report", str(tmp_path / "resume")], check=False, cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    data = json.loads((tmp_path / "resume.json").read_text())
+    name = data["backup_dir"].rsplit("/", 1)[1]
+    files = [k for k in store.objects(name) if k.endswith(".parquet")]
+    assert {p.split("/", 1)[0] for p in parts} == {name}  # the same backup, resumed
+    assert data["reused_files"] >= len(parts) and data["uploaded_files"] + data["reused_files"] == len(files)
+    check = subprocess.run([*args[:4], "verify", store.url, "--against", source, "--full"], check=False, cwd=ROOT,
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0, check.stdout + check.stderr
