@@ -368,3 +368,58 @@ def test_kill9_mid_backup_resumes(store: Store, tmp_path: Path) -> None:
     check = subprocess.run([*args[:4], "verify", store.url, "--against", source, "--full"], check=False, cwd=ROOT,
                            env=env, capture_output=True, text=True, timeout=300)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_snapshot_download_goes_to_the_store(store: Store, tmp_path: Path) -> None:
+    """A native snapshot, served over HTTP as a Qdrant node serves it, checked and then sent on."""
+    import hashlib
+    import http.server
+    import threading
+    from functools import partial
+
+    from qdrant_ops.snapshot.commands import Node, SnapshotItem, _fetch, _out_dir
+    from qdrant_ops.snapshot.config import SnapshotConfig
+    from qdrant_ops.snapshot.http import snapshot_path
+
+    name = "docs-1-2026-01-01-00-00-00.snapshot"
+    path = tmp_path / "www" / snapshot_path("docs", name).lstrip("/")
+    path.parent.mkdir(parents=True)
+    data = bytes(range(256)) * 4000
+    path.write_bytes(data)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(tmp_path / "www")))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        cfg = SnapshotConfig(output=store.url)
+        item = SnapshotItem(collection="docs", node=base, name=name, checksum=hashlib.sha256(data).hexdigest())
+        _fetch(cfg, Node(base, None, None), item, _out_dir(cfg, "docs"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert item.verified and item.path == f"{store.url}/docs/127.0.0.1-{name}"
+    with store.fs.open_input_stream(f"{store.root}/docs/127.0.0.1-{name}") as fh:
+        assert fh.read() == data
+
+
+def test_runbook_backup_step_to_the_store(store: Store, tmp_path: Path) -> None:
+    from qdrant_ops.data.verify import verify_backup
+    from qdrant_ops.runbook.model import Runbook
+    from qdrant_ops.runbook.run import run_runbook
+    from qdrant_ops.runbook.runs import load_state
+    from runbook_fixtures import make_repo, make_store, runbook_data
+
+    local, repo = tmp_path / "store", make_repo(tmp_path / "repo")
+    make_store(local)
+    close_all()
+    data = runbook_data(local, repo, tmp_path / "runs")
+    data["phases"] = [{"id": "7.1", "steps": [{"id": "backup", "kind": "backup", "config": {"backup_path": store.url}}]}]
+    report = run_runbook(Runbook.model_validate(data))
+    assert report.status == "ok", report.notes
+    written = load_state(Path(report.run_dir)).steps[0].undo["backup_dir"]
+    assert written.startswith(store.url + "/")
+    assert verify_backup(written).status == "ok"
