@@ -4,8 +4,8 @@ Object stores go through ``pyarrow.fs`` (S3, GCS, Azure): it is already a depend
 both ways and sends large files as multipart uploads (benchmarks/README.md compares the choices).
 Credentials come from each cloud's standard chain, or from storage options: the URL's query
 (``s3://bucket/prefix?endpoint_url=http://...``), ``--storage-option key=value``, and
-``AWS_ENDPOINT_URL`` for S3-compatible stores. Only ``display`` (no query, no credentials) is
-ever shown or recorded.
+``AWS_ENDPOINT_URL`` for S3-compatible stores (gs:// and az://: ``cloudfs``). Only ``display``
+(no query, no credentials) is ever shown or recorded.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ _S3_OPTIONS = {
 
 _lock = threading.Lock()
 _options: dict[str, str] = {}
+# Options from a URL's query, by the URL they came with: a backup's own URL (shown without the
+# query) opened later in the same command gets them too.
+_url_options: dict[str, dict[str, str]] = {}
 
 
 def set_storage_options(options: dict[str, str]) -> None:
@@ -104,9 +107,17 @@ def open_location(url: str) -> Location:
     scheme = REMOTE_SCHEMES.get(parts.scheme.lower())
     if scheme is None or not parts.netloc:
         raise ConfigError(f"not an object-store URL (s3://bucket/prefix, gs://, az://): {url.split('?')[0]}")
+    query = dict(parse_qsl(parts.query))
+    bare = url.split("?", 1)[0].rstrip("/")
     with _lock:
         options = dict(_options)
-    options.update(dict(parse_qsl(parts.query)))
+        if query:
+            _url_options[bare] = query
+        else:
+            for known, extra in _url_options.items():
+                if bare == known or bare.startswith(known + "/"):
+                    options.update(extra)
+    options.update(query)
     for key in SECRET_OPTIONS:
         register_secret(options.get(key))
     netloc, account = parts.netloc, None
