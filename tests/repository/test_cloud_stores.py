@@ -244,6 +244,21 @@ def _account_sas(key: str) -> str:
     return "&".join(f"{k}={quote(v, safe='')}" for k, v in {**fields, "sig": sig}.items())
 
 
+def test_account_and_sas_token_from_the_environment(az_store: Store, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_SAS_TOKEN (as the Azure CLI prints one: no '?')."""
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", AZURITE_ACCOUNT)
+    monkeypatch.setenv("AZURE_STORAGE_SAS_TOKEN", _account_sas(AZURITE_KEY))
+    src = str(tmp_path / "src")
+    make_collection(src, "a", "int-unnamed", n=30)
+    opts = ["--storage-option", f"endpoint_url={az_store.endpoint}"]
+    code, out, err = run(*opts, "backup", "--source", src, "--backup-path", az_store.url)
+    assert code == 0, out + err
+    code, out, err = run(*opts, "--json", "backups", "list", az_store.url)
+    assert code == 0 and [b["points"] for b in json.loads(out)["backups"]] == [30], out + err
+
+
 @pytest.mark.slow  # five commands, three of them in processes of their own
 def test_no_credential_in_any_output(az_store: Store, tmp_path: Path) -> None:
     """The account key and a SAS token, given as --storage-option, appear in no stdout, stderr,
