@@ -439,3 +439,35 @@ def test_runbook_backup_step_to_the_store(store: Store, tmp_path: Path) -> None:
     written = load_state(Path(report.run_dir)).steps[0].undo["backup_dir"]
     assert written.startswith(store.url + "/")
     assert verify_backup(written).status == "ok"
+
+
+def test_gcs_without_credentials_fails_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A credentials file that cannot be read: one line naming it, exit 3, no retries."""
+    import time
+
+    for name in _CLOUD_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing-key.json"))
+    monkeypatch.setenv("QDRANT_OPS_CACHE", str(tmp_path / "cache"))
+    started = time.monotonic()
+    code, _, err = run("verify", "gs://some-bucket/backups")
+    assert code == 3 and len(err.strip().splitlines()) == 1 and "missing-key.json" in err, err
+    assert "error_info" not in err and time.monotonic() - started < 10
+
+
+def test_no_token_to_be_had_is_not_retried() -> None:
+    """GCS reports a metadata server it cannot reach as UNAVAILABLE: retrying would only wait."""
+    from qdrant_ops.errors import EndpointError
+    from qdrant_ops.pipeline.retry import RetryPolicy
+    from qdrant_ops.repository.store import storage_call
+
+    calls: list[int] = []
+
+    def no_token() -> None:
+        calls.append(1)
+        raise OSError("google::cloud::Status(UNAVAILABLE: Retry policy exhausted, with a last message of Could not "
+                      "create a OAuth2 access token to authenticate the request. error_info={reason=}")
+
+    with pytest.raises(EndpointError, match="OAuth2") as caught:
+        storage_call(no_token, "list gs://b/p", RetryPolicy(max_retries=3, base_delay=0.001))
+    assert calls == [1] and "gave up" not in str(caught.value) and "error_info" not in str(caught.value)

@@ -32,24 +32,34 @@ _TRANSIENT = ("NETWORK_CONNECTION", "SLOW_DOWN", "SERVICE_UNAVAILABLE", "INTERNA
               "UNAVAILABLE", "Could not connect", "Fail to get a new connection")
 
 
+# What no retry mends although its status says "unavailable": no credentials to be had (GCS).
+_PERMANENT = ("OAuth2 access token",)
+
+
+def _first_line(exc: BaseException) -> str:
+    """A store error's first line, without the GCS client's trailing ``error_info={...}``."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__).split(" error_info=", 1)[0]
+
+
 def storage_call(fn: Callable[[], T], what: str, policy: RetryPolicy | None = None) -> T:
     """``fn()`` with the pipeline's retry policy; a store error becomes an EndpointError (exit 3)."""
+    from pyarrow import ArrowException  # GCS raises it bare for a credentials file it cannot read
 
     def once() -> T:
         try:
             return fn()
-        except OSError as exc:
+        except (OSError, ArrowException) as exc:
             text = str(exc)
-            if any(t in text for t in _TRANSIENT):
-                raise TransientEndpointError(f"{what}: {text.splitlines()[0] if text else 'error'}") from None
+            if any(t in text for t in _TRANSIENT) and not any(t in text for t in _PERMANENT):
+                raise TransientEndpointError(f"{what}: {_first_line(exc)}") from None
             raise
     try:
         return call_with_retry(once, policy or RetryPolicy(), what=what)
     except TransientEndpointError as exc:
         raise EndpointError(f"{exc} (gave up after retries)") from None
-    except OSError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise EndpointError(f"{what}: {first}") from None
+    except (OSError, ArrowException) as exc:
+        raise EndpointError(f"{what}: {_first_line(exc)}") from None
 
 
 def list_files(loc: Location, prefix: str = "") -> dict[str, int]:
