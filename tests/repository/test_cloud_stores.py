@@ -471,3 +471,17 @@ def test_no_token_to_be_had_is_not_retried() -> None:
     with pytest.raises(EndpointError, match="OAuth2") as caught:
         storage_call(no_token, "list gs://b/p", RetryPolicy(max_retries=3, base_delay=0.001))
     assert calls == [1] and "gave up" not in str(caught.value) and "error_info" not in str(caught.value)
+
+
+def test_azure_without_credentials_fails_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No key, token or login anywhere: DefaultAzureCredential finds none; one line, exit 3."""
+    import time
+
+    for name in [n for n in os.environ if n.startswith("AZURE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no Azure CLI login to fall back on either
+    monkeypatch.setenv("QDRANT_OPS_CACHE", str(tmp_path / "cache"))
+    started = time.monotonic()
+    code, _, err = run("--storage-option", "account_name=someaccount", "verify", "az://container/backups")
+    assert code == 3 and len(err.strip().splitlines()) == 1 and "DefaultAzureCredential" in err, err
+    assert time.monotonic() - started < 10

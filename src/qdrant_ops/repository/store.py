@@ -96,12 +96,24 @@ def list_dirs(loc: Location) -> list[str]:
     return storage_call(run, f"list {loc.display}")
 
 
+def _open_input(loc: Location, key: str) -> Any:
+    """``loc.fs.open_input_stream(key)``; on Azure a metadata request first, because pyarrow's
+    Azure input stream aborts the whole process when no token can be had (DefaultAzureCredential
+    finding none), where a metadata request fails with an error."""
+    if loc.scheme == "az":
+        import pyarrow.fs as pafs
+
+        if loc.fs.get_file_info(key).type == pafs.FileType.NotFound:
+            raise FileNotFoundError(key)
+    return loc.fs.open_input_stream(key)
+
+
 def read_text(loc: Location, rel: str) -> str | None:
     """A small object's text, or None when it does not exist."""
 
     def run() -> str | None:
         try:
-            with loc.fs.open_input_stream(loc.key(rel)) as fh:
+            with _open_input(loc, loc.key(rel)) as fh:
                 return bytes(fh.read()).decode("utf-8")
         except FileNotFoundError:
             return None
@@ -126,7 +138,7 @@ def download(loc: Location, rel: str, local: Path) -> None:
 
     def run() -> None:
         try:
-            with loc.fs.open_input_stream(loc.key(rel)) as src, open(tmp, "wb") as dst:
+            with _open_input(loc, loc.key(rel)) as src, open(tmp, "wb") as dst:
                 while chunk := src.read(CHUNK):
                     dst.write(chunk)
         except FileNotFoundError:
