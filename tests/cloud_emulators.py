@@ -34,8 +34,8 @@ def azurite_command() -> str:
                       shutil.which("azurite-blob")):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    pytest.fail("Azurite is not installed (needed for the az:// tests): "
-                "npm install --prefix .tools azurite   (.ci/run does this)", pytrace=False)
+    pytest.fail("Azurite is not installed (the az:// tests need it): run `make azurite`, which .ci/run "
+                "does, or set AZURITE_BLOB to an azurite-blob executable", pytrace=False)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -88,7 +88,7 @@ def gcs_emulator(workdir: Path) -> Iterator[str]:
     import importlib.util
 
     if importlib.util.find_spec("gcp_storage_emulator") is None:
-        pytest.fail("gcp-storage-emulator is not installed (needed for the gs:// tests): "
+        pytest.fail("gcp-storage-emulator is not installed (the gs:// tests need it): "
                     "pip install -e '.[dev]'", pytrace=False)
     workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / "gcs.log"
