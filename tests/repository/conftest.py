@@ -1,4 +1,5 @@
-"""A real S3-protocol server on loopback (moto's standalone server) for the repository tests."""
+"""Object stores on loopback for the repository tests: moto's S3 server, and (tests/cloud_emulators.py)
+the GCS emulator and Azurite, each started once per test session."""
 
 from __future__ import annotations
 
