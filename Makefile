@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow test-all typecheck bench trials clean
+.PHONY: install azurite demo test test-slow test-all typecheck bench trials clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +12,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Azurite (npm) under .tools/ for the az:// tests; Node.js from Debian where it is missing.
+AZURITE := .tools/node_modules/.bin/azurite-blob
+azurite: $(AZURITE)
+
+$(AZURITE):
+	command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
+	npm install --prefix .tools --no-audit --no-fund --loglevel=error azurite@3.37.0
 
 demo: $(STAMP)
 	$(BIN)/python -m demo $(DEMO_ARGS)
@@ -37,4 +45,4 @@ bench: $(STAMP)
 	PYTHONPATH=src $(BIN)/python benchmarks/incremental.py $(INCR_ARGS)
 
 clean:
-	rm -rf $(VENV) demo-data .pytest_cache
+	rm -rf $(VENV) demo-data .pytest_cache .tools

@@ -1,4 +1,5 @@
-"""A real S3-protocol server on loopback (moto's standalone server) for the repository tests."""
+"""Object stores on loopback for the repository tests: moto's S3 server, and (tests/cloud_emulators.py)
+the GCS emulator and Azurite, each started once per test session."""
 
 from __future__ import annotations
 
@@ -53,3 +54,21 @@ def s3_url(s3_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> s
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("QDRANT_OPS_CACHE", str(tmp_path / "cache"))
     return f"s3://{bucket}/backups"
+
+
+@pytest.fixture(scope="session")
+def azurite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The blob endpoint of an Azurite started for this test session (az:// tests)."""
+    from cloud_emulators import azurite
+
+    with azurite(tmp_path_factory.mktemp("azurite")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The endpoint of a GCS emulator started for this test session (gs:// tests)."""
+    from cloud_emulators import gcs_emulator
+
+    with gcs_emulator(tmp_path_factory.mktemp("gcs")) as url:
+        yield url

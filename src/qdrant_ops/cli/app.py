@@ -131,7 +131,8 @@ def _global(
     ),
     storage_option: list[str] | None = typer.Option(
         None, "--storage-option", help="Object-store option key=value for s3:// gs:// az:// backup paths "
-        "(endpoint_url, region, access_key, secret_key, ...); repeatable; values never printed.",
+        "(endpoint_url; s3: region, access_key, secret_key; az: account_name, account_key, sas_token; gs: "
+        "project_id, anonymous; ...); repeatable; values never printed.",
     ),
 ) -> None:
     """Back up, restore, migrate and verify Qdrant collections; consolidate the code using them.

@@ -4,8 +4,8 @@ Object stores go through ``pyarrow.fs`` (S3, GCS, Azure): it is already a depend
 both ways and sends large files as multipart uploads (benchmarks/README.md compares the choices).
 Credentials come from each cloud's standard chain, or from storage options: the URL's query
 (``s3://bucket/prefix?endpoint_url=http://...``), ``--storage-option key=value``, and
-``AWS_ENDPOINT_URL`` for S3-compatible stores. Only ``display`` (no query, no credentials) is
-ever shown or recorded.
+``AWS_ENDPOINT_URL`` for S3-compatible stores (gs:// and az://: ``cloudfs``). Only ``display``
+(no query, no credentials) is ever shown or recorded.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from qdrant_ops.errors import ConfigError
+from qdrant_ops.repository.cloudfs import azure_filesystem, gcs_filesystem
 from qdrant_ops.secrets import register_secret
 
 REMOTE_SCHEMES = {"s3": "s3", "gs": "gs", "gcs": "gs", "az": "az", "abfs": "az", "abfss": "az"}
@@ -36,6 +37,9 @@ _S3_OPTIONS = {
 
 _lock = threading.Lock()
 _options: dict[str, str] = {}
+# Options from a URL's query, by the URL they came with: a backup's own URL (shown without the
+# query) opened later in the same command gets them too.
+_url_options: dict[str, dict[str, str]] = {}
 
 
 def set_storage_options(options: dict[str, str]) -> None:
@@ -103,16 +107,28 @@ def open_location(url: str) -> Location:
     scheme = REMOTE_SCHEMES.get(parts.scheme.lower())
     if scheme is None or not parts.netloc:
         raise ConfigError(f"not an object-store URL (s3://bucket/prefix, gs://, az://): {url.split('?')[0]}")
-    if parts.username or parts.password:
-        raise ConfigError("credentials do not go in a backup URL; use the environment or --storage-option")
+    query = dict(parse_qsl(parts.query))
+    bare = url.split("?", 1)[0].rstrip("/")
     with _lock:
         options = dict(_options)
-    options.update(dict(parse_qsl(parts.query)))
+        if query:
+            _url_options[bare] = query
+        else:
+            for known, extra in _url_options.items():
+                if bare == known or bare.startswith(known + "/"):
+                    options.update(extra)
+    options.update(query)
     for key in SECRET_OPTIONS:
         register_secret(options.get(key))
-    root = f"{parts.netloc}/{parts.path.strip('/')}".rstrip("/")
-    display = f"{parts.scheme.lower()}://{root}"
-    return Location(scheme, _filesystem(scheme, options), root, display, options)
+    netloc, account = parts.netloc, None
+    if scheme == "az" and parts.username and not parts.password and parts.hostname:
+        # abfs://container@account.dfs.core.windows.net/prefix names the storage account.
+        netloc, account = parts.username, parts.hostname.split(".")[0]
+    elif parts.username or parts.password:
+        raise ConfigError("credentials do not go in a backup URL; use the environment or --storage-option")
+    root = f"{netloc}/{parts.path.strip('/')}".rstrip("/")
+    display = f"{parts.scheme.lower()}://{parts.netloc}/{parts.path.strip('/')}".rstrip("/")
+    return Location(scheme, _filesystem(scheme, options, account), root, display, options)
 
 
 def s3_endpoint(options: dict[str, str]) -> str | None:
@@ -120,7 +136,7 @@ def s3_endpoint(options: dict[str, str]) -> str | None:
     return options.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
 
 
-def _filesystem(scheme: str, options: dict[str, str]) -> Any:
+def _filesystem(scheme: str, options: dict[str, str], account: str | None = None) -> Any:
     import pyarrow.fs as pafs
 
     known = dict(options)
@@ -144,8 +160,8 @@ def _filesystem(scheme: str, options: dict[str, str]) -> Any:
             kwargs.setdefault("region", os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
             return pafs.S3FileSystem(**kwargs)
         if scheme == "gs":
-            return pafs.GcsFileSystem(**known)
-        return pafs.AzureFileSystem(**known)
+            return gcs_filesystem(options)
+        return azure_filesystem(options, account)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"storage options for {scheme}:// are not valid: {type(exc).__name__}") from None
 

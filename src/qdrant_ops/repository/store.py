@@ -28,27 +28,38 @@ CHUNK = 8 << 20
 # What pyarrow's S3/GCS/Azure clients say when trying again may work.
 _TRANSIENT = ("NETWORK_CONNECTION", "SLOW_DOWN", "SERVICE_UNAVAILABLE", "INTERNAL_FAILURE",
               "REQUEST_TIMEOUT", "Timeout", "timed out", "Connection reset", "Couldn't connect",
-              "curlCode: 7", "HTTP response code: 500", "HTTP response code: 503")
+              "curlCode: 7", "HTTP response code: 500", "HTTP response code: 503",
+              "UNAVAILABLE", "Could not connect", "Fail to get a new connection")
+
+
+# What no retry mends although its status says "unavailable": no credentials to be had (GCS).
+_PERMANENT = ("OAuth2 access token",)
+
+
+def _first_line(exc: BaseException) -> str:
+    """A store error's first line, without the GCS client's trailing ``error_info={...}``."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__).split(" error_info=", 1)[0]
 
 
 def storage_call(fn: Callable[[], T], what: str, policy: RetryPolicy | None = None) -> T:
     """``fn()`` with the pipeline's retry policy; a store error becomes an EndpointError (exit 3)."""
+    from pyarrow import ArrowException  # GCS raises it bare for a credentials file it cannot read
 
     def once() -> T:
         try:
             return fn()
-        except OSError as exc:
+        except (OSError, ArrowException) as exc:
             text = str(exc)
-            if any(t in text for t in _TRANSIENT):
-                raise TransientEndpointError(f"{what}: {text.splitlines()[0] if text else 'error'}") from None
+            if any(t in text for t in _TRANSIENT) and not any(t in text for t in _PERMANENT):
+                raise TransientEndpointError(f"{what}: {_first_line(exc)}") from None
             raise
     try:
         return call_with_retry(once, policy or RetryPolicy(), what=what)
     except TransientEndpointError as exc:
         raise EndpointError(f"{exc} (gave up after retries)") from None
-    except OSError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise EndpointError(f"{what}: {first}") from None
+    except (OSError, ArrowException) as exc:
+        raise EndpointError(f"{what}: {_first_line(exc)}") from None
 
 
 def list_files(loc: Location, prefix: str = "") -> dict[str, int]:
@@ -73,10 +84,28 @@ def list_dirs(loc: Location) -> list[str]:
     import pyarrow.fs as pafs
 
     def run() -> list[str]:
+        if loc.scheme == "gs":
+            # pyarrow's GCS listing names only marker objects as directories, not the prefixes
+            # our objects make (apache/arrow#35993): read them off a recursive listing instead.
+            sel = pafs.FileSelector(loc.root, recursive=True, allow_not_found=True)
+            rels = (i.path[len(loc.root) + 1 :] for i in loc.fs.get_file_info(sel))
+            return sorted({rel.split("/", 1)[0] for rel in rels if "/" in rel})
         sel = pafs.FileSelector(loc.root, recursive=False, allow_not_found=True)
         return sorted(i.base_name for i in loc.fs.get_file_info(sel) if i.type == pafs.FileType.Directory)
 
     return storage_call(run, f"list {loc.display}")
+
+
+def _open_input(loc: Location, key: str) -> Any:
+    """``loc.fs.open_input_stream(key)``; on Azure a metadata request first, because pyarrow's
+    Azure input stream aborts the whole process when no token can be had (DefaultAzureCredential
+    finding none), where a metadata request fails with an error."""
+    if loc.scheme == "az":
+        import pyarrow.fs as pafs
+
+        if loc.fs.get_file_info(key).type == pafs.FileType.NotFound:
+            raise FileNotFoundError(key)
+    return loc.fs.open_input_stream(key)
 
 
 def read_text(loc: Location, rel: str) -> str | None:
@@ -84,7 +113,7 @@ def read_text(loc: Location, rel: str) -> str | None:
 
     def run() -> str | None:
         try:
-            with loc.fs.open_input_stream(loc.key(rel)) as fh:
+            with _open_input(loc, loc.key(rel)) as fh:
                 return bytes(fh.read()).decode("utf-8")
         except FileNotFoundError:
             return None
@@ -109,7 +138,7 @@ def download(loc: Location, rel: str, local: Path) -> None:
 
     def run() -> None:
         try:
-            with loc.fs.open_input_stream(loc.key(rel)) as src, open(tmp, "wb") as dst:
+            with _open_input(loc, loc.key(rel)) as src, open(tmp, "wb") as dst:
                 while chunk := src.read(CHUNK):
                     dst.write(chunk)
         except FileNotFoundError:
@@ -270,7 +299,7 @@ def publish(work: Path, target: Location, sent: set[str] | None = None) -> Publi
         rel = path.relative_to(work).as_posix()
         if rel in _LOCAL_ONLY or path.name.startswith("."):
             continue
-        if there.get(rel) != path.stat().st_size:  # an object exists only once its upload completed
+        if there.get(rel) != path.stat().st_size:  # Azure shows a blob being written as empty
             upload(path, target, rel)
             sent.add(rel)
     there = list_files(target)
