@@ -485,3 +485,45 @@ def test_azure_without_credentials_fails_at_once(tmp_path: Path, monkeypatch: py
     code, _, err = run("--storage-option", "account_name=someaccount", "verify", "az://container/backups")
     assert code == 3 and len(err.strip().splitlines()) == 1 and "DefaultAzureCredential" in err, err
     assert time.monotonic() - started < 10
+
+
+def test_incremental_chain_and_prune(store: Store, tmp_path: Path) -> None:
+    """An incremental chain on gs:// and az://: the child reads through its parent on the store,
+    restores to the source at its time, and prune leaves a complete chain alone."""
+    from qdrant_client import QdrantClient, models
+
+    from qdrant_ops.format.integrity import scan_digest
+
+    src = str(tmp_path / "src")
+    make_collection(src, "a", "uuid-named", n=150)  # dot and euclid: local mode keeps them as written
+    made, digests = [], []
+    for step in range(3):
+        ep = open_endpoint(src)
+        digests.append(scan_digest(ep, "a", ep.get_spec("a").vector_fields()))
+        close_all()
+        code, out, err = run("backup", "--source", src, "--backup-path", store.url, "--incremental",
+                             "--config", _config(tmp_path), "--quiet")
+        assert code == 0, out + err
+        made.append(out.strip().splitlines()[-1])
+        client = QdrantClient(path=src)
+        ids = sorted(str(p.id) for p in client.scroll("a", limit=1000)[0])
+        client.set_payload("a", payload={"step": step}, points=ids[step * 5 : step * 5 + 5])
+        client.delete("a", points_selector=models.PointIdsList(points=[ids[-1]]))
+        client.close()
+    code, out, err = run("backups", "list", store.url, "--json")
+    assert code == 0, out + err
+    assert [r["parent"] for r in json.loads(out)["backups"]] == [None, *(m.rsplit("/", 1)[1] for m in made[:-1])]
+    child = made[-1].rsplit("/", 1)[1]
+    assert sum(k.endswith(".parquet") and "/index-" not in k for k in store.objects(child)) <= 2  # the changes only
+    for k, url in enumerate(made):
+        dst = str(tmp_path / f"dst{k}")
+        code, out, err = run("restore", url, "--target", dst)
+        assert code == 0, out + err
+        ep = open_endpoint(dst)
+        assert scan_digest(ep, "a", ep.get_spec("a").vector_fields()) == digests[k]
+        close_all()
+    code, out, err = run("prune", store.url, "--json")
+    assert code == 0, out + err
+    assert json.loads(out)["removed_count"] == 0
+    code, out, err = run("verify", made[-1], "--read-data-subset", "1/1")
+    assert code == 0, out + err
