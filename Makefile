@@ -25,11 +25,11 @@ demo: $(STAMP)
 	$(BIN)/python -m demo $(DEMO_ARGS)
 
 # test: the behavioural suite (the README's command); test-slow: crash, fault, corruption-trial and
-# benchmark-smoke tests; test-all: both, as CI runs them.
-test: $(STAMP)
+# benchmark-smoke tests; test-all: both, as CI runs them. Both start Azurite for the az:// tests.
+test: $(STAMP) $(AZURITE)
 	$(BIN)/python -m pytest -q -m "not slow" $(TEST_ARGS)
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) $(AZURITE)
 	$(BIN)/python -m pytest -q -m slow $(TEST_ARGS)
 
 test-all: test test-slow
