@@ -67,7 +67,6 @@ def _s3_backup(a: dict[str, Any]) -> dict[str, Any]:
     from bench_lib import ops
     from bench_lib.datasets import COLLECTION
     from bench_lib.rss import rss_fields
-
     from qdrant_ops.data.backup import backup
     from qdrant_ops.data.config import BackupConfig
     from qdrant_ops.endpoints.uri import endpoint_from_uri
@@ -107,7 +106,7 @@ def _raw_upload(a: dict[str, Any]) -> dict[str, Any]:
 
     fs.get_file_info(pafs.FileSelector(BUCKET, allow_not_found=True))  # connected before the clock starts
     t, sent, _ = ops.timed(send)
-    return dict(seconds=t, bytes=sent, files=len(files))
+    return {"seconds": t, "bytes": sent, "files": len(files)}
 
 
 def _s3fs(endpoint: str) -> Any:
@@ -259,12 +258,12 @@ def render(res: dict[str, Any]) -> str:
     m, ops = res["machine"], res["operations"]
     mb = res["upload_bytes"] / 1e6
     lines = [
-        f"## qdrant-ops benchmark — backups to S3 (moto on loopback), engine `edge`, {res['points']:,} points "
-        f"(10x: {res['points_10x']:,}), {res['dims']} dims",
+        (f"## qdrant-ops benchmark — backups to S3 (moto on loopback), engine `edge`, {res['points']:,} points "
+        f"(10x: {res['points_10x']:,}), {res['dims']} dims"),
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB; Python {m['python']}, pyarrow {m['pyarrow']}. "
+        (f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB; Python {m['python']}, pyarrow {m['pyarrow']}. "
         f"Commit: {res['commit']}. Date: {res['date']}. Fastest of {res['repeat']} runs at N, each in a fresh "
-        f"process (memory: the first run); the 10x run once.",
+        f"process (memory: the first run); the 10x run once."),
         "",
         "| operation | points | seconds (runs) | MB/s | peak anonymous RSS above engine (MiB) | peak total RSS (MiB) |",
         "|---|---:|---|---:|---:|---:|",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from qdrant_ops.errors import CorruptBackupError, EndpointError, LockedError, NotFoundError, TransientEndpointError
+from qdrant_ops.pipeline.heap import release_free_heap
 from qdrant_ops.pipeline.retry import RetryPolicy, call_with_retry
 from qdrant_ops.repository.location import Location, s3_endpoint
 
@@ -25,6 +26,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MANIFEST = "manifest.json"
 CHUNK = 8 << 20
+# The most bytes handed to the store's client before waiting for its part uploads: pyarrow copies
+# each part it uploads in the background and never stops taking more, so without a wait a slow
+# store would hold the whole file in memory. The parts are freed on the client's own threads, in
+# glibc arenas the next parts may not reuse: their free memory is handed back at each wait.
+IN_FLIGHT = CHUNK
 # What pyarrow's S3/GCS/Azure clients say when trying again may work.
 _TRANSIENT = ("NETWORK_CONNECTION", "SLOW_DOWN", "SERVICE_UNAVAILABLE", "INTERNAL_FAILURE",
               "REQUEST_TIMEOUT", "Timeout", "timed out", "Connection reset", "Couldn't connect",
@@ -97,10 +103,17 @@ def upload(local: Path, loc: Location, rel: str) -> None:
 
     def run() -> None:
         with open(local, "rb") as src, loc.fs.open_output_stream(loc.key(rel), metadata={}) as dst:
+            pending = 0
             while chunk := src.read(CHUNK):
                 dst.write(chunk)
+                pending += len(chunk)
+                if pending >= IN_FLIGHT:
+                    dst.flush()  # waits for the parts in flight
+                    release_free_heap()
+                    pending = 0
 
     storage_call(run, f"upload {loc.url(rel)}")
+    release_free_heap()  # the last parts' buffers, freed on the client's threads
 
 
 def download(loc: Location, rel: str, local: Path) -> None:
