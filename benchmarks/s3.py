@@ -287,7 +287,7 @@ def render(res: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--points", type=int, default=10_000)
+    p.add_argument("--points", type=int, default=20_000)
     p.add_argument("--scale", type=int, default=10, help="the memory check's second size is N x SCALE")
     p.add_argument("--dims", type=int, default=384)
     p.add_argument("--repeat", type=int, default=3, help="runs of the backup and of the raw upload at N (default 3)")
