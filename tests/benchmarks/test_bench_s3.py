@@ -32,10 +32,11 @@ def test_bench_s3_smoke(tmp_path: Path) -> None:
     assert {c["field"] for c in data["checks"]} == {"backup_s3_vs_raw_upload_ratio", "backup_s3_rss_10x_vs_1x_ratio"}
     assert all(c["verdict"] in ("PASS", "FAIL") for c in data["checks"])
     ops = data["operations"]
-    assert ops["backup_s3_1x"]["ok"] and ops["backup_s3_10x"]["ok"]
+    assert ops["backup_s3_1x"]["ok"] and ops["backup_s3_10x"]["ok"] and ops["backup_local_1x"]["ok"]
+    assert data["backup_local_vs_s3_ratio"] > 0  # the same scan without the store, shown beside
     # each side ran twice in fresh processes, the fastest counting; the raw upload sent the very
     # files the backup wrote
-    for key in ("backup_s3_1x", "raw_upload"):
+    for key in ("backup_s3_1x", "raw_upload", "backup_local_1x"):
         assert len(ops[key]["seconds_runs"]) == 2 and ops[key]["seconds"] == min(ops[key]["seconds_runs"]), key
     assert ops["raw_upload"]["files"] == data["data_files"] >= 1 and ops["raw_upload"]["bytes"] > 0
     for line in ("backups to S3", "Machine:", "Commit:", "| target |", "raw upload"):
