@@ -18,12 +18,13 @@ from bench_lib.raw import SCROLL_PAGES, UPSERT_BATCHES, ours_sizes
 ENTRY = Path(__file__).resolve().parents[1] / "bench.py"
 
 
-def run_worker(args: dict[str, Any], timeout: float = 3600) -> dict[str, Any]:
+def run_worker(args: dict[str, Any], timeout: float = 3600, entry: Path = ENTRY) -> dict[str, Any]:
+    """``args["op"]`` run by ``entry --worker`` in a fresh process; its JSON result."""
     # What the previous operation wrote is flushed first, so no run pays for another's writeback
     # (local mode commits every point to SQLite; a backup fsyncs its files).
     os.sync()
     proc = subprocess.run(
-        [sys.executable, str(ENTRY), "--worker", json.dumps(args)],
+        [sys.executable, str(entry), "--worker", json.dumps(args)],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -104,9 +104,9 @@ def test_staging_holds_a_few_files_not_the_backup(s3_url: str, monkeypatch: pyte
     real = backup_module.send_staged
     staged: list[int] = []
 
-    def counting(path: Path, work: Path, target: Any, sent: set[str]) -> None:
+    def counting(path: Path, work: Path, target: Any, sent: set[str], *rest: Any) -> None:
         staged.append(len(list(work.rglob("*.parquet"))))
-        real(path, work, target, sent)
+        real(path, work, target, sent, *rest)
 
     monkeypatch.setattr(backup_module, "send_staged", counting)
     make_collection(":memory:", "a", "int-unnamed", n=600)

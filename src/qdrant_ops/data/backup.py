@@ -5,8 +5,8 @@ series per slice, and renamed to ``<backup-path>/<stamp>/`` only once the manife
 is complete. A rerun with the same arguments finds the partial directory and resumes each slice
 from its last completed file, so the finished backup is the same as an uninterrupted one.
 To an object store (``s3://bucket/prefix``), the partial directory lives in a local staging cache
-(with the checkpoint); each data file is sent to ``<url>/<stamp>/`` once recorded, and the
-manifest last.
+(with the checkpoint); each data file is streamed to ``<url>/<stamp>/`` as it is written (or
+sent whole once recorded, if its stream failed), and the manifest last.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ from qdrant_ops.repository.location import (
     open_location,
     repository_lock_path,
 )
-from qdrant_ops.repository.store import remote_target, send_staged
+from qdrant_ops.repository.store import StreamedFile, remote_target, send_staged
 
 log = logging.getLogger(__name__)
 
@@ -211,16 +211,21 @@ def _backup_collection(
     # To an object store each file is sent as soon as it is recorded, so the staging directory
     # holds a few files at a time, not the backup.
     on_file: Callable[[Path], None] | None = None
+    stream: Callable[[Path, threading.Lock], StreamedFile] | None = None
     if remote is not None:
         target, sent = remote
+        streamed: set[str] = set()  # files whose upload completed as they were written
 
         def on_file(path: Path) -> None:
             with_schema_check(path, fields)  # checked here: the manifest is written after it is gone
-            send_staged(path, work, target, sent)
+            send_staged(path, work, target, sent, streamed)
+
+        def stream(path: Path, turn: threading.Lock) -> StreamedFile:
+            return StreamedFile(path, target, path.relative_to(work).as_posix(), streamed, turn)
 
     def run(index: int) -> None:
         resumed_rows[index] = _backup_slice(
-            cfg, src, name, fields, (index, slices), cdir, state, task, policy, stats, stop, on_file, parent
+            cfg, src, name, fields, (index, slices), cdir, state, task, policy, stats, stop, on_file, parent, stream
         )
 
     # Remove files that no checkpoint vouches for (a file being written when a run died).
@@ -309,6 +314,7 @@ def _backup_slice(
     stop: threading.Event,
     on_file: Callable[[Path], None] | None = None,
     parent: Parent | None = None,
+    stream: Callable[[Path, threading.Lock], StreamedFile] | None = None,
 ) -> int:
     """Back up one slice from where its checkpoint left it; returns the rows an earlier run did."""
     index, total = slice_
@@ -345,6 +351,7 @@ def _backup_slice(
         on_file=on_file,
         parent_index=parent.index if parent is not None else None,
         incremental=cfg.incremental,
+        stream=stream,
     ) as out:
         for page in pages:
             check(stop)  # Ctrl-C or another slice's error: the open file is not recorded

@@ -5,12 +5,15 @@ while the next page is encoded and hashed, one write in flight at a time, in ord
 surfaces at the next wait. A full file that is not the last is closed (footer, fsync, sha256) by a
 second thread while the scan and the next file's writes go on, and recorded in the checkpoint by
 the scanning thread once it is on disk. The last file is closed on the scanning thread. The
-threads start on first use: a backup of one file starts no closing thread.
+threads start on first use: a backup of one file starts no closing thread. To an object store,
+each file's bytes are also streamed to its key as they are written (``store.StreamedFile``) and
+hashed as written; the close then completes the upload.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -54,6 +57,7 @@ class SliceWriter:
         on_file: Callable[[Path], None] | None = None,
         parent_index: dict[int | str, int] | None = None,
         incremental: bool = False,
+        stream: Callable[[Path, threading.Lock], Any] | None = None,
     ) -> None:
         from qdrant_ops.format.columns import arrow_schema
 
@@ -70,6 +74,11 @@ class SliceWriter:
         self.rows_done = rows_done  # rows in the files recorded or closing
         self.on_file = on_file  # called with each file once the checkpoint records it
         self.writer: Any = None  # the open file's ParquetWriter
+        # To an object store: opens each file as a sink that sends its bytes on as they are written
+        # (``store.StreamedFile``), and whose sha256 is taken as written.
+        self.stream = stream
+        self.sink: Any = None
+        self._turn = threading.Lock()  # held by the file uploading, one at a time
         self.path: Path | None = None
         self.file_rows = 0
         self.file_digest = Digest()
@@ -95,6 +104,8 @@ class SliceWriter:
     ) -> None:
         self._io_pool.shutdown(wait=True)
         self._close_pool.shutdown(wait=True)
+        if self.sink is not None:  # a file left open by an error: its stream stops
+            self.sink.abandon()
         if self._closing is not None and self._closing[0].exception() is None:
             self._check_close(wait=True)
 
@@ -148,9 +159,12 @@ class SliceWriter:
         rows = batch.num_rows
         if self.writer is None:
             self.path = self.cdir / f"part-{self.index:03d}-{self.seq:05d}.parquet"
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+            if self.stream is not None:
+                self.sink = self.stream(self.path, self._turn)
+            else:
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
             self.writer = pq.ParquetWriter(
-                self.path,
+                self.sink if self.sink is not None else self.path,
                 self.schema,
                 compression="zstd",
                 compression_level=self.compression_level,
@@ -196,8 +210,8 @@ class SliceWriter:
                 self.name, self.index, offset=next_offset, done=done, next_seq=self.seq, rows=self.rows_done
             )
             return
-        w, file, rows, digest = self.writer, self.path, self.file_rows, self.file_digest
-        self.writer, self.path, self.file_rows, self.file_digest = None, None, 0, Digest()
+        w, file, rows, digest, sink = self.writer, self.path, self.file_rows, self.file_digest, self.sink
+        self.writer, self.path, self.file_rows, self.file_digest, self.sink = None, None, 0, Digest(), None
         self.data_rows = 0
         self.seq += 1
         self.rows_done += rows
@@ -215,9 +229,9 @@ class SliceWriter:
                 self.on_file(file)
 
         if done:  # the last file: nothing is left to overlap with its close
-            record(_finish_file(w, file))
+            record(_finish_file(w, file, sink))
         else:
-            self._closing = self._close_pool.submit(_finish_file, w, file), record
+            self._closing = self._close_pool.submit(_finish_file, w, file, sink), record
 
     def _close_incremental(self, next_offset: Any, done: bool) -> None:
         """Close this number's data file (if any row changed) and write its index file, here;
@@ -232,7 +246,7 @@ class SliceWriter:
         item: dict[str, Any] = {"path": "", "rows": 0, "bytes": 0, "sha256": ""}
         data_file = self.path if self.writer is not None else None
         if self.writer is not None and self.path is not None:
-            size, checksum = _finish_file(self.writer, self.path)
+            size, checksum = _finish_file(self.writer, self.path, self.sink)
             item = FileEntry(
                 path=f"{self.cdir.name}/{self.path.name}", rows=self.data_rows, bytes=size, sha256=checksum,
                 digest=self.file_digest,
@@ -249,7 +263,7 @@ class SliceWriter:
         self.state.save_slice(
             self.name, self.index, offset=next_offset, done=done, next_seq=self.seq, rows=self.rows_done, item=item
         )
-        self.writer, self.path, self.file_rows, self.file_digest = None, None, 0, Digest()
+        self.writer, self.path, self.file_rows, self.file_digest, self.sink = None, None, 0, Digest(), None
         self.data_rows, self.index_ids, self.index_hashes, self.scanned = 0, [], [], Digest()
         # The data file goes to an object store now; the index stays until the deleted ids are known.
         if data_file is not None and self.on_file is not None:
@@ -263,10 +277,15 @@ def _sync_file(file: Path) -> Closed:
     return file.stat().st_size, sha256_file(file)
 
 
-def _finish_file(w: Any, file: Path) -> Closed:
+def _finish_file(w: Any, file: Path, sink: Any = None) -> Closed:
     w.close()
+    if sink is not None:
+        sink.close()
     os.chmod(file, 0o600)
     # On disk before the checkpoint names it done: a resume after a crash skips done files.
     fsync_file(file)
     fsync_dir(file.parent)
-    return file.stat().st_size, sha256_file(file)
+    if sink is None:
+        return file.stat().st_size, sha256_file(file)
+    sink.finish()
+    return file.stat().st_size, sink.sha256()

@@ -9,15 +9,20 @@ first aborts the multipart uploads the crash left open under the backup's prefix
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import logging
+import os
+import queue
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from qdrant_ops.errors import CorruptBackupError, EndpointError, LockedError, NotFoundError, TransientEndpointError
+from qdrant_ops.pipeline.heap import release_free_heap
 from qdrant_ops.pipeline.retry import RetryPolicy, call_with_retry
 from qdrant_ops.repository.location import Location, s3_endpoint
 
@@ -25,6 +30,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MANIFEST = "manifest.json"
 CHUNK = 8 << 20
+# pyarrow uploads an S3 object in parts of exactly 10 MiB, in the background, and takes more
+# writes without limit; ``_Paced`` keeps one part uploading beside the one being filled.
+PART = 10 << 20
+# A streamed file's bytes are handed to its sending thread in blocks of this size, two queued.
+BLOCK = 1 << 20
 # What pyarrow's S3/GCS/Azure clients say when trying again may work.
 _TRANSIENT = ("NETWORK_CONNECTION", "SLOW_DOWN", "SERVICE_UNAVAILABLE", "INTERNAL_FAILURE",
               "REQUEST_TIMEOUT", "Timeout", "timed out", "Connection reset", "Couldn't connect",
@@ -126,10 +136,30 @@ def upload(local: Path, loc: Location, rel: str) -> None:
 
     def run() -> None:
         with open(local, "rb") as src, loc.fs.open_output_stream(loc.key(rel), metadata={}) as dst:
+            paced = _Paced(dst)
             while chunk := src.read(CHUNK):
-                dst.write(chunk)
+                paced.write(chunk)
 
     storage_call(run, f"upload {loc.url(rel)}")
+    release_free_heap()  # the last parts' buffers, freed on the client's threads
+
+
+class _Paced:
+    """Writes to a store's output stream, waiting for the part uploading before the next one is
+    complete, so at most one part uploads while the next fills: without the wait, a store slower
+    than the writer would see the whole file held in memory. Each write is at most ``PART``."""
+
+    def __init__(self, dst: Any) -> None:
+        self.dst = dst
+        self.total = 0
+
+    def write(self, data: Any) -> None:
+        if self.total >= PART and self.total // PART != (self.total + len(data)) // PART:
+            self.dst.flush()  # pyarrow's flush waits for the parts uploading; it sends no part
+            # The part was freed on the client's threads, in glibc arenas the next may not reuse.
+            release_free_heap()
+        self.dst.write(data)
+        self.total += len(data)
 
 
 def download(loc: Location, rel: str, local: Path) -> None:
@@ -269,10 +299,128 @@ def remote_target(work: Path, repo: Location, stamp: str) -> tuple[Location, int
     return target, abort_multipart(target)
 
 
-def send_staged(path: Path, work: Path, target: Location, sent: set[str]) -> None:
-    """Send one finished, recorded file of the backup in ``work`` to its final key; drop it here."""
+class StreamedFile:
+    """A local file being written, its bytes hashed and sent on to ``target``/``rel`` by a thread
+    of its own as they come, so the upload runs beside the scan instead of after it: the writer
+    hands over blocks of ``BLOCK`` bytes and waits only when two are still queued.
+
+    The local file stays the one the checkpoint records: if the store fails mid-way, the stream is
+    given up and the finished file is uploaded whole once recorded, as an unstreamed one is. The
+    object exists once ``finish`` completes its upload, before the checkpoint records the file (a
+    run killed in between writes and sends it again); ``publish`` checks every size before the
+    manifest. pyarrow cannot abort an upload, so one given up may leave a part-object at the key
+    until the whole file replaces it."""
+
+    def __init__(self, path: Path, target: Location, rel: str, done: set[str], turn: threading.Lock) -> None:
+        self.path, self.rel, self._done, self._turn = path, rel, done, turn
+        self._sent = False
+        self._fh = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+        self._sha = hashlib.sha256()
+        self._block = bytearray()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+        self._ok = True
+        self._dst: Any = None
+        try:
+            self._dst = target.fs.open_output_stream(target.key(rel), metadata={})
+        except OSError as exc:
+            self._ok = False
+            log.info("streaming %s: %s; it is uploaded once written", rel, _first_line(exc))
+            return
+        self._thread = threading.Thread(target=self._send, name=f"stream-{path.name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def closed(self) -> bool:
+        return self._fh.closed
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def write(self, data: Any) -> int:
+        n = self._fh.write(data)
+        self._sha.update(data)
+        if self._ok:
+            self._block += data
+            while len(self._block) >= BLOCK:
+                self._queue.put(bytes(self._block[:BLOCK]))  # waits while two blocks are queued
+                del self._block[:BLOCK]
+        return n
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def close(self) -> None:
+        """Close the local file (the Parquet writer closes its sink); the upload goes on."""
+        self._fh.close()
+
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+    def finish(self) -> None:
+        """Send the rest and complete the upload; on success ``rel`` joins ``done`` (no upload is
+        needed after it)."""
+        if self._dst is None:
+            return
+        if self._ok and self._block:
+            self._queue.put(bytes(self._block))
+        self._block = bytearray()
+        self._queue.put(None)
+        self._thread.join()
+        self._dst = None
+        if self._sent:
+            self._done.add(self.rel)
+
+    def abandon(self) -> None:
+        """Stop sending (the backup failed with the file open); the thread ends."""
+        self._ok = False
+        if self._dst is not None:
+            self._queue.put(None)
+            self._thread.join()
+
+    def _send(self) -> None:
+        paced = _Paced(self._dst)
+        # One file of a slice uploads at a time: the next file's blocks wait in its queue (and its
+        # writer with them) while the last parts of the one before complete.
+        with self._turn:
+            while (block := self._queue.get()) is not None:
+                if not self._ok:
+                    continue  # drained until the end marker
+                try:
+                    paced.write(block)
+                except OSError as exc:
+                    self._ok = False
+                    log.info("streaming %s: %s; it is uploaded once written", self.rel, _first_line(exc))
+            if not self._ok:
+                # Closed here, before the whole file is uploaded: pyarrow cannot abort an upload,
+                # and its closing later could complete a part-object over the whole one.
+                try:
+                    self._dst.close()
+                except OSError:
+                    pass
+                return
+            try:
+                self._dst.close()
+            except OSError as exc:
+                log.info("streaming %s: %s; it is uploaded again", self.rel, _first_line(exc))
+                return
+            release_free_heap()
+            self._sent = True
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def send_staged(path: Path, work: Path, target: Location, sent: set[str], streamed: set[str] | None = None) -> None:
+    """Send one finished, recorded file of the backup in ``work`` to its final key (unless it was
+    ``streamed`` there whole as it was written); drop it here."""
     rel = path.relative_to(work).as_posix()
-    upload(path, target, rel)
+    if streamed is None or rel not in streamed:
+        upload(path, target, rel)
     sent.add(rel)
     path.unlink()
 
