@@ -161,17 +161,19 @@ def test_interrupted_backup_resumes(store: Store, tmp_path: Path, monkeypatch: p
     cfg = BackupConfig(backup_path=store.url, source=endpoint_from_uri(src), batch_size=50, rows_per_file=60)
     real, sent = backup_module.send_staged, []
 
-    def failing(path: Path, work: Path, target: Any, done: set[str]) -> None:
+    def failing(path: Path, work: Path, target: Any, done: set[str], *rest: Any) -> None:
         if len(sent) == 2:
             raise EndpointError(f"upload {target.display}: connection lost")
-        real(path, work, target, done)
+        real(path, work, target, done, *rest)
         sent.append(path.name)
 
     monkeypatch.setattr(backup_module, "send_staged", failing)
     with pytest.raises(EndpointError):
         backup(cfg)
     left = store.objects()
-    assert len(left) == 2 and not [k for k in left if k.endswith("manifest.json")]
+    # Files are streamed to the store as they are written: the two recorded ones are there whole,
+    # a third may be there cut short (an Azure blob exists from its first block); no manifest.
+    assert len(left) >= 2 and not [k for k in left if k.endswith("manifest.json")]
 
     monkeypatch.setattr(backup_module, "send_staged", real)
     rep = backup(cfg)
@@ -179,7 +181,8 @@ def test_interrupted_backup_resumes(store: Store, tmp_path: Path, monkeypatch: p
     keys = store.objects(rep.backup_dir.rsplit("/", 1)[1])
     assert set(left) <= {f"{rep.backup_dir.rsplit('/', 1)[1]}/{k}" for k in keys}  # the same prefix, resumed
     parts = [k for k in keys if k.endswith(".parquet")]
-    assert rep.reused_files == 2 and rep.uploaded_files >= 1 and rep.uploaded_files + 2 == len(parts)
+    assert rep.reused_files >= 2 and rep.uploaded_files >= 1 and rep.uploaded_files + rep.reused_files == len(parts)
+    assert all(size > 0 for size in store.objects().values())  # a cut-short object was sent again
     check = verify_backup(store.url)
     assert check.status == "ok" and not check.failed_checks
 

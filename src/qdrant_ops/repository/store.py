@@ -410,11 +410,6 @@ class StreamedFile:
             self._sent = True
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc)
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def send_staged(path: Path, work: Path, target: Location, sent: set[str], streamed: set[str] | None = None) -> None:
     """Send one finished, recorded file of the backup in ``work`` to its final key (unless it was
     ``streamed`` there whole as it was written); drop it here."""
