@@ -47,7 +47,6 @@ from qdrant_ops.errors import NotFoundError, PlanChangedError, UnsupportedError,
 from qdrant_ops.format.integrity import Digest
 from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.gcpolicy import bulk
-from qdrant_ops.pipeline.locks import FileLock
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, retrying_scan
 from qdrant_ops.pipeline.scope import select_collections, slice_count
 from qdrant_ops.pipeline.sizing import page_size
@@ -62,8 +61,8 @@ from qdrant_ops.repository.location import (
     is_remote,
     local_path,
     open_location,
-    repository_lock_path,
 )
+from qdrant_ops.repository.lock import RepositoryHold
 from qdrant_ops.repository.store import remote_target, send_staged
 
 log = logging.getLogger(__name__)
@@ -107,7 +106,8 @@ def backup(
     # rerun resumes it) and published file by file, the manifest last.
     root = cache_dir("staging", repo) if repo is not None else local_path(cfg.backup_path)
     root.mkdir(parents=True, exist_ok=True)
-    with FileLock(repository_lock_path(cfg.backup_path), f"backup path {repo.display if repo else root}"):
+    with RepositoryHold(cfg.backup_path, "backup", f"backup path {repo.display if repo else root}") as hold:
+        report.notes.extend(hold.notes)
         plan = backup_plan(cfg, src, names, slices)
         work = find_partial(root, plan)
         report.resumed = work is not None
