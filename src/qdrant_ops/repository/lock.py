@@ -80,6 +80,11 @@ def _iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _stamp(t: datetime) -> str:
+    """What a lock object records: UTC to the millisecond, so a refresh always shows."""
+    return t.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 @dataclass
 class LockInfo:
     """One lock object as read back: its name in ``locks/`` and what it says."""
@@ -143,11 +148,17 @@ def _write(loc: Location, rel: str, text: str) -> None:
     def run() -> None:
         data = text.encode("utf-8")
         if loc.scheme == "file":
-            Path(loc.key(LOCKS)).mkdir(parents=True, exist_ok=True)
-            tmp = loc.key(LOCKS, f".{uuid.uuid4().hex}.tmp")
-            with loc.fs.open_output_stream(tmp) as fh:
-                fh.write(data)
-            loc.fs.move(tmp, loc.key(rel))
+            for attempt in range(3):  # another run's release may remove the empty folder between the two
+                Path(loc.key(LOCKS)).mkdir(parents=True, exist_ok=True)
+                tmp = loc.key(LOCKS, f".{uuid.uuid4().hex}.tmp")
+                try:
+                    with loc.fs.open_output_stream(tmp) as fh:
+                        fh.write(data)
+                    loc.fs.move(tmp, loc.key(rel))
+                    return
+                except FileNotFoundError:
+                    if attempt == 2:
+                        raise
         else:
             with loc.fs.open_output_stream(loc.key(rel), metadata={}) as fh:
                 fh.write(data)
@@ -161,6 +172,11 @@ def _delete(loc: Location, rel: str) -> None:
             loc.fs.delete_file(loc.key(rel))
         except FileNotFoundError:
             pass
+        if loc.scheme == "file":  # a directory repository keeps no empty locks/ once nothing holds it
+            try:
+                os.rmdir(loc.key(LOCKS))
+            except OSError:
+                pass  # another run's lock is in it (or it is gone already)
 
     storage_call(run, f"delete lock {loc.url(rel)}")
 
@@ -209,8 +225,8 @@ class RepositoryLock:
 
     def _body(self, refreshed: datetime) -> str:
         return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "user": _user(),
-                           "operation": self.operation, "exclusive": self.exclusive, "time": _iso(self._since),
-                           "refreshed": _iso(refreshed), "tool_version": __version__}, sort_keys=True)
+                           "operation": self.operation, "exclusive": self.exclusive, "time": _stamp(self._since),
+                           "refreshed": _stamp(refreshed), "tool_version": __version__}, sort_keys=True)
 
     def _conflicts(self) -> list[LockInfo | str]:
         out: list[LockInfo | str] = []
