@@ -243,7 +243,6 @@ class RepositoryLock:
                 note = f"ignored a stale lock {self.loc.url(LOCKS, info.name)} ({info.describe()}): {why}"
                 if note not in self.notes:
                     self.notes.append(note)
-                    log.warning("%s", note)
                 continue
             if self.exclusive or info.exclusive:
                 out.append(info)
@@ -266,7 +265,10 @@ class RepositoryLock:
             if attempt == 0 and young:
                 time.sleep(random.uniform(0.1, 1.0))  # both racers back off; the first to return wins
                 continue
-            raise LockedError(self._refusal(conflicts[0]), holder=str(conflicts[0]))
+            holder = conflicts[0]
+            raise LockedError(self._refusal(holder), holder=holder if isinstance(holder, str) else holder.to_json())
+        for note in self.notes:  # said once the lock is held: a refusal stays one line
+            log.warning("%s", note)
         self._held = True
         self._stop.clear()
         self._thread = threading.Thread(target=self._refresh_loop, name=f"lock-refresh-{self.name}", daemon=True)
