@@ -299,3 +299,15 @@ def test_a_bucket_holding_only_locks_has_no_backup(s3_url: str) -> None:
     with pytest.raises(NotFoundError) as err:
         find_backup(repository_location(s3_url))
     assert LOCKS not in str(err.value)
+
+
+def test_shared_locks_coexist_and_exclude_an_exclusive_one(tmp_path: Path) -> None:
+    repo = str(tmp_path / "repo")
+    (tmp_path / "repo").mkdir()
+    with RepositoryLock(repo, "restore", exclusive=False), RepositoryLock(repo, "verify", exclusive=False):
+        assert len(_locks(repo)) == 2
+        with pytest.raises(LockedError, match="shared"):
+            RepositoryLock(repo, "prune").acquire()
+    with RepositoryLock(repo, "prune"), pytest.raises(LockedError, match="prune on .* exclusive"):
+        RepositoryLock(repo, "restore", exclusive=False).acquire()
+    assert _locks(repo) == [] and not (tmp_path / "repo" / LOCKS).exists()
