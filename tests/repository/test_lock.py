@@ -47,13 +47,14 @@ def _stamp(t: datetime) -> str:
 
 
 def _plant(repo: str, *, host: str = "machine-a", pid: int = 4242, operation: str = "backup",
-           age_s: float = 0.0, held_s: float = 120.0, exclusive: bool = True) -> str:
+           age_s: float = 0.0, held_s: float = 120.0, exclusive: bool = True, space: str | None = None) -> str:
     """Write another run's lock object into ``repo``, taken ``held_s`` before its last refresh
     ``age_s`` ago; its name."""
     name = f"{uuid.uuid4().hex}.json"
     when = datetime.now(UTC) - timedelta(seconds=age_s)
     body = {"host": host, "pid": pid, "user": "ops", "operation": operation, "exclusive": exclusive,
-            "time": _stamp(when - timedelta(seconds=held_s)), "refreshed": _stamp(when)}
+            "time": _stamp(when - timedelta(seconds=held_s)), "refreshed": _stamp(when),
+            "process_space": lock_module.process_space() if space is None else space}
     lock_module._write(repository_location(repo), f"{LOCKS}/{name}", json.dumps(body))
     return name
 
@@ -105,6 +106,10 @@ def test_stale_locks_are_ignored_with_a_note(repo: str) -> None:
     assert any("no longer runs" in n for n in res.notes)
     assert not any(LOCKS in g["location"] for g in res.removed)  # prune leaves locks to unlock
     assert _locks(repo) == sorted([old, dead])
+    other = _plant(repo, host=socket.gethostname(), pid=_dead_pid(), operation="forget", space="another-container")
+    with pytest.raises(LockedError, match="forget on"):  # its pids are not ours to look at: it holds
+        prune(repo)
+    lock_module._delete(repository_location(repo), f"{LOCKS}/{other}")
     out = backup(_cfg(repo))
     assert out.status == "ok" and sum("stale lock" in n for n in out.notes) == 2
 

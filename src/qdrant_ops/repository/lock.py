@@ -10,7 +10,7 @@ each other: both back off, and each tries once more after a random pause, so at 
 This needs a store whose listing shows a finished write at once (S3, GCS and Azure all do).
 
 A lock is stale, and ignored with a note, when it was not refreshed for ``STALE_AFTER_S`` or when
-it names this host and a process that no longer runs. ``unlock`` removes stale locks (every lock
+it names this host (and pid namespace) and a process that no longer runs. ``unlock`` removes stale locks (every lock
 with ``remove_all``). A live run refreshes its lock every ``REFRESH_EVERY_S`` from a daemon thread
 and removes it when it ends, also on an error or Ctrl-C; a run whose lock was removed under it
 writes it again at its next refresh, since it cannot be stopped safely midway.
@@ -97,6 +97,7 @@ class LockInfo:
     exclusive: bool
     time: datetime
     refreshed: datetime
+    space: str = ""
 
     @classmethod
     def parse(cls, name: str, text: str) -> LockInfo | None:
@@ -105,7 +106,7 @@ class LockInfo:
             t = datetime.fromisoformat(str(d["time"]))
             r = datetime.fromisoformat(str(d.get("refreshed") or d["time"]))
             return cls(name, str(d["host"]), int(d["pid"]), str(d.get("user", "")), str(d.get("operation", "")),
-                       bool(d.get("exclusive", True)), t, r)
+                       bool(d.get("exclusive", True)), t, r, str(d.get("process_space", "")))
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
 
@@ -114,7 +115,7 @@ class LockInfo:
         age = ((now or _now()) - self.refreshed).total_seconds()
         if age > stale_after_s:
             return f"not refreshed for {int(age // 60)} min"
-        if self.host == socket.gethostname() and not _pid_alive(self.pid):
+        if self.host == socket.gethostname() and self.space == process_space() and not _pid_alive(self.pid):
             return f"its process {self.pid} on this host no longer runs"
         return None
 
@@ -127,6 +128,17 @@ class LockInfo:
         return {"lock": self.name, "host": self.host, "pid": self.pid, "user": self.user,
                 "operation": self.operation, "exclusive": self.exclusive, "time": _iso(self.time),
                 "refreshed": _iso(self.refreshed)}
+
+
+def process_space() -> str:
+    """Which pids this process can see: the kernel's boot id and its pid namespace. Containers on
+    one host may share a hostname but not their pids, so "its process no longer runs" is only
+    concluded where this matches (on a system without /proc, the hostname alone)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        return f"{boot}:{os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return ""
 
 
 def _pid_alive(pid: int) -> bool:
@@ -226,7 +238,8 @@ class RepositoryLock:
     def _body(self, refreshed: datetime) -> str:
         return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "user": _user(),
                            "operation": self.operation, "exclusive": self.exclusive, "time": _stamp(self._since),
-                           "refreshed": _stamp(refreshed), "tool_version": __version__}, sort_keys=True)
+                           "refreshed": _stamp(refreshed), "process_space": process_space(),
+                           "tool_version": __version__}, sort_keys=True)
 
     def _conflicts(self) -> list[LockInfo | str]:
         out: list[LockInfo | str] = []
