@@ -10,7 +10,8 @@ each other: both back off, and each tries once more after a random pause, so at 
 This needs a store whose listing shows a finished write at once (S3, GCS and Azure all do).
 
 A lock is stale, and ignored with a note, when it was not refreshed for ``STALE_AFTER_S`` or when
-it names this host (and pid namespace) and a process that no longer runs. ``unlock`` removes stale locks (every lock
+it names this host (and pid namespace) and a process that no longer runs; the latter is certainly
+gone, so it is removed too. ``unlock`` removes stale locks (every lock
 with ``remove_all``). A live run refreshes its lock every ``REFRESH_EVERY_S`` from a daemon thread
 and removes it when it ends, also on an error or Ctrl-C; a run whose lock was removed under it
 writes it again at its next refresh, since it cannot be stopped safely midway.
@@ -115,9 +116,13 @@ class LockInfo:
         age = ((now or _now()) - self.refreshed).total_seconds()
         if age > stale_after_s:
             return f"not refreshed for {int(age // 60)} min"
-        if self.host == socket.gethostname() and self.space == process_space() and not _pid_alive(self.pid):
+        if self.dead_here():
             return f"its process {self.pid} on this host no longer runs"
         return None
+
+    def dead_here(self) -> bool:
+        """Written on this host, in this pid namespace, by a process that no longer runs."""
+        return self.host == socket.gethostname() and self.space == process_space() and not _pid_alive(self.pid)
 
     def describe(self) -> str:
         kind = "exclusive" if self.exclusive else "shared"
@@ -253,7 +258,11 @@ class RepositoryLock:
                 continue
             why = info.stale_reason(self.stale_after_s)
             if why is not None:
-                note = f"ignored a stale lock {self.loc.url(LOCKS, info.name)} ({info.describe()}): {why}"
+                verb = "ignored"
+                if info.dead_here():  # certainly gone (kill -9, a crash): nothing to leave for `unlock`
+                    _delete(self.loc, f"{LOCKS}/{info.name}")
+                    verb = "removed"
+                note = f"{verb} a stale lock {self.loc.url(LOCKS, info.name)} ({info.describe()}): {why}"
                 if note not in self.notes:
                     self.notes.append(note)
                 continue
