@@ -323,3 +323,21 @@ def test_shared_locks_coexist_and_exclude_an_exclusive_one(tmp_path: Path) -> No
     with RepositoryLock(repo, "prune"), pytest.raises(LockedError, match="prune on .* exclusive"):
         RepositoryLock(repo, "restore", exclusive=False).acquire()
     assert _locks(repo) == [] and not (tmp_path / "repo" / LOCKS).exists()
+
+
+def test_an_unreadable_lock_holds_until_its_file_is_old(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / LOCKS).mkdir(parents=True)
+    junk = repo / LOCKS / f"{uuid.uuid4().hex}.json"
+    junk.write_text("{not json")
+    with pytest.raises(LockedError, match="an unreadable lock"):
+        prune(str(repo))
+    assert unlock(str(repo)).kept == [{"lock": junk.name}] and junk.exists()
+    res = runner.invoke(app, ["unlock", str(repo)])
+    assert res.exit_code == 0 and f"kept unreadable lock {junk.name}: not yet stale" in res.stdout, res.output
+    hour_ago = time.time() - 3600
+    os.utime(junk, (hour_ago, hour_ago))
+    assert prune(str(repo)).status == "ok"  # stale by the store's time: ignored
+    removed = unlock(str(repo)).removed
+    assert [r["lock"] for r in removed] == [junk.name] and "unreadable, written 60 min ago" in removed[0]["reason"]
+    assert not junk.exists()

@@ -388,7 +388,8 @@ class UnlockReport(Report):
         out += [f"removed lock {r['lock']}: {r.get('operation', '?')} on {r.get('host', '?')} "
                 f"(pid {r.get('pid', '?')}): {r['reason']}" for r in self.removed]
         out += [f"kept live lock {k['lock']}: {k['operation']} on {k['host']} (pid {k['pid']}) "
-                f"refreshed {k['refreshed']}" for k in self.kept]
+                f"refreshed {k['refreshed']}" if "host" in k else f"kept unreadable lock {k['lock']}: not yet stale"
+                for k in self.kept]
         out.append(f"unlock: {len(self.removed)} lock(s) removed, {len(self.kept)} live lock(s) kept")
         return out
 
