@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -341,3 +342,22 @@ def test_an_unreadable_lock_holds_until_its_file_is_old(tmp_path: Path) -> None:
     removed = unlock(str(repo)).removed
     assert [r["lock"] for r in removed] == [junk.name] and "unreadable, written 60 min ago" in removed[0]["reason"]
     assert not junk.exists()
+
+
+def test_ctrl_c_in_another_process_removes_its_lock(s3_url: str) -> None:
+    code = textwrap.dedent(f"""
+        import time
+        from qdrant_ops.repository.lock import RepositoryHold
+        with RepositoryHold({s3_url!r}, "backup", "backup path {s3_url}"):
+            print("held", flush=True)
+            time.sleep(60)
+    """)
+    env = os.environ | {"PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    assert len(_locks(s3_url)) == 1
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err
+    assert _locks(s3_url) == []
