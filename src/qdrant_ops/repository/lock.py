@@ -9,6 +9,11 @@ removes its own and refuses, naming the holder. Two runs that write at the same 
 each other: both back off, and each tries once more after a random pause, so at most one goes on.
 This needs a store whose listing shows a finished write at once (S3, GCS and Azure all do).
 
+``backup``, ``forget`` and ``prune`` all take it exclusive: two backups at once could choose the
+same name (a start time to the second) or resume the same partial directory. Readers (restore,
+verify, list) take none, so read-only credentials serve them; prune never removes what a complete
+backup lists.
+
 A lock is stale, and ignored with a note, when it was not refreshed for ``STALE_AFTER_S`` or when
 it names this host (and pid namespace) and a process that no longer runs; the latter is certainly
 gone, so it is removed too. ``unlock`` removes stale locks (every lock

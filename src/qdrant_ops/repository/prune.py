@@ -13,7 +13,7 @@ first file to its last check, so anything half-made found here is abandoned):
 A complete backup itself, and every file its manifest lists, is never touched, so a parent an
 incremental backup reads through stays. A backup whose manifest cannot be read is left alone and
 named: prune cannot know which of its files matter. Anything else in the repository directory
-(the lock, a reader's scratch directory) is not a backup and is not looked at.
+(the lock, ``locks/``, a reader's scratch directory) is not a backup and is not looked at.
 """
 
 from __future__ import annotations
