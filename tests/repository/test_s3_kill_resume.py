@@ -33,6 +33,12 @@ def _make_edge_source(uri: str, n: int, dim: int) -> None:
     ep.close()
 
 
+def _data_objects(s3: Any, bucket: str, prefix: str) -> int:
+    """Objects the backup wrote under the repository, its lock object in locks/ not counted."""
+    contents = s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "/").get("Contents", [])
+    return sum(1 for o in contents if not o["Key"].startswith(f"{prefix}/locks/") and not o["Key"].endswith("/"))
+
+
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "qdrant_ops", "--quiet", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -53,7 +59,7 @@ def test_kill9_mid_upload_resumes(s3: Any, s3_url: str, tmp_path: Path) -> None:
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
         # Killed while a file is being sent and after others were: the resume must skip those.
-        done = s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "/").get("KeyCount", 0)
+        done = _data_objects(s3, bucket, prefix)
         if done >= 2 and s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix + "/").get("Uploads"):
             proc.send_signal(signal.SIGKILL)
             open_seen = True
@@ -61,7 +67,7 @@ def test_kill9_mid_upload_resumes(s3: Any, s3_url: str, tmp_path: Path) -> None:
         time.sleep(0.005)
     proc.wait()
     assert open_seen, proc.stderr.read() if proc.stderr else "backup ended before any upload began"
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "/").get("KeyCount", 0)
+    listed = _data_objects(s3, bucket, prefix)
     assert not any(k["Key"].endswith("manifest.json") for k in
                    s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "/").get("Contents", []))
 
@@ -75,6 +81,10 @@ def test_kill9_mid_upload_resumes(s3: Any, s3_url: str, tmp_path: Path) -> None:
     assert listed >= 2 and data["reused_files"] >= listed
     assert data["uploaded_files"] + data["reused_files"] == files
     assert not s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix + "/").get("Uploads")
+    # The killed run's lock object named a process gone from this host: the rerun removed it.
+    locks = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/locks/").get("Contents", [])
+    assert not [o["Key"] for o in locks if not o["Key"].endswith("/")]  # pyarrow leaves a folder marker
+    assert "removed a stale lock" in " ".join(data["notes"]), data["notes"]
 
     check = _cli(["verify", s3_url, "--against", source, "--full"], env)
     out, err = check.communicate(timeout=180)

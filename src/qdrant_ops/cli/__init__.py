@@ -9,7 +9,7 @@ from qdrant_ops.cli import migrate, validate, cutover, rollback  # noqa: F401
 from qdrant_ops.cli import cleanup_legacy, consolidate_clients  # noqa: F401
 from qdrant_ops.cli import init, run, runs, check_legacy  # noqa: F401
 from qdrant_ops.cli import config, snapshot  # noqa: F401
-from qdrant_ops.cli import backups, forget, prune  # noqa: F401
+from qdrant_ops.cli import backups, forget, prune, unlock  # noqa: F401
 from qdrant_ops.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -47,7 +47,6 @@ from qdrant_ops.errors import NotFoundError, PlanChangedError, UnsupportedError,
 from qdrant_ops.format.integrity import Digest
 from qdrant_ops.pipeline.checkpoint import Checkpoint
 from qdrant_ops.pipeline.gcpolicy import bulk
-from qdrant_ops.pipeline.locks import FileLock
 from qdrant_ops.pipeline.retry import RetryPolicy, RetryStats, retrying_scan
 from qdrant_ops.pipeline.scope import select_collections, slice_count
 from qdrant_ops.pipeline.sizing import page_size
@@ -63,8 +62,8 @@ from qdrant_ops.repository.location import (
     is_remote,
     local_path,
     open_location,
-    repository_lock_path,
 )
+from qdrant_ops.repository.lock import RepositoryHold
 from qdrant_ops.repository.store import StreamedFile, remote_target, send_staged
 
 log = logging.getLogger(__name__)
@@ -103,7 +102,8 @@ def backup(
     # rerun resumes it) and published file by file, the manifest last.
     root = cache_dir("staging", repo) if repo is not None else local_path(cfg.backup_path)
     root.mkdir(parents=True, exist_ok=True)
-    with FileLock(repository_lock_path(cfg.backup_path), f"backup path {repo.display if repo else root}"):
+    with RepositoryHold(cfg.backup_path, "backup", f"backup path {repo.display if repo else root}") as hold:
+        report.notes.extend(hold.notes)
         # An incremental backup finds its parent where the repository's backups are: directories
         # here, objects in the store, or tars beside this one (a chain is all tars or all directories).
         origin: Origin | None = None

@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import Field
 
-from qdrant_ops.pipeline.locks import FileLock
 from qdrant_ops.reports import Report, md_table
 from qdrant_ops.repository.listing import BackupInfo, list_backups, remove_backup
-from qdrant_ops.repository.location import is_remote, open_location, repository_lock_path
+from qdrant_ops.repository.location import is_remote, open_location
+from qdrant_ops.repository.lock import RepositoryHold
 from qdrant_ops.repository.prune import PruneResult, prune_locked, require_repository
 from qdrant_ops.repository.retention import Decision, Policy, apply_policy
 
@@ -116,7 +116,8 @@ def _keep_parents(decisions: list[Decision]) -> None:
 def forget(repository: str | Path, policy: Policy, *, dry_run: bool = False, prune: bool = False) -> ForgetReport:
     """Apply ``policy`` to the repository's complete backups; remove the others (not on a dry run)."""
     report = ForgetReport(repository=require_repository(repository), dry_run=dry_run)
-    with FileLock(repository_lock_path(repository), f"backup repository {report.repository}"):
+    with RepositoryHold(repository, "forget", f"backup repository {report.repository}") as hold:
+        report.notes.extend(hold.notes)
         backups = list_backups(repository)
         decisions = apply_policy(backups, policy)
         _keep_parents(decisions)

@@ -189,12 +189,14 @@ def state_root(location: str | Path) -> Path:
 
 
 LOCK_FILE = ".qdrant-ops.lock"
+# The folder of lock objects inside a repository (repository/lock.py); never a backup.
+LOCKS_DIR = "locks"
 
 
 def repository_lock_path(location: str | Path) -> Path:
-    """The lock that ``backup`` and ``forget`` on one repository both take, so they never run at
-    once: in the directory itself, or for an object store in its local staging cache (a lock
-    between machines sharing a bucket is not provided)."""
+    """This machine's flock that ``backup``, ``forget`` and ``prune`` take before the repository's
+    lock object (repository/lock.py): in the directory itself, or for an object store in its local
+    staging cache, which it also guards."""
     if is_remote(location):
         return cache_dir("staging", open_location(str(location))) / LOCK_FILE
     return local_path(location) / LOCK_FILE

@@ -13,7 +13,7 @@ first file to its last check, so anything half-made found here is abandoned):
 A complete backup itself, and every file its manifest lists, is never touched, so a parent an
 incremental backup reads through stays. A backup whose manifest cannot be read is left alone and
 named: prune cannot know which of its files matter. Anything else in the repository directory
-(the lock, a reader's scratch directory) is not a backup and is not looked at.
+(the lock, ``locks/``, a reader's scratch directory) is not a backup and is not looked at.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from pydantic import Field
 
 from qdrant_ops.endpoints.archive import MANIFEST, MANIFEST_SHA256, PARTIAL_PREFIX, load_manifest
 from qdrant_ops.errors import CorruptBackupError, NotFoundError
-from qdrant_ops.pipeline.locks import FileLock
 from qdrant_ops.reports import Report, human_bytes, md_table
 from qdrant_ops.repository.listing import tar_manifest
 from qdrant_ops.repository.location import (
@@ -42,8 +41,8 @@ from qdrant_ops.repository.location import (
     is_remote,
     local_path,
     open_location,
-    repository_lock_path,
 )
+from qdrant_ops.repository.lock import RepositoryHold
 from qdrant_ops.repository.store import (
     abort_uploads,
     delete_prefix,
@@ -133,8 +132,9 @@ def require_repository(repository: str | Path) -> str:
 def prune(repository: str | Path, *, dry_run: bool = False) -> PruneResult:
     """Remove everything in ``repository`` that no complete backup references (not on a dry run)."""
     shown = require_repository(repository)
-    with FileLock(repository_lock_path(repository), f"backup repository {shown}"):
+    with RepositoryHold(repository, "prune", f"backup repository {shown}") as hold:
         result = prune_locked(repository, dry_run=dry_run)
+        result.notes.extend(hold.notes)
     result.finish("dry-run" if dry_run else None)
     return result
 

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from qdrant_ops.errors import CorruptBackupError, EndpointError, LockedError, NotFoundError, TransientEndpointError
 from qdrant_ops.pipeline.heap import release_free_heap
 from qdrant_ops.pipeline.retry import RetryPolicy, call_with_retry
-from qdrant_ops.repository.location import Location, s3_endpoint
+from qdrant_ops.repository.location import LOCKS_DIR, Location, s3_endpoint
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -486,7 +486,7 @@ def find_backup(loc: Location) -> Location:
     """``loc`` itself when it holds a manifest, else its newest child that does."""
     if read_text(loc, MANIFEST) is not None:
         return loc
-    names = list_dirs(loc)
+    names = [n for n in list_dirs(loc) if n != LOCKS_DIR]
     for name in sorted(names, reverse=True):
         if read_text(loc.child(name), MANIFEST) is not None:
             return loc.child(name)
