@@ -382,7 +382,9 @@ def test_kill9_mid_backup_resumes(store: Store, tmp_path: Path) -> None:
     name = data["backup_dir"].rsplit("/", 1)[1]
     files = [k for k in store.objects(name) if k.endswith(".parquet")]
     assert {p.split("/", 1)[0] for p in parts} == {name}  # the same backup, resumed
-    assert data["reused_files"] >= len(parts) and data["uploaded_files"] + data["reused_files"] == len(files)
+    # Files are streamed as they are written: the newest object seen may be one cut short by the
+    # kill (the GCS emulator shows an upload in progress), which the rerun sends again.
+    assert data["reused_files"] >= len(parts) - 1 and data["uploaded_files"] + data["reused_files"] == len(files)
     check = subprocess.run([*args[:4], "verify", store.url, "--against", source, "--full"], check=False, cwd=ROOT,
                            env=env, capture_output=True, text=True, timeout=300)
     assert check.returncode == 0, check.stdout + check.stderr
