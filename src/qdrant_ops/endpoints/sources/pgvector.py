@@ -72,6 +72,7 @@ class PgvectorSource(SourceEndpoint):
             display += f"?table={o['table']}"
         super().__init__(display, id_key=o.get("id_key", DEFAULT_ID_KEY))
         self._id_cols: dict[str, str] = {}
+        self._id_types: dict[str, str] = {}
         self.tables_wanted = [t for t in (o.get("table") or "").split(",") if t]
         self.vector_wanted = [c for c in (o.get("vector") or "").split(",") if c]
         self.id_wanted = o.get("id") or None
@@ -170,6 +171,7 @@ class PgvectorSource(SourceEndpoint):
         rules.append("other columns -> payload keys (json/jsonb as is; numeric as int/float; dates as ISO text)")
         count = int(self.conn.execute(f"SELECT count(*) FROM {_q(name)}").fetchone()[0])
         self._id_cols[name] = id_col
+        self._id_types[name] = types[id_col]
         return SourceTable(
             name=name, count=count, vectors=vectors,
             order=f"keyset on {id_col} (WHERE {id_col} > last ORDER BY {id_col}): stable", resumable=True, rules=rules,
@@ -192,7 +194,30 @@ class PgvectorSource(SourceEndpoint):
             "give one with ?distance=cosine|ip|l2|l1 (or distance=COL:metric)"
         )
 
+    sliceable = True
+    in_process = False
+
     def page(self, name: str, offset: Offset, limit: int, with_vectors: bool) -> tuple[list[SourceRow], Offset]:
+        return self._keyset_page(name, offset, limit, with_vectors, None)
+
+    def slice_page(
+        self, name: str, slice_: tuple[int, int], offset: Offset, limit: int, with_vectors: bool
+    ) -> tuple[list[SourceRow], Offset]:
+        """Slice ``i`` of ``n``: the rows whose id falls in part ``i`` (integer ids by their
+        remainder, text and UUID ids by ``hashtext``), read by the same keyset on the id. A row's
+        part depends on its id alone, so the slices are disjoint, cover every row, and each
+        resumes at its own last id even while rows are added."""
+        index, total = slice_
+        id_col = _q(self._id_cols[name])
+        if self._id_types.get(name) in ("smallint", "integer", "bigint"):
+            part = f"abs(mod({id_col}, {int(total)}))"
+        else:
+            part = f"mod(hashtext({id_col}::text) & 2147483647, {int(total)})"
+        return self._keyset_page(name, offset, limit, with_vectors, f"{part} = {int(index)}")
+
+    def _keyset_page(
+        self, name: str, offset: Offset, limit: int, with_vectors: bool, condition: str | None
+    ) -> tuple[list[SourceRow], Offset]:
         t = self.table(name)
         id_col = self._id_cols[name]
         vcols = {v.column for v in t.vectors}
@@ -200,7 +225,11 @@ class PgvectorSource(SourceEndpoint):
         cols = [n for n, typ, _ in self._columns_of(name)
                 if (with_vectors and n in vcols) or typ not in ("vector", "halfvec", "sparsevec")]
         select = ", ".join(_q(c) for c in cols)
-        where, args = ("", ()) if offset is None else (f" WHERE {_q(id_col)} > %s", (offset,))
+        conds = [] if offset is None else [f"{_q(id_col)} > %s"]
+        if condition:
+            conds.append(condition)
+        args = () if offset is None else (offset,)
+        where = f" WHERE {' AND '.join(conds)}" if conds else ""
         sql = f"SELECT {select} FROM {_q(name)}{where} ORDER BY {_q(id_col)} LIMIT {int(limit)}"
         out = []
         last: Any = None
