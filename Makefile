@@ -35,6 +35,7 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 	PYTHONPATH=src $(BIN)/python benchmarks/incremental.py $(INCR_ARGS)
+	PYTHONPATH=src $(BIN)/python benchmarks/sources.py $(SOURCES_ARGS)
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache
