@@ -274,10 +274,33 @@ def raw_upsert_op(a: dict[str, Any]) -> dict[str, Any]:
 
 
 def edge_growth(a: dict[str, Any]) -> dict[str, Any]:
+    """What Edge itself holds as it takes the points in migrate's write batch and then indexes
+    them, as ``bench_lib.ops.engine_growth_kb`` measures it for restore (this dataset, not
+    bench.py's): its growth once written, and per write call (then ``optimize()``) the most it
+    held above its start, less one write batch of the benchmark's own (built first, measured)."""
+    from bench_lib.raw import batches, create_collection, raw_client, raw_optimize, raw_upsert
+    from bench_lib.rss import ANON, PeakRss, after_kb, status_kb
     from qdrant_ops.pipeline.sizing import write_batch
 
-    _, kb = _edge_fill(a["target"], a["n"], a["dims"], write_batch("edge"))
-    return {"engine_growth_kb": kb}
+    client = raw_client("edge", a["target"])
+    create_collection("edge", client, "bench", a["dims"])
+    before = after_kb()
+    holder = [dataset(a["n"], a["dims"])]
+    batch = write_batch("edge")
+    start = after_kb()
+    first = next(batches("edge", holder[0], batch))
+    batch_kb = max(status_kb(ANON) - start, 0)
+    del first
+    with PeakRss() as writing:
+        raw_upsert("edge", client, "bench", holder[0], batch, on_write=writing.mark)
+        raw_optimize(client, "bench")
+    holder.clear()
+    base = writing.anon_baseline
+    return {
+        "engine_growth_kb": after_kb() - before,
+        "engine_batch_kb": batch_kb,
+        "engine_curve": [[x, y, max(kb - base - batch_kb, 0)] for x, y, kb in writing.intervals],
+    }
 
 
 # -- migrate ------------------------------------------------------------------------------------------
@@ -304,7 +327,8 @@ def migrate_op(a: dict[str, Any]) -> dict[str, Any]:
         collections=[name], parallel=a["parallel"], backup=False, validate_after=False,
         backup_path=a["target"] + "-state", target={"name": "bench"},
     )
-    t, rep, rss = timed(lambda: migrate(cfg, source=src, target=dst))
+    # each write call is marked, so the peak is taken above Edge's own curve at the same points
+    t, rep, rss = timed(lambda: migrate(cfg, source=src, target=dst), mark_writes=True)
     written = sum(r.written for r in rep.collections)
     return {
         "seconds": t, "ok": rep.status == "ok" and written == a["n"], "status": rep.status, "written": written,
@@ -478,6 +502,7 @@ def bench(opts: argparse.Namespace) -> dict[str, Any]:
             growth[size] = run_worker({"op": "edge_growth", "n": size, "dims": opts.dims, "target": str(target)})
             shutil.rmtree(target, ignore_errors=True)
         res["edge_growth_kb"] = {str(k): v["engine_growth_kb"] for k, v in growth.items()}
+        res["edge_peak_growth_kb"] = {str(k): max(c[2] for c in v["engine_curve"]) for k, v in growth.items()}
         for source in sources:
             res["sources"][source] = bench_source(run, source, upsert_rate, growth)
     finally:
@@ -532,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--points", type=int, default=5000, help="N (default 5000)")
     p.add_argument("--scale", type=int, default=10, help="the memory check's second size is N x SCALE")
     p.add_argument("--dims", type=int, default=128)
-    p.add_argument("--repeat", type=int, default=2, help="migrate runs at N, each in a fresh process; the fastest counts")
+    p.add_argument("--repeat", type=int, default=3, help="migrate runs at N, each in a fresh process; the fastest counts")
     p.add_argument("--json", dest="json_path", help="write every figure to this JSON file")
     p.add_argument("--workdir", help="keep stores here (default: a temporary directory)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
