@@ -405,6 +405,15 @@ def bench_source(run: Run, source: str, upsert_rate: float, growth: dict[int, di
             r = run_worker({**run.spec(source, n), "op": "raw_read", "page": page, "variant": v})
             reads[f"{page}{'-' + v if v else ''}"] = round(r["rate"], 1)
     best = max(reads, key=lambda k: reads[k])
+    # the source's own memory for a read at N and 10xN, qdrant-ops' page size: what a
+    # migrate's peak holds of the source's client (shown, not a target)
+    own = {}
+    for size in (n, big):
+        r = run_worker({**run.spec(source, size), "op": "raw_read", "page": ours_page(run.opts.dims),
+                        "variant": "binary" if source == "pgvector" else ""})
+        own[str(size)] = r["rss_peak_above_engine_mb"]
+    out["raw_read_rss_mb"] = own
+    out["raw_read_rss_10x_vs_1x_ratio"] = own[str(big)] / own[str(n)] if own[str(n)] > 0 else None
     out["raw_read_rates"] = reads
     out["raw_read_best"] = best
     read_rate = reads[best]
@@ -544,6 +553,9 @@ def render(res: dict[str, Any]) -> str:
         reads = ", ".join(f"{k}: {v:,.0f}" for k, v in s["raw_read_rates"].items())
         lines.append(f"- {name}: raw read by page size (pts/s): {reads}; migrate runs (s): "
                      + ", ".join(f"{x:.2f}" for x in s["migrate"]["seconds_runs"]))
+        own = s["raw_read_rss_mb"]
+        lines.append(f"- {name}: the source's own raw read, peak RSS above the opened store (MiB): "
+                     + ", ".join(f"{k} points {v:.1f}" for k, v in own.items()))
         if "migrate_parallel2" in s:
             p2 = s["migrate_parallel2"]
             lines.append(f"- {name}: migrate --parallel 2: {p2['rate']:,.0f} pts/s ({p2['slices']} slice(s)), "

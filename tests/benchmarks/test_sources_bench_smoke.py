@@ -35,6 +35,7 @@ def test_sources_bench_smoke(tmp_path: Path) -> None:
         assert s["migrate_vs_ceiling_ratio"] > 0 and s["migrate_rss_10x_vs_1x_ratio"] is not None, name
         assert {c["field"] for c in s["checks"]} == {"migrate_vs_ceiling_ratio", "migrate_rss_10x_vs_1x_ratio"}
         assert all(c["verdict"] in ("PASS", "FAIL") for c in s["checks"]), name
+        assert set(s["raw_read_rss_mb"]) == {"200", "400"}, name
         assert name in proc.stdout
     # pgvector, a server, is read in two slices at --parallel 2; the others are not asked to
     pg = data["sources"]["pgvector"]
