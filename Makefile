@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 	PYTHONPATH=src $(BIN)/python benchmarks/incremental.py $(INCR_ARGS)
 	PYTHONPATH=src $(BIN)/python benchmarks/s3.py $(S3_ARGS)
+	PYTHONPATH=src $(BIN)/python benchmarks/sources.py $(SOURCES_ARGS)
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .tools

@@ -21,12 +21,13 @@ N = 1000
 TRIALS = 10
 
 
-def _migrate(source: str, work: Path) -> list[str]:
+def _migrate(source: str, work: Path, parallel: int = 1) -> list[str]:
     return cli("migrate", "--source", source, "--target", str(work / "target"),
-               "--backup-path", str(work / "bk"), "--batch-size", "50", "--no-validate")
+               "--backup-path", str(work / "bk"), "--batch-size", "50", "--no-validate", "--parallel", str(parallel))
 
 
-def _trials(source: str, name: str, tmp_path: Path, seed: int) -> None:
+def _trials(source: str, name: str, tmp_path: Path, seed: int, parallel: int = 1) -> None:
+    """Killed runs with ``--parallel``, each against what one uninterrupted stream wrote."""
     calib = tmp_path / "calib"
     clear(calib)
     full = timed(_migrate(source, calib))
@@ -38,10 +39,10 @@ def _trials(source: str, name: str, tmp_path: Path, seed: int) -> None:
         work = tmp_path / f"t{i}"
         clear(work)
         at = rng.uniform(0.0, full)
-        finished = run_and_kill(_migrate(source, work), at)
+        finished = run_and_kill(_migrate(source, work, parallel), at)
         if not finished:
             killed += 1
-            done = run(_migrate(source, work))
+            done = run(_migrate(source, work, parallel))
             # a kill after the run completed leaves a target the rerun refuses: the content decides
             assert done.returncode == 0 or "already exist" in done.stderr, (at, done.stderr[-400:])
         got = store_content(str(work / "target"), name)
@@ -91,3 +92,7 @@ def pg_uri() -> Iterator[str]:
 
 def test_migrate_from_pgvector_killed_at_random_moments(pg_uri: str, tmp_path: Path) -> None:
     _trials(pg_uri, "crash", tmp_path, 20261207)
+
+
+def test_migrate_from_pgvector_in_two_slices_killed_at_random_moments(pg_uri: str, tmp_path: Path) -> None:
+    _trials(pg_uri, "crash", tmp_path, 20261208, parallel=2)

@@ -44,4 +44,11 @@ def slice_count(src: Endpoint, parallel: int, notes: list[str]) -> int:
             f"{info.display} is an embedded engine whose calls hold Python's GIL: its {parallel} "
             "slices take turns, so --parallel gives no speed-up there (it does against a server)"
         )
+    elif getattr(src, "in_process", False):
+        # Another database's embedded store (Chroma on disk, LanceDB, FAISS): read by this process,
+        # and turning its rows into points is Python work that holds the GIL.
+        notes.append(
+            f"{info.display} is read inside this process: its {parallel} slices share this process's "
+            "CPU and Python's GIL with the copy, so --parallel gains little there (it does from a server)"
+        )
     return parallel

@@ -111,6 +111,55 @@ def test_text_keys_map_to_uuids_and_the_keyset_resumes(pg: str) -> None:
     assert np.allclose([s for _, s in ann], [s for _, s in exact], atol=1e-4)
 
 
+def test_binary_reads_give_what_text_reads_give_and_an_enum_is_read_as_text(
+    pg: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    from qdrant_ops.endpoints.sources import pgvector as pgv
+
+    def points(uri: str, name: str) -> list[Any]:
+        ep = open_endpoint(uri)
+        try:
+            return [(p.id, p.vectors, p.payload) for page in ep.scan(name, batch_size=40) for p in page.points]
+        finally:
+            close_all()
+
+    calls: list[bool] = []
+    execute = psycopg.Connection.execute
+
+    def spy(self: Any, query: Any, params: Any = None, **kw: Any) -> Any:
+        if str(query).startswith("SELECT") and " LIMIT " in str(query):
+            calls.append(bool(kw.get("binary")))
+        return execute(self, query, params, **kw)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", spy)
+    binary = points(_src(pg, table="items", distance="small:l2"), "items")
+    assert calls and all(calls)  # every column of items has a binary loader
+    monkeypatch.setattr(pgv, "_BINARY_TYPES", frozenset())
+    calls.clear()
+    text = points(_src(pg, table="items", distance="small:l2"), "items")
+    assert calls and not any(calls)
+    def f32(rows: list[Any]) -> list[Any]:
+        # text gives a sparsevec's float32 values as their shortest decimals (1.1), binary as
+        # the float32 itself (1.100000023841858): the same value once stored as float32
+        return [(i, {k: (SparseValue(v.indices, np.float32(v.values).tolist()) if isinstance(v, SparseValue) else v)
+                     for k, v in vecs.items()}, payload) for i, vecs, payload in rows]
+
+    assert len(binary) == N and f32(binary) == f32(text)
+    monkeypatch.undo()
+    with psycopg.connect(pg, autocommit=True) as c:
+        c.execute("CREATE TYPE mood AS ENUM ('calm', 'glad')")
+        c.execute("CREATE TABLE moods (id int PRIMARY KEY, v vector(2), m mood)")
+        c.execute("INSERT INTO moods VALUES (1, '[1,2]', 'glad')")
+    try:
+        got = points(_src(pg, table="moods", distance="l2"), "moods")
+        assert got == [(1, {"": [1.0, 2.0]}, {"m": "glad"})]
+    finally:
+        with psycopg.connect(pg, autocommit=True) as c:
+            c.execute("DROP TABLE moods; DROP TYPE mood")
+
+
 def test_source_is_read_only_and_bad_input_is_one_line(pg: str, tmp_path: Path) -> None:
     res = runner.invoke(app, ["migrate", "-s", str(tmp_path / "nothing"), "-t", _src(pg, table="docs"),
                               "--backup-path", str(tmp_path / "bk")])

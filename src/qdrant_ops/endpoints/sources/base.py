@@ -141,6 +141,30 @@ class SourceEndpoint:
         more = len(rows) == limit and pos < self.table(name).count
         return rows, pos if more else None
 
+    # Whether ``slice_page`` splits the rows into disjoint parts that cover them all and each
+    # resume on its own (``--parallel N``); a source whose order is not stable leaves it off.
+    sliceable = False
+    # Read inside this process (no server): its slices share this process's CPU with the copy.
+    in_process = True
+
+    def slice_page(
+        self, name: str, slice_: tuple[int, int], offset: Offset, limit: int, with_vectors: bool
+    ) -> tuple[list[SourceRow], Offset]:
+        """One page of slice ``i`` of ``n`` from ``offset`` (None: the slice's start). Positional
+        by default: slice ``i`` holds positions ``[i*count//n, (i+1)*count//n)`` of the scan order,
+        so the slices are disjoint and cover every row while the store is unchanged (the same
+        condition a positional resume has)."""
+        index, total = slice_
+        count = self.table(name).count
+        end = (index + 1) * count // total
+        pos = index * count // total if offset is None else int(offset)
+        want = min(limit, end - pos)
+        if want <= 0:
+            return [], None
+        rows = self.rows(name, pos, want, with_vectors)
+        pos += len(rows)
+        return rows, pos if len(rows) == want and pos < end else None
+
     def native_search(self, name: str, column: str, vector: list[float], k: int) -> list[tuple[Any, float]] | None:
         """The engine's own ANN answer as ``(source id, Qdrant-style score)``; None if it has none."""
         return None
@@ -148,7 +172,7 @@ class SourceEndpoint:
     # -- the Endpoint protocol ------------------------------------------------------------------
 
     def info(self) -> EndpointInfo:
-        return EndpointInfo(kind=self.engine, display=self.display, server_version=self.version, supports_slice=False)
+        return EndpointInfo(kind=self.engine, display=self.display, server_version=self.version, supports_slice=self.sliceable)
 
     def table(self, name: str) -> SourceTable:
         if name not in self._tables:
@@ -206,11 +230,15 @@ class SourceEndpoint:
         with_vectors: bool = True,
     ) -> Iterator[ScanPage]:
         t = self.table(name)
-        if slice_ is not None and slice_[1] > 1:
+        part = slice_ if slice_ is not None and slice_[1] > 1 else None
+        if part is not None and not self.sliceable:
             raise UnsupportedError(f"{self.display} cannot scan in slices")
         current: Offset = offset if t.resumable else None
         while True:
-            rows, nxt = self.page(name, current, batch_size, with_vectors)
+            if part is not None:
+                rows, nxt = self.slice_page(name, part, current, batch_size, with_vectors)
+            else:
+                rows, nxt = self.page(name, current, batch_size, with_vectors)
             if not rows:
                 return
             yield ScanPage(columns=self._columns(t, rows), next_offset=nxt)

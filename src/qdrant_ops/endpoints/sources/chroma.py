@@ -31,6 +31,7 @@ SPACES = {"cosine": "Cosine", "ip": "Dot", "l2": "Euclid"}
 
 class ChromaSource(SourceEndpoint):
     engine = "chroma"
+    sliceable = True  # positional slices over the insertion order
 
     def __init__(
         self, path: str, *, id_key: str = DEFAULT_ID_KEY, document_key: str = "document", distance: str | None = None,
@@ -67,6 +68,7 @@ class ChromaSource(SourceEndpoint):
                 raise NotFoundError(f"chroma:{path}: no Chroma store there (a read never creates one)")
             super().__init__(f"chroma:{path}", id_key=id_key, version=version)
             self.client = chromadb.PersistentClient(path=path, settings=settings)
+        self.in_process = server is None
         self.document_key = document_key
         self.distance = parse_distance(distance, SPACES, self.display)
 

@@ -36,6 +36,7 @@ READABLE = ("IndexFlat", "IndexFlatL2", "IndexFlatIP", "IndexHNSWFlat", "IndexIV
 
 class FaissSource(SourceEndpoint):
     engine = "faiss"
+    sliceable = True  # positional slices over a stable order
 
     def __init__(
         self, path: str, *, id_key: str = DEFAULT_ID_KEY, sidecar: str | None = None, id_column: str = "id",

@@ -32,6 +32,7 @@ _DATATYPES = {"float": "float32", "float32": "float32", "halffloat": "float16", 
 
 class LanceDBSource(SourceEndpoint):
     engine = "lancedb"
+    sliceable = True  # positional slices over a stable order
 
     def __init__(
         self, path: str, *, id_key: str = DEFAULT_ID_KEY, id_column: str = "id", distance: str | None = None

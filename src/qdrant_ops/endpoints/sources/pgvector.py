@@ -43,6 +43,12 @@ OPCLASSES = {"cosine": "Cosine", "ip": "Dot", "l2": "Euclid", "l1": "Manhattan"}
 OPERATORS = {"Cosine": "<=>", "Dot": "<#>", "Euclid": "<->", "Manhattan": "<+>"}
 _DATATYPES = {"vector": "float32", "halfvec": "float16"}
 _ID_TYPES = {"smallint", "integer", "bigint", "text", "character varying", "uuid"}
+# Column types psycopg and pgvector load from the binary format as they load them from text.
+_BINARY_TYPES = frozenset({
+    "vector", "halfvec", "sparsevec", "smallint", "integer", "bigint", "real", "double precision", "numeric",
+    "text", "character varying", "character", "boolean", "json", "jsonb", "uuid", "bytea", "date",
+    "timestamp without time zone", "timestamp with time zone", "time without time zone", "time with time zone",
+})
 
 
 def split_options(uri: str) -> tuple[str, dict[str, str]]:
@@ -72,6 +78,7 @@ class PgvectorSource(SourceEndpoint):
             display += f"?table={o['table']}"
         super().__init__(display, id_key=o.get("id_key", DEFAULT_ID_KEY))
         self._id_cols: dict[str, str] = {}
+        self._id_types: dict[str, str] = {}
         self.tables_wanted = [t for t in (o.get("table") or "").split(",") if t]
         self.vector_wanted = [c for c in (o.get("vector") or "").split(",") if c]
         self.id_wanted = o.get("id") or None
@@ -170,6 +177,7 @@ class PgvectorSource(SourceEndpoint):
         rules.append("other columns -> payload keys (json/jsonb as is; numeric as int/float; dates as ISO text)")
         count = int(self.conn.execute(f"SELECT count(*) FROM {_q(name)}").fetchone()[0])
         self._id_cols[name] = id_col
+        self._id_types[name] = types[id_col]
         return SourceTable(
             name=name, count=count, vectors=vectors,
             order=f"keyset on {id_col} (WHERE {id_col} > last ORDER BY {id_col}): stable", resumable=True, rules=rules,
@@ -192,19 +200,50 @@ class PgvectorSource(SourceEndpoint):
             "give one with ?distance=cosine|ip|l2|l1 (or distance=COL:metric)"
         )
 
+    sliceable = True
+    in_process = False
+
     def page(self, name: str, offset: Offset, limit: int, with_vectors: bool) -> tuple[list[SourceRow], Offset]:
+        return self._keyset_page(name, offset, limit, with_vectors, None)
+
+    def slice_page(
+        self, name: str, slice_: tuple[int, int], offset: Offset, limit: int, with_vectors: bool
+    ) -> tuple[list[SourceRow], Offset]:
+        """Slice ``i`` of ``n``: the rows whose id falls in part ``i`` (integer ids by their
+        remainder, text and UUID ids by ``hashtext``), read by the same keyset on the id. A row's
+        part depends on its id alone, so the slices are disjoint, cover every row, and each
+        resumes at its own last id even while rows are added."""
+        index, total = slice_
+        id_col = _q(self._id_cols[name])
+        if self._id_types.get(name) in ("smallint", "integer", "bigint"):
+            part = f"abs(mod({id_col}, {int(total)}))"
+        else:
+            part = f"mod(hashtext({id_col}::text) & 2147483647, {int(total)})"
+        return self._keyset_page(name, offset, limit, with_vectors, f"{part} = {int(index)}")
+
+    def _keyset_page(
+        self, name: str, offset: Offset, limit: int, with_vectors: bool, condition: str | None
+    ) -> tuple[list[SourceRow], Offset]:
         t = self.table(name)
         id_col = self._id_cols[name]
         vcols = {v.column for v in t.vectors}
         # vector columns left out by vector= are not payload either
-        cols = [n for n, typ, _ in self._columns_of(name)
+        types = {n: typ for n, typ, _ in self._columns_of(name)}
+        cols = [n for n, typ in types.items()
                 if (with_vectors and n in vcols) or typ not in ("vector", "halfvec", "sparsevec")]
         select = ", ".join(_q(c) for c in cols)
-        where, args = ("", ()) if offset is None else (f" WHERE {_q(id_col)} > %s", (offset,))
+        conds = [] if offset is None else [f"{_q(id_col)} > %s"]
+        if condition:
+            conds.append(condition)
+        args = () if offset is None else (offset,)
+        where = f" WHERE {' AND '.join(conds)}" if conds else ""
         sql = f"SELECT {select} FROM {_q(name)}{where} ORDER BY {_q(id_col)} LIMIT {int(limit)}"
         out = []
         last: Any = None
-        for rec in self.conn.execute(sql, args).fetchall():
+        # Vectors parse far faster in binary than as text; binary is asked for only where psycopg
+        # has a binary loader for every column (an enum or a domain would come back as raw bytes).
+        binary = all(types[c].removesuffix("[]") in _BINARY_TYPES for c in cols)
+        for rec in self.conn.execute(sql, args, binary=binary).fetchall():
             row = dict(zip(cols, rec, strict=True))
             rid = row.pop(id_col)
             last = rid
@@ -270,7 +309,9 @@ def _vector(v: Any) -> Any:
         return None
     if hasattr(v, "indices") and callable(v.indices):  # pgvector's SparseVector
         return SparseValue([int(i) for i in v.indices()], [float(x) for x in v.values()])
-    return v.to_list() if hasattr(v, "to_list") else list(v)
+    if hasattr(v, "to_list"):  # pgvector's HalfVector
+        return v.to_list()
+    return v if hasattr(v, "tolist") else list(v)  # a numpy array is listed once, with the page
 
 
 def _json_value(v: Any) -> Any:
