@@ -53,6 +53,7 @@ EXPECTED: dict[str, int] = {
     "qdrant-ops verify --source http://old:6333 --target http://new:6333": 1,
     "qdrant-ops forget ./backups/qdrant --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --dry-run": 0,
     "qdrant-ops prune ./backups/qdrant --dry-run": 0,
+    "qdrant-ops unlock ./backups/qdrant": 0,
     "qdrant-ops verify ./backups/qdrant --read-data-subset 1/5": 0,
     "qdrant-ops backup --source http://localhost:6333 --backup-path ./backups/qdrant --incremental": 0,
     "qdrant-ops snapshot create --url http://qdrant:6333 --collections docs --download -o ./snapshots": 2,

@@ -82,17 +82,29 @@ def test_restore_under_faults_is_exact(tmp_path: Path, rate: float) -> None:
     assert [c.verdict for c in check.collections] == ["exact"]
 
 
-def test_terminal_error_is_not_retried_and_dead_letters(tmp_path: Path) -> None:
+def _ids(kwargs: dict[str, object]) -> list[object]:
+    request = kwargs["points"]  # a Batch (columns) or a list of PointStruct
+    return list(request.ids) if hasattr(request, "ids") else [p.id for p in request]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("whole_batch", [False, True])
+def test_terminal_error_is_not_retried_and_dead_letters(tmp_path: Path, whole_batch: bool) -> None:
+    """A refused write is never sent again as it was. Its halves are written on their own, so a
+    point the target cannot hold is dead-lettered alone; when both halves are refused too (the
+    batch as a whole), the search stops there and the batch is dead-lettered."""
     _, bdir = _source(tmp_path)
     inner = QdrantClient(location=":memory:")
-    hits: list[int] = []
+    requests: list[tuple[str, ...]] = []
+    bad: set[str] = set()
 
     def fatal(name: str, args: tuple[object, ...], kwargs: dict[str, object]) -> Exception | None:
-        if name == "upsert":
-            hits.append(1)
-            if len(hits) == 3:
-                return terminal_error("http400")
-        return None
+        if name != "upsert":
+            return None
+        ids = tuple(sorted(str(i) for i in _ids(kwargs)))
+        requests.append(ids)
+        if len(requests) == 3:
+            bad.update(ids if whole_batch else ids[40:41])
+        return terminal_error("http400") if bad & set(ids) else None
 
     faulty = FaultyClient(inner, rate=0.0, terminal=fatal)
     tgt = QdrantEndpoint(faulty, "faulty-target", "memory")
@@ -100,12 +112,17 @@ def test_terminal_error_is_not_retried_and_dead_letters(tmp_path: Path) -> None:
     with pytest.raises(PartialError) as err:
         restore(cfg, target=tgt, policy=RetryPolicy(base_delay=0.001))
     assert "dead-letter" in str(err.value)
-    assert len(hits) == 3  # the 400 was not retried
+    assert len(requests) == len(set(requests)), "a refused request was sent again"
+    if whole_batch:
+        assert len(requests) == 5  # two batches, the refused one, its two halves
     dead = list(Path(bdir).parent.glob("*.dead-letter-*.parquet"))
     assert len(dead) == 1
     import pyarrow.parquet as pq
 
-    assert pq.read_table(dead[0]).num_rows == 100
+    table = pq.read_table(dead[0])
+    assert table.num_rows == len(bad) == (100 if whole_batch else 1)
+    assert {str(i) for i in table.column("id_int").to_pylist() + table.column("id_uuid").to_pylist()
+            if i is not None} == bad
     assert dead[0].stat().st_mode & 0o077 == 0, "dead-letter data must be owner-only"
 
 
@@ -178,11 +195,10 @@ def test_migrate_terminal_error_exit_4_dead_letter(tmp_path: Path, monkeypatch: 
         if name != "upsert":
             return None
         upserts.append(1)
+        ids = _ids(kwargs)
         if len(upserts) == 3:
-            request = kwargs["points"]  # a Batch (columns) or a list of PointStruct
-            refused.extend(request.ids if hasattr(request, "ids") else [p.id for p in request])  # type: ignore[attr-defined]
-            return terminal_error(kind)
-        return None
+            refused.extend(ids)  # the target refuses these points from now on
+        return terminal_error(kind) if set(ids) & set(refused) else None
 
     real_open = migrate_mod.open_endpoint
 
@@ -198,7 +214,7 @@ def test_migrate_terminal_error_exit_4_dead_letter(tmp_path: Path, monkeypatch: 
     close_all()
     assert res.exit_code == 4, res.output
     assert "Traceback" not in res.output
-    assert len(upserts) == 3, "the terminal error was retried"
+    assert len(upserts) == 5, "the refused batch was sent again"  # it, then its two halves once
     dead = tmp_path / "mb" / "dead-letter" / "c.parquet"
     assert dead.exists()
     assert sorted(pq.read_table(dead).column("id_int").to_pylist()) == sorted(refused)  # type: ignore[type-var]

@@ -126,6 +126,11 @@ class BatchWriter:
         return failures
 
     def _write_piece(self, piece: list[Point]) -> list[WriteFailure]:
+        exc = self._try(piece)
+        return [] if exc is None else self._after_refusal(piece, exc)
+
+    def _try(self, piece: list[Point]) -> Exception | None:
+        """One write of ``piece`` (transient errors retried); the error it ended with, or None."""
         try:
             call_with_retry(
                 lambda: self.endpoint.write(self.collection, piece),
@@ -133,27 +138,45 @@ class BatchWriter:
                 self.retry_stats,
                 what=f"write to {self.collection}",
             )
-        except Exception as exc:  # noqa: BLE001 - classified below, never dropped
-            if is_too_large(exc) and len(piece) > 1:
-                half = len(piece) // 2
-                with self.stats._lock:
-                    self.stats.splits += 1
-                log.info("batch of %d refused as too large; halving", len(piece))
-                return self._write_piece(piece[:half]) + self._write_piece(piece[half:])
-            transient = is_transient(exc)
-            if not transient and len(piece) > 1:
-                # One bad point (a value the target cannot hold) fails the whole call: halve until
-                # it stands alone, so the dead letter holds only what the target refused.
-                half = len(piece) // 2
-                return self._write_piece(piece[:half]) + self._write_piece(piece[half:])
-            kind = "transient, retries exhausted" if transient else "terminal"
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            log.warning("batch of %d failed (%s): %s", len(piece), kind, text)
-            return [WriteFailure(piece, f"{type(exc).__name__}: {text}")]
+        except Exception as exc:  # noqa: BLE001 - classified by the caller, never dropped
+            return exc
         with self.stats._lock:
             self.stats.written += len(piece)
             self.stats.batches += 1
-        return []
+        return None
+
+    def _after_refusal(self, piece: list[Point], exc: Exception) -> list[WriteFailure]:
+        if is_too_large(exc) and len(piece) > 1:
+            half = len(piece) // 2
+            with self.stats._lock:
+                self.stats.splits += 1
+            log.info("batch of %d refused as too large; halving", len(piece))
+            return self._write_piece(piece[:half]) + self._write_piece(piece[half:])
+        if not is_transient(exc) and len(piece) > 1:
+            return self._isolate(piece, exc)
+        return [self._failure(piece, exc)]
+
+    def _isolate(self, piece: list[Point], exc: Exception) -> list[WriteFailure]:
+        """A batch the target refused outright: each half written on its own, so that one point
+        the target cannot hold (a value, a vector) does not take the others with it. Both halves
+        refused as well means a refusal of the batch as a whole (a wrong dimension everywhere, a
+        missing collection): the search stops there, at three requests."""
+        halves = [piece[: len(piece) // 2], piece[len(piece) // 2 :]]
+        errors = [self._try(h) for h in halves]
+        if all(e is not None and not is_too_large(e) and not is_transient(e) for e in errors):
+            return [self._failure(piece, exc)]
+        out: list[WriteFailure] = []
+        for half, error in zip(halves, errors, strict=True):
+            if error is not None:
+                out += self._after_refusal(half, error)
+        return out
+
+    def _failure(self, piece: list[Point], exc: Exception) -> WriteFailure:
+        kind = "transient, retries exhausted" if is_transient(exc) else "terminal"
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        log.warning("batch of %d failed (%s): %s", len(piece), kind, text)
+        return WriteFailure(piece, f"{type(exc).__name__}: {text}")
+
 
 
 def write_dead_letter(
