@@ -73,7 +73,9 @@ class Tally:
         err = getattr(result, "stderr", "") or ""
         out = (result.output or "") + err
         escaped = result.exception is not None and not isinstance(result.exception, SystemExit)
-        if "Traceback" in out or result.exit_code == 70 or escaped:
+        # --debug logs the error's traceback on purpose; without it none may show.
+        shown = "Traceback" in out and "--debug" not in argv
+        if shown or result.exit_code == 70 or escaped:
             self.tracebacks += 1
             self.examples.append(f"traceback: {argv}: {out[-300:]} {result.exception!r}")
             return
