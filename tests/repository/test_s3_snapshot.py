@@ -67,7 +67,8 @@ def test_bad_checksum_sends_nothing(served: tuple[str, bytes], s3: Any, s3_url: 
     assert s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount", 0) == 0
 
 
-def test_edge_backup_with_snapshot_to_s3_then_convert_to_s3(s3_url: str, tmp_path: Path) -> None:
+def test_edge_backup_with_snapshot_to_s3_then_convert_to_s3(s3_url: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """``backup --snapshot`` sends the shard tar with the Parquet files; ``snapshot convert --to``
     an s3:// root writes a backup there; both verify."""
     from typer.testing import CliRunner
@@ -85,7 +86,9 @@ def test_edge_backup_with_snapshot_to_s3_then_convert_to_s3(s3_url: str, tmp_pat
     assert rep.status == "ok" and rep.collections[0].snapshots == 1
     local = backup(BackupConfig(source=endpoint_from_uri(src), backup_path=str(tmp_path / "bk"), snapshot=True))
     snap = Path(local.backup_dir) / "docs" / "snapshot-edge-docs.tar"
+    monkeypatch.chdir(tmp_path)
     res = CliRunner().invoke(app, ["snapshot", "convert", str(snap), "--to", f"{s3_url}/converted"])
     assert res.exit_code == 0, res.stderr
+    assert not (tmp_path / "s3:").exists()  # no local directory named after the URL
     assert verify_backup(f"{s3_url}/converted").status == "ok"
     assert verify_backup(rep.backup_dir).status == "ok"

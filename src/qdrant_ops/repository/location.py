@@ -168,7 +168,8 @@ def _filesystem(scheme: str, options: dict[str, str], account: str | None = None
 
 def cache_dir(kind: str, loc: Location) -> Path:
     """A local directory kept between runs for ``loc``: ``staging`` (a backup being written, so a
-    rerun resumes it) or ``fetch`` (a backup read back). QDRANT_OPS_CACHE, else the XDG cache."""
+    rerun resumes it), ``fetch`` (a backup read back) or ``convert`` (a snapshot being turned into
+    a backup). QDRANT_OPS_CACHE, else the XDG cache."""
     base = os.environ.get("QDRANT_OPS_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "qdrant-ops"
     )

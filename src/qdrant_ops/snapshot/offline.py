@@ -253,8 +253,13 @@ def convert_snapshot(file: str | Path, to: str | Path, *, collection: str | None
 
     path = Path(file)
     named = redact_url(str(path.resolve()))  # a path, or a URL without user:password or query
-    Path(to).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="qdrant-ops-convert-", dir=str(to)) as tmp:
+    from qdrant_ops.repository.location import cache_dir, is_remote, open_location
+
+    # The scratch store sits beside the backup it becomes (the same disk); for an object store,
+    # in the local cache, never in a directory named after the URL.
+    scratch = cache_dir("convert", open_location(str(to))) if is_remote(to) else Path(to)
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="qdrant-ops-convert-", dir=str(scratch)) as tmp:
         opened = open_snapshot(path, Path(tmp) / "unpacked", collection)
         spec = snapshot_spec(opened)
         store = Path(tmp) / "store"
