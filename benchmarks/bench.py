@@ -22,11 +22,10 @@ shown PASS/FAIL. The parts live in ``bench_lib/``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 from bench_lib.report import render
+from bench_lib.runner import add_common_args, run_script
 from bench_lib.steps import bench
 from bench_lib.worker import worker
 
@@ -42,20 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         "--repeat", type=int, default=3,
         help="runs of each of qdrant-ops' timed operations at N, each in a fresh process; the fastest counts (default 3)",
     )
-    p.add_argument("--json", dest="json_path", help="write every figure to this JSON file")
-    p.add_argument("--workdir", help="keep stores and backups here (default: a temporary directory)")
-    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    p.add_argument("--quiet", action="store_true")
-    p.add_argument("--worker", help=argparse.SUPPRESS)
-    opts = p.parse_args(argv)
-    if opts.worker:
-        print(json.dumps(worker(json.loads(opts.worker))))
-        return 0
-    res = bench(opts)
-    print(render(res))
-    if opts.json_path:
-        Path(opts.json_path).write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-    return 0
+    add_common_args(p, "stores and backups")
+    return run_script(p.parse_args(argv), worker, bench, render)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ so the upload, not the engine, is most of a backup's time.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import shutil
@@ -37,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench_lib.runner import machine, run_worker
+from bench_lib.runner import add_common_args, machine, run_script, run_worker
 
 ENTRY = Path(__file__).resolve()
 BUCKET = "bench"
@@ -305,20 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=int, default=10, help="the memory check's second size is N x SCALE")
     p.add_argument("--dims", type=int, default=384)
     p.add_argument("--repeat", type=int, default=3, help="runs of the backup and of the raw upload at N (default 3)")
-    p.add_argument("--json", dest="json_path", help="write every figure to this JSON file")
-    p.add_argument("--workdir", help="keep sources and files here (default: a temporary directory)")
-    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    p.add_argument("--quiet", action="store_true")
-    p.add_argument("--worker", help=argparse.SUPPRESS)
-    opts = p.parse_args(argv)
-    if opts.worker:
-        print(json.dumps(worker(json.loads(opts.worker))))
-        return 0
-    res = bench(opts)
-    print(render(res))
-    if opts.json_path:
-        Path(opts.json_path).write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-    return 0
+    add_common_args(p, "sources and files")
+    return run_script(p.parse_args(argv), worker, bench, render)
 
 
 if __name__ == "__main__":

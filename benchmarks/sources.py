@@ -570,20 +570,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=int, default=10, help="the memory check's second size is N x SCALE")
     p.add_argument("--dims", type=int, default=128)
     p.add_argument("--repeat", type=int, default=3, help="migrate runs at N, each in a fresh process; the fastest counts")
-    p.add_argument("--json", dest="json_path", help="write every figure to this JSON file")
-    p.add_argument("--workdir", help="keep stores here (default: a temporary directory)")
-    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    p.add_argument("--quiet", action="store_true")
-    p.add_argument("--worker", help=argparse.SUPPRESS)
-    opts = p.parse_args(argv)
-    if opts.worker:
-        print(json.dumps(worker(json.loads(opts.worker))))
-        return 0
-    res = bench(opts)
-    print(render(res))
-    if opts.json_path:
-        Path(opts.json_path).write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-    return 0
+    from bench_lib.runner import add_common_args, run_script
+
+    add_common_args(p, "stores")
+    return run_script(p.parse_args(argv), worker, bench, render)
 
 
 if __name__ == "__main__":

@@ -121,3 +121,28 @@ def machine() -> dict[str, Any]:
         "qdrant_client": qc,
         "pyarrow": pyarrow.__version__,
     }
+
+
+def add_common_args(p: Any, what: str) -> None:
+    """The options every benchmark script takes; ``what`` names what ``--workdir`` keeps."""
+    import argparse
+
+    p.add_argument("--json", dest="json_path", help="write every figure to this JSON file")
+    p.add_argument("--workdir", help=f"keep {what} here (default: a temporary directory)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+
+
+def run_script(opts: Any, worker: Callable[[dict[str, Any]], dict[str, Any]],
+               bench: Callable[[Any], dict[str, Any]], render: Callable[[dict[str, Any]], str]) -> int:
+    """A benchmark script's body: one worker operation (``--worker``), or the whole benchmark
+    printed (and written as JSON with ``--json``)."""
+    if opts.worker:
+        print(json.dumps(worker(json.loads(opts.worker))))
+        return 0
+    res = bench(opts)
+    print(render(res))
+    if opts.json_path:
+        Path(opts.json_path).write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+    return 0
