@@ -24,6 +24,7 @@ from qdrant_ops.errors import CorruptBackupError
 from qdrant_ops.format.integrity import Digest, scan_digest
 from qdrant_ops.repository.forget import forget
 from qdrant_ops.repository.retention import Policy
+from repository.test_incremental import CrashingEndpoint
 
 runner = CliRunner()
 MEM = ":memory:"
@@ -146,24 +147,6 @@ def test_missing_or_altered_parent_on_s3_is_refused_naming_it(s3: Any, s3_url: s
     assert not open_endpoint(MEM).collection_exists(f"{NAME}-restored-x")  # refused before writing
     res = runner.invoke(app, ["verify", made[2]])
     assert res.exit_code == 1 and made[1].rsplit("/", 1)[1] in res.output
-
-
-class CrashingEndpoint:
-    """Delegates to a real endpoint; its scan dies after ``pages`` pages (a simulated crash)."""
-
-    def __init__(self, inner: Any, pages: int) -> None:
-        self.inner = inner
-        self.pages = pages
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def scan(self, name: str, **kw: Any) -> Any:
-        for page in self.inner.scan(name, **kw):
-            if self.pages <= 0:
-                raise RuntimeError("killed")
-            self.pages -= 1
-            yield page
 
 
 def test_resumed_remote_incremental_keeps_its_parent(s3: Any, s3_url: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,13 +19,11 @@ runner = CliRunner()
 N = 120
 
 
-@pytest.fixture(scope="module")
-def milvus_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def create_docs(client: Any) -> None:
+    """The ``docs`` collection: a string key, a dense and a sparse vector, scalar, JSON and
+    dynamic fields."""
     from pymilvus import DataType, MilvusClient
 
-    path = tmp_path_factory.mktemp("milvus") / "m.db"
-    client = MilvusClient(str(path))
-    rng = np.random.default_rng(4)
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=True)
     schema.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=64)
     schema.add_field("dense", DataType.FLOAT_VECTOR, dim=8)
@@ -35,6 +34,16 @@ def milvus_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params.add_index("dense", index_type="FLAT", metric_type="COSINE")
     params.add_index("terms", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
     client.create_collection("docs", schema=schema, index_params=params)
+
+
+@pytest.fixture(scope="module")
+def milvus_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pymilvus import DataType, MilvusClient
+
+    path = tmp_path_factory.mktemp("milvus") / "m.db"
+    client = MilvusClient(str(path))
+    rng = np.random.default_rng(4)
+    create_docs(client)
     client.insert("docs", [
         {"pk": f"k{i:03d}", "dense": rng.random(8).tolist(), "terms": {i + 1: 0.5, 200 + i: 1.25},
          "title": f"t {i} é", "info": {"n": i, "l": [1, None]}, "extra": i * 2}

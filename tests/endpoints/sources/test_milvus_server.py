@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from endpoints.sources.test_milvus import create_docs
 from qdrant_ops.cli import app
 from qdrant_ops.endpoints.base import Point, SparseValue
 from qdrant_ops.endpoints.open import close_all, open_endpoint
@@ -34,7 +35,6 @@ SERVER = Path(__file__).resolve().parents[2] / "milvus_grpc_server.py"  # Milvus
 @pytest.fixture(scope="module")
 def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``host:port`` of a Milvus-protocol server holding the test data."""
-    pytest.importorskip("milvus_lite")
     from pymilvus import DataType, MilvusClient
 
     data = tmp_path_factory.mktemp("milvus-server") / "data"
@@ -51,16 +51,7 @@ def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         client.create_database("prod")
         client.use_database("prod")
         rng = np.random.default_rng(8)
-        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=True)
-        schema.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=64)
-        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=8)
-        schema.add_field("terms", DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_field("title", DataType.VARCHAR, max_length=100)
-        schema.add_field("info", DataType.JSON)
-        params = client.prepare_index_params()
-        params.add_index("dense", index_type="FLAT", metric_type="COSINE")
-        params.add_index("terms", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
-        client.create_collection("docs", schema=schema, index_params=params)
+        create_docs(client)
         client.create_partition("docs", "recent")
         rows = [
             {"pk": f"k{i:03d}", "dense": rng.random(8).tolist(), "terms": {i + 1: 0.5, 300 + i: 1.25},
