@@ -24,7 +24,7 @@ from qdrant_ops.errors import CorruptBackupError
 from qdrant_ops.format.integrity import Digest, scan_digest
 from qdrant_ops.repository.forget import forget
 from qdrant_ops.repository.retention import Policy
-from repository.test_incremental import CrashingEndpoint
+from repository.test_incremental import CrashingEndpoint, _copy
 
 runner = CliRunner()
 MEM = ":memory:"
@@ -63,14 +63,6 @@ def change(client: Any, name: str, step: int) -> dict[str, int]:
     if step == 2:
         client.delete(name, points_selector=models.PointIdsList(points=[back]))
     return {"changed": len(upd) + len(pay) + len(vec) + len(new)}
-
-
-def _copy(src: str, dst: str) -> None:
-    ep = open_endpoint(MEM)
-    ep.create_collection(dst, ep.get_spec(src))
-    for page in ep.scan(src, batch_size=200):
-        if page.points:
-            ep.write(dst, page.points)
 
 
 def _manifest(s3: Any, url: str) -> dict[str, Any]:
@@ -178,13 +170,11 @@ def test_kill9_mid_upload_of_an_incremental_resumes(s3: Any, s3_url: str, tmp_pa
     """An incremental backup to S3 killed with SIGKILL while sending resumes on the same parent:
     it sends only what is missing, leaves no multipart upload open and verifies exactly."""
     import os
-    import signal
-    import time
 
     import numpy as np
 
     from qdrant_ops.endpoints.base import Point
-    from repository.test_s3_kill_resume import ROOT, _cli, _make_edge_source
+    from repository.test_s3_kill_resume import ROOT, _cli, _make_edge_source, kill_mid_upload
 
     source = f"edge:{tmp_path}/src"
     _make_edge_source(source, n=12000, dim=256)
@@ -218,17 +208,7 @@ def test_kill9_mid_upload_of_an_incremental_resumes(s3: Any, s3_url: str, tmp_pa
     ep.close()
 
     proc = _cli(args, env)
-    open_seen = False
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline:
-        done = len(keys()) - before
-        if done >= 2 and s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix + "/").get("Uploads"):
-            proc.send_signal(signal.SIGKILL)
-            open_seen = True
-            break
-        time.sleep(0.005)
-    proc.wait()
-    assert open_seen, proc.stderr.read() if proc.stderr else "backup ended before any upload began"
+    kill_mid_upload(proc, s3, bucket, prefix, lambda: len(keys()) - before)
     listed = len(keys()) - before
     assert not any(k.endswith("manifest.json") and k.split("/")[1] not in parent for k in keys())
 

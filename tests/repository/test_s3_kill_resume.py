@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,21 @@ def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def kill_mid_upload(proc: subprocess.Popen[bytes], s3: Any, bucket: str, prefix: str, sent: Callable[[], int]) -> None:
+    """SIGKILL ``proc`` while a file is being sent and after two others were (``sent()`` counts
+    the files in the store): the resume must skip those."""
+    open_seen = False
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if sent() >= 2 and s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix + "/").get("Uploads"):
+            proc.send_signal(signal.SIGKILL)
+            open_seen = True
+            break
+        time.sleep(0.005)
+    proc.wait()
+    assert open_seen, proc.stderr.read() if proc.stderr else "backup ended before any upload began"
+
+
 @pytest.mark.slow
 def test_kill9_mid_upload_resumes(s3: Any, s3_url: str, tmp_path: Path) -> None:
     source = f"edge:{tmp_path}/src"
@@ -55,18 +71,7 @@ def test_kill9_mid_upload_resumes(s3: Any, s3_url: str, tmp_path: Path) -> None:
     bucket, _, prefix = s3_url[len("s3://"):].partition("/")
 
     proc = _cli(args, env)
-    open_seen = False
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline:
-        # Killed while a file is being sent and after others were: the resume must skip those.
-        done = _data_objects(s3, bucket, prefix)
-        if done >= 2 and s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix + "/").get("Uploads"):
-            proc.send_signal(signal.SIGKILL)
-            open_seen = True
-            break
-        time.sleep(0.005)
-    proc.wait()
-    assert open_seen, proc.stderr.read() if proc.stderr else "backup ended before any upload began"
+    kill_mid_upload(proc, s3, bucket, prefix, lambda: _data_objects(s3, bucket, prefix))
     listed = _data_objects(s3, bucket, prefix)
     assert not any(k["Key"].endswith("manifest.json") for k in
                    s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "/").get("Contents", []))
