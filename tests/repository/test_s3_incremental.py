@@ -222,7 +222,8 @@ def test_kill9_mid_upload_of_an_incremental_resumes(s3: Any, s3_url: str, tmp_pa
     assert entry["parent"]["backup"] == parent.pop()
     assert 8000 <= sum(f["rows"] for f in entry["files"]) < 12000 and entry["deleted"]["rows"] == 100
     files = len(entry["files"]) + len(entry["index_files"]) + 1
-    assert listed >= 2 and data["reused_files"] >= listed
+    # As in test_s3_kill_resume: a file streamed whole before its checkpoint recorded it is sent again.
+    assert listed >= 2 and data["reused_files"] >= listed - int(entry.get("slices", 1))
     assert data["uploaded_files"] + data["reused_files"] == files
     assert not s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix + "/").get("Uploads")
 

@@ -83,7 +83,10 @@ def test_kill9_mid_upload_resumes(s3: Any, s3_url: str, tmp_path: Path) -> None:
     data = json.loads(report.with_suffix(".json").read_text())
     manifest = json.loads(s3.get_object(Bucket=bucket, Key=f"{data['backup_dir'][len('s3://' + bucket) + 1:]}/manifest.json")["Body"].read())
     files = len(manifest["collections"]["big"]["files"])  # the manifest is sent apart, last
-    assert listed >= 2 and data["reused_files"] >= listed
+    # A file streamed whole before its slice's checkpoint recorded it is written again by the
+    # rerun: at most one such file per slice; every other object the killed run left is reused.
+    slices = int(manifest["collections"]["big"].get("slices", 1))
+    assert listed >= 2 and data["reused_files"] >= listed - slices
     assert data["uploaded_files"] + data["reused_files"] == files
     assert not s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix + "/").get("Uploads")
     # The killed run's lock object named a process gone from this host: the rerun removed it.
