@@ -26,14 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from qdrant_ops.endpoints.archive import (
-    MANIFEST,
     CollectionEntry,
     FileEntry,
     check_file,
     load_manifest,
     safe_member,
 )
-from qdrant_ops.errors import CorruptBackupError, IntegrityError, UsageError
+from qdrant_ops.errors import CorruptBackupError, UsageError
 from qdrant_ops.progress import ProgressSink
 from qdrant_ops.repository.chain import Link, open_chain
 
@@ -153,31 +152,22 @@ def remote_backup(location: str, scratch: Path) -> tuple[Path, str, Callable[[Pa
     """An object-store backup for a subset read: its manifest (and checksum) fetched into
     ``scratch``, with its parents' manifests beside it for an incremental backup; the sizes the
     store lists, and a function that fetches one file (of any link) when sampled."""
-    from qdrant_ops.repository.links import StoreOrigin, bring_backup
-    from qdrant_ops.repository.location import Location, open_location
+    from qdrant_ops.repository.links import StoreOrigin, bring_backup, bring_parents
+    from qdrant_ops.repository.location import open_location
     from qdrant_ops.repository.store import download, find_backup, list_files
 
     backup = find_backup(open_location(location))
     name = backup.root.rsplit("/", 1)[-1] or "backup"
-    repo = Location(backup.scheme, backup.fs, backup.root.rsplit("/", 1)[0], backup.display.rsplit("/", 1)[0],
-                    backup.options)
+    repo = backup.parent()
     origin = StoreOrigin(repo)
     dest = scratch / name
     bring_backup(origin, name, dest)
-    manifest = load_manifest(dest)  # refused here when missing or changed, before anything is listed
-    for cname, entry in manifest.collections.items():
-        # The chain's manifests only: which files are sampled is known once every link is read.
-        while entry.parent is not None:
-            pname = str(entry.parent["backup"])
-            if (scratch / pname / MANIFEST).exists() or not bring_backup(origin, pname, scratch / pname):
-                break  # brought already, or missing: open_chain names what is wrong
-            try:
-                parent = load_manifest(scratch / pname).collections.get(cname)
-            except IntegrityError:
-                break
-            if parent is None:
-                break
-            entry = parent
+    load_manifest(dest)  # refused here when missing or changed, before anything is listed
+    # The chain's manifests only: which files are sampled is known once every link is read.
+    try:
+        bring_parents(dest, origin, manifests_only=True)
+    except CorruptBackupError:
+        pass  # a parent missing from the store: open_chain names it, as a failed check
     sizes: dict[str, dict[str, int]] = {}
 
     def size(root: Path, rel: str) -> int | None:

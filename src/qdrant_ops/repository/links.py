@@ -193,11 +193,18 @@ def needed(entry: CollectionEntry, index_only: bool) -> list[FileEntry]:
 
 
 def bring_parents(
-    root: Path, origin: Origin, *, collections: Sequence[str] | None = None, index_only: bool = False
+    root: Path,
+    origin: Origin,
+    *,
+    collections: Sequence[str] | None = None,
+    index_only: bool = False,
+    manifests_only: bool = False,
 ) -> list[Path]:
     """Bring the chain of each incremental collection of the backup in ``root`` beside it, from
-    ``origin``; returns the files brought. A parent that is not in ``origin`` is refused, naming
-    it; a parent whose manifest does not load is left for ``chain.open_chain`` to refuse."""
+    ``origin``: the parents' manifests and the files a reader needs (none with
+    ``manifests_only``); returns the files brought. A parent that is not in ``origin`` is
+    refused, naming it; a parent whose manifest does not load is left for ``chain.open_chain``
+    to refuse."""
     out: list[Path] = []
     try:
         manifest = load_manifest(root)
@@ -228,6 +235,7 @@ def bring_parents(
                 break
             if parent is None:
                 break
-            out.extend(bring_files(origin, pname, needed(parent, index_only), dest))
+            if not manifests_only:
+                out.extend(bring_files(origin, pname, needed(parent, index_only), dest))
             here, entry = dest, parent
     return out

@@ -96,6 +96,10 @@ class Location:
     def child(self, name: str) -> Location:
         return Location(self.scheme, self.fs, self.key(name), self.url(name), self.options)
 
+    def parent(self) -> Location:
+        """The prefix this one is a child of: a backup's repository."""
+        return Location(self.scheme, self.fs, self.root.rsplit("/", 1)[0], self.display.rsplit("/", 1)[0], self.options)
+
     def cache_name(self) -> str:
         """A stable local directory name for this location (its staging and fetch caches)."""
         return hashlib.sha256(self.display.encode()).hexdigest()[:16]

@@ -528,9 +528,7 @@ def fetch(loc: Location, cache: Path) -> Path:
         # An incremental backup reads through its parents: they are fetched beside it.
         from qdrant_ops.repository.links import StoreOrigin, bring_parents
 
-        repo = Location(backup.scheme, backup.fs, backup.root.rsplit("/", 1)[0],
-                        backup.display.rsplit("/", 1)[0], backup.options)
-        for path in bring_parents(dest, StoreOrigin(repo)):
+        for path in bring_parents(dest, StoreOrigin(backup.parent())):
             atexit.register(_remove, path)
     return dest
 
