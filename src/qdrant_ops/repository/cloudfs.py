@@ -27,8 +27,8 @@ GCS_OPTIONS = ("anonymous", "project_id", "target_service_account", "default_buc
 AZURE_CREDENTIALS = ("account_key", "sas_token", "client_id", "client_secret", "tenant_id")
 AZURE_OPTIONS = ("account_name", *AZURE_CREDENTIALS, "blob_storage_authority", "blob_storage_scheme",
                  "dfs_storage_authority", "dfs_storage_scheme")
-# Google's client otherwise retries a failing call for minutes (still at it after 100 s against a
-# closed port): a short spell here, then the pipeline's own retry policy (store.storage_call).
+# Google's client otherwise retries a failing call for minutes (docs/backup-repositories.md): a
+# short spell here, then the pipeline's own retry policy (store.storage_call).
 GCS_RETRY_LIMIT = timedelta(seconds=2)
 _TRUE = ("1", "true", "yes")
 
